@@ -73,16 +73,21 @@ int nrfca_err_ssl(struct nrfca_err *e, enum nrfca_errc code, const char *fmt, ..
 
 void nrfca_err_prefix(struct nrfca_err *e, const char *fmt, ...)
 {
-	char head[NRFCA_ERR_MSG_MAX], old[NRFCA_ERR_MSG_MAX];
+	char old[NRFCA_ERR_MSG_MAX];
 	va_list ap;
+	int n;
 
 	if (e == NULL)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
 	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", head, old);
+	va_start(ap, fmt);
+	n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(e->msg) - 3)
+		return;
+	memcpy(e->msg + n, ": ", 2);
+	strncpy(e->msg + n + 2, old, sizeof(e->msg) - (size_t)n - 3);
+	e->msg[sizeof(e->msg) - 1] = '\0';
 }
 
 void nrfca_err_clear(struct nrfca_err *e)
