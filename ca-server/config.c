@@ -1,0 +1,288 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#define CONFIG_MAX (256 * 1024)
+
+enum ftype { F_STR, F_PATH, F_INT, F_BOOL, F_DB };
+
+struct field {
+	const char *section;  /* NULL: top level */
+	const char *key;
+	enum ftype type;
+	size_t off;
+	long min, max;
+};
+
+#define O(f) offsetof(struct nrfca_config, f)
+static const struct field fields[] = {
+	{ "listen", "address", F_STR, O(listen_address), 0, 0 },
+	{ "listen", "port", F_INT, O(listen_port), 0, 65535 },
+	{ "listen", "allow_plain_http", F_BOOL, O(allow_plain_http), 0, 1 },
+	{ "listen", "admin_address", F_STR, O(admin_address), 0, 0 },
+	{ "listen", "admin_port", F_INT, O(admin_port), 0, 65535 },
+	{ "tls", "certificate", F_PATH, O(tls_cert), 0, 0 },
+	{ "tls", "key", F_PATH, O(tls_key), 0, 0 },
+	{ "tls", "client_ca", F_PATH, O(tls_client_ca), 0, 0 },
+	{ "tls", "require_client_cert", F_BOOL, O(tls_require_client_cert), 0, 1 },
+	{ "token", "uri", F_STR, O(token_uri), 0, 0 },
+	{ "token", "pin_env", F_STR, O(token_pin_env), 0, 0 },
+	{ "token", "pool_size", F_INT, O(token_pool_size), 1, 64 },
+	{ "token", "allow_insecure_pin_file", F_BOOL, O(token_allow_insecure_pin_file), 0, 1 },
+	{ "ca", "chain", F_PATH, O(ca_chain), 0, 0 },
+	{ NULL, "database", F_DB, O(database), 0, 0 },
+	{ NULL, "policy", F_PATH, O(policy), 0, 0 },
+	{ "crl", "next_update_hours", F_INT, O(crl_next_update_hours), 1, 24 * 366 },
+	{ "limits", "max_body", F_INT, O(max_body), 1024, 16 * 1024 * 1024 },
+	{ "limits", "max_json_depth", F_INT, O(max_json_depth), 2, 64 },
+	{ "limits", "max_connections", F_INT, O(max_connections), 1, 65536 },
+	{ "limits", "request_timeout", F_INT, O(request_timeout), 1, 3600 },
+	{ "limits", "threads", F_INT, O(threads), 1, 256 },
+};
+
+static const char *const sections[] = { "listen", "tls", "token", "ca", "crl", "limits" };
+
+char *nrfca_path_resolve(const char *base_file, const char *p)
+{
+	const char *slash;
+	char *out;
+	size_t dl;
+
+	if (p[0] == '/' || base_file == NULL || (slash = strrchr(base_file, '/')) == NULL)
+		return strdup(p);
+	dl = (size_t)(slash - base_file);
+	out = malloc(dl + 1 + strlen(p) + 1);
+	if (out == NULL)
+		return NULL;
+	memcpy(out, base_file, dl);
+	out[dl] = '/';
+	strcpy(out + dl + 1, p);
+	return out;
+}
+
+static int set_field(struct nrfca_config *c, const struct field *fd, json_t *v,
+		     struct nrfca_err *err)
+{
+	char *base = (char *)c;
+	const char *where = fd->section ? fd->section : "";
+	const char *dot = fd->section ? "." : "";
+
+	switch (fd->type) {
+	case F_STR:
+	case F_PATH:
+	case F_DB: {
+		const char *s;
+		char **slot = (char **)(base + fd->off);
+
+		if (!json_is_string(v))
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s%s%s must be a string",
+					     c->path, where, dot, fd->key);
+		s = json_string_value(v);
+		if (strlen(s) == 0 || strlen(s) > 4096)
+			return nrfca_err_set(err, NRFCA_E_CONFIG,
+					     "%s: $.%s%s%s must be 1 to 4096 characters", c->path,
+					     where, dot, fd->key);
+		free(*slot);
+		if (fd->type == F_PATH) {
+			*slot = nrfca_path_resolve(c->path, s);
+		} else if (fd->type == F_DB) {
+			if (strncmp(s, "sqlite:", 7) != 0)
+				return nrfca_err_set(err, NRFCA_E_CONFIG,
+						     "%s: $.database must be sqlite:PATH (got '%.40s')",
+						     c->path, s);
+			{
+				char *p = nrfca_path_resolve(c->path, s + 7);
+
+				if (p == NULL)
+					return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+				*slot = malloc(strlen(p) + 8);
+				if (*slot != NULL)
+					sprintf(*slot, "sqlite:%s", p);
+				free(p);
+			}
+		} else {
+			*slot = strdup(s);
+		}
+		if (*slot == NULL)
+			return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		return 0;
+	}
+	case F_INT: {
+		json_int_t i;
+
+		if (!json_is_integer(v))
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s%s%s must be an integer",
+					     c->path, where, dot, fd->key);
+		i = json_integer_value(v);
+		if (i < fd->min || i > fd->max)
+			return nrfca_err_set(err, NRFCA_E_CONFIG,
+					     "%s: $.%s%s%s is %lld; it must be %ld to %ld", c->path,
+					     where, dot, fd->key, (long long)i, fd->min, fd->max);
+		if (fd->off == O(max_body))
+			c->max_body = (long)i;
+		else
+			*(int *)(base + fd->off) = (int)i;
+		return 0;
+	}
+	case F_BOOL:
+		if (!json_is_boolean(v))
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s%s%s must be true or false",
+					     c->path, where, dot, fd->key);
+		*(int *)(base + fd->off) = json_is_true(v);
+		return 0;
+	}
+	return 0;
+}
+
+static const struct field *find_field(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if ((section == NULL) != (fields[i].section == NULL))
+			continue;
+		if (section && strcmp(section, fields[i].section) != 0)
+			continue;
+		if (strcmp(key, fields[i].key) == 0)
+			return &fields[i];
+	}
+	return NULL;
+}
+
+static int is_section(const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strcmp(k, sections[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_err *err)
+{
+	struct nrfca_config *c = NULL;
+	json_error_t je;
+	json_t *root = NULL, *v, *v2;
+	const char *k, *k2;
+	struct stat st;
+	const char *env;
+	int rc = -1;
+
+	if (stat(path, &st) != 0)
+		return nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read configuration %s: %s", path,
+				     strerror(errno));
+	if (st.st_size > CONFIG_MAX)
+		return nrfca_err_set(err, NRFCA_E_CONFIG, "configuration %s is larger than %d bytes",
+				     path, CONFIG_MAX);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->path = strdup(path)) == NULL)
+		goto nomem;
+	c->listen_address = strdup("127.0.0.1");
+	c->listen_port = 8080;
+	c->token_pool_size = 4;
+	c->crl_next_update_hours = 24;
+	c->max_body = 65536;
+	c->max_json_depth = 8;
+	c->max_connections = 256;
+	c->request_timeout = 30;
+	c->threads = 4;
+	if (c->listen_address == NULL)
+		goto nomem;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s: line %d: %s", path, je.line, je.text);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s: the configuration must be a JSON object", path);
+		goto out;
+	}
+	json_object_foreach(root, k, v) {
+		const struct field *fd;
+
+		if (is_section(k)) {
+			if (!json_is_object(v)) {
+				nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s must be an object", path, k);
+				goto out;
+			}
+			json_object_foreach(v, k2, v2) {
+				fd = find_field(k, k2);
+				if (fd == NULL) {
+					nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s.%s: unknown key",
+						      path, k, k2);
+					goto out;
+				}
+				if (set_field(c, fd, v2, err) != 0)
+					goto out;
+			}
+			continue;
+		}
+		fd = find_field(NULL, k);
+		if (fd == NULL) {
+			nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s: unknown key", path, k);
+			goto out;
+		}
+		if (set_field(c, fd, v, err) != 0)
+			goto out;
+	}
+	env = getenv("NRFCA_PORT");
+	if (env != NULL && env[0] != '\0') {
+		char *end;
+		long p = strtol(env, &end, 10);
+
+		if (*end != '\0' || p < 0 || p > 65535) {
+			nrfca_err_set(err, NRFCA_E_CONFIG, "NRFCA_PORT='%s' is not a port number", env);
+			goto out;
+		}
+		c->listen_port = (int)p;
+	}
+	if (c->token_uri == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.token.uri is required", path);
+		goto out;
+	}
+	if (c->ca_chain == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.ca.chain is required", path);
+		goto out;
+	}
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+		nrfca_err_set(err, NRFCA_E_CONFIG,
+			      "%s: $.tls needs both certificate and key, or neither", path);
+		goto out;
+	}
+	if (c->tls_client_ca != NULL && c->tls_cert == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG,
+			      "%s: $.tls.client_ca (mutual TLS) needs $.tls.certificate and key", path);
+		goto out;
+	}
+	rc = 0;
+	*out = c;
+	c = NULL;
+	goto out;
+nomem:
+	nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+out:
+	json_decref(root);
+	nrfca_config_free(c);
+	return rc;
+}
+
+void nrfca_config_free(struct nrfca_config *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (fields[i].type == F_STR || fields[i].type == F_PATH || fields[i].type == F_DB)
+			free(*(char **)((char *)c + fields[i].off));
+	free(c->path);
+	free(c);
+}

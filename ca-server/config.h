@@ -1,0 +1,52 @@
+/*
+ * config.h - the JSON configuration shared by nrfca-server and nrfca-admin.
+ *
+ * Relative paths are resolved against the configuration file's folder.
+ * Unknown keys and wrong types are refused with the JSON path.  The file is
+ * at most 256 KiB.  The token PIN is never in this file: the token URI has
+ * pin-source=file:PATH, or token.pin_env names an environment variable.
+ */
+#ifndef NRFCA_CONFIG_H
+#define NRFCA_CONFIG_H
+
+#include "error.h"
+
+struct nrfca_config {
+	char *path;                /* the file itself */
+	/* listen */
+	char *listen_address;      /* default 127.0.0.1 */
+	int listen_port;           /* default 8080; NRFCA_PORT overrides */
+	int allow_plain_http;      /* plain HTTP on a non-loopback address */
+	char *admin_address;       /* /metrics listener; NULL: /metrics on the main
+	                              listener for loopback clients only */
+	int admin_port;
+	/* tls */
+	char *tls_cert, *tls_key, *tls_client_ca;
+	int tls_require_client_cert;
+	/* token */
+	char *token_uri;
+	char *token_pin_env;
+	int token_pool_size;
+	int token_allow_insecure_pin_file;
+	/* ca */
+	char *ca_chain;            /* PEM, CA certificate first */
+	/* database / policy */
+	char *database;            /* sqlite:PATH */
+	char *policy;
+	/* crl */
+	int crl_next_update_hours; /* default 24 */
+	/* limits */
+	long max_body;             /* default 65536 */
+	int max_json_depth;        /* default 8 */
+	int max_connections;       /* default 256 */
+	int request_timeout;       /* seconds, default 30 */
+	int threads;               /* default 4 */
+};
+
+int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_err *err);
+void nrfca_config_free(struct nrfca_config *c);
+
+/* Resolve `p` against the folder of `base_file` (returns a new string). */
+char *nrfca_path_resolve(const char *base_file, const char *p);
+
+#endif

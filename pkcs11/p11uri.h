@@ -1,0 +1,42 @@
+/*
+ * p11uri.h - RFC 7512 PKCS#11 URIs.
+ *
+ *   pkcs11:token=nrfca;object=ca-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/nrfca/pin
+ *
+ * Path attributes: token, serial, manufacturer, model, object, id, type.
+ * Query attributes: module-path, module-name, pin-source, pin-value.
+ * Values are percent-decoded; `id` keeps raw bytes.  Unknown path
+ * attributes are refused (they would silently widen the match); unknown
+ * query attributes are refused too.  At most NRFCA_P11URI_MAX bytes.
+ */
+#ifndef NRFCA_P11URI_H
+#define NRFCA_P11URI_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#define NRFCA_P11URI_MAX 4096
+#define NRFCA_P11URI_ID_MAX 128
+
+struct p11uri {
+	char *token;        /* CKA token label (<= 32 bytes) */
+	char *serial;       /* token serial (<= 16 bytes) */
+	char *manufacturer;
+	char *model;
+	char *object;       /* CKA_LABEL of the key */
+	unsigned char id[NRFCA_P11URI_ID_MAX];
+	size_t id_len;      /* 0: no id given */
+	char *type;         /* "private", "public", "cert", ... */
+	char *module_path;
+	char *module_name;
+	char *pin_source;   /* "file:/path" or a bare path */
+	char *pin_value;    /* inline PIN: parsed so it can be refused clearly */
+};
+
+/* Parse `text` into `out` (which the caller then owns; release with
+ * p11uri_clear).  On failure nothing is allocated and err says what. */
+int p11uri_parse(const char *text, struct p11uri *out, struct nrfca_err *err);
+void p11uri_clear(struct p11uri *u);
+
+#endif
