@@ -53,8 +53,8 @@ static const char *bad_char_reason(unsigned char c)
 	}
 }
 
-int nrfca_b64url_decode(const char *what, const char *in, size_t len, unsigned char *out, size_t cap,
-			size_t *out_len, struct nrfca_err *err)
+int nrfca_b64url_decode(const char *what, const char *in, size_t len, unsigned char *out,
+			size_t cap, size_t *out_len, struct nrfca_err *err)
 {
 	size_t i, o = 0;
 	uint32_t acc = 0;
@@ -63,11 +63,6 @@ int nrfca_b64url_decode(const char *what, const char *in, size_t len, unsigned c
 
 	if (what == NULL)
 		what = "the input";
-
-	if (len % 4 == 1)
-		return nrfca_err_set(err, NRFCA_E_INPUT,
-				     "%s is not valid base64url: %zu characters is an impossible length "
-				     "(the string is probably truncated)", what, len);
 	if (nrfca_b64url_decoded_max(len) > cap)
 		return nrfca_err_set(err, NRFCA_E_TOO_LARGE,
 				     "%s is too long: %zu characters decode to more than %zu bytes",
@@ -93,6 +88,10 @@ int nrfca_b64url_decode(const char *what, const char *in, size_t len, unsigned c
 			acc &= (1u << nbits) - 1;
 		}
 	}
+	if (len % 4 == 1)
+		return nrfca_err_set(err, NRFCA_E_INPUT,
+				     "%s is not valid base64url: %zu characters is an impossible length "
+				     "(the string is probably truncated)", what, len);
 	/* Left-over bits (2 or 4) must be zero in a canonical encoding. */
 	if (nbits > 0 && acc != 0)
 		return nrfca_err_set(err, NRFCA_E_INPUT,
