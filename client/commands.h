@@ -6,5 +6,6 @@
 #define NRFCA_CLIENT_COMMANDS_H
 
 int cmd_parse(int argc, char **argv);
+int cmd_creds(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "parse", cmd_parse, "decode %KEYGEN / %ATTESTTOKEN output and check the binding" },
+	{ "creds", cmd_creds, "list, write or delete credentials on a modem" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,72 @@
+/*
+ * exitcodes.h - exit statuses of `nrfca` (the station client).
+ *
+ * These numbers are a contract with the scripts that drive stations on a
+ * factory line (DESIGN.md): never renumber, only append.  The table of
+ * names and meanings is what `--help` prints.
+ */
+#ifndef NRFCA_CLIENT_EXITCODES_H
+#define NRFCA_CLIENT_EXITCODES_H
+
+#include <stdio.h>
+
+enum nrfca_exit {
+	NRFCA_EXIT_OK = 0,            /* done */
+	NRFCA_EXIT_FAILURE = 1,       /* unexpected internal failure */
+	NRFCA_EXIT_USAGE = 2,
+	NRFCA_EXIT_MODEM_SILENT = 3,  /* modem not answering: port, timeouts, garbled answers */
+	NRFCA_EXIT_FW_TOO_OLD = 4,
+	NRFCA_EXIT_MODEM_REFUSED = 5, /* ERROR / +CME ERROR */
+	NRFCA_EXIT_CA_REFUSED = 6,    /* policy */
+	NRFCA_EXIT_CA_UNREACHABLE = 7,
+	NRFCA_EXIT_VERIFY_FAILED = 8,
+	NRFCA_EXIT_DUPLICATE = 9,     /* already provisioned: needs --replace */
+	NRFCA_EXIT_LOCAL_IO = 10,     /* local files */
+	NRFCA_EXIT_MAX
+};
+
+struct nrfca_exit_info {
+	const char *name;
+	const char *meaning;
+};
+
+/* Name and meaning of an exit status (never NULL). */
+static inline struct nrfca_exit_info nrfca_exit_info(enum nrfca_exit c)
+{
+	static const struct nrfca_exit_info table[NRFCA_EXIT_MAX] = {
+		[NRFCA_EXIT_OK] = { "ok", "done" },
+		[NRFCA_EXIT_FAILURE] = { "failure", "unexpected internal failure" },
+		[NRFCA_EXIT_USAGE] = { "usage", "wrong command line" },
+		[NRFCA_EXIT_MODEM_SILENT] = { "modem-silent",
+			"modem not answering (port cannot be opened or is busy, timeout, "
+			"port closed, garbled answer)" },
+		[NRFCA_EXIT_FW_TOO_OLD] = { "firmware-too-old",
+			"modem firmware too old (%KEYGEN needs 1.3.0 on nRF9160, 2.0.0 on nRF91x1)" },
+		[NRFCA_EXIT_MODEM_REFUSED] = { "modem-refused",
+			"modem refused a command (ERROR or +CME ERROR)" },
+		[NRFCA_EXIT_CA_REFUSED] = { "ca-refused", "CA refused the request (policy)" },
+		[NRFCA_EXIT_CA_UNREACHABLE] = { "ca-unreachable", "CA unreachable" },
+		[NRFCA_EXIT_VERIFY_FAILED] = { "verify-failed",
+			"verification failed (attestation binding, certificate, or hash read back)" },
+		[NRFCA_EXIT_DUPLICATE] = { "duplicate",
+			"already provisioned / duplicate (use --replace)" },
+		[NRFCA_EXIT_LOCAL_IO] = { "local-io", "local I/O error (files)" },
+	};
+	static const struct nrfca_exit_info unknown = { "unknown", "unknown exit status" };
+
+	if ((unsigned)c >= NRFCA_EXIT_MAX)
+		return unknown;
+	return table[c];
+}
+
+/* Print the table, one "  N  meaning" line each, for --help. */
+static inline void nrfca_exit_print_table(FILE *f)
+{
+	int i;
+
+	fprintf(f, "exit status:\n");
+	for (i = 0; i < NRFCA_EXIT_MAX; i++)
+		fprintf(f, "  %2d  %s\n", i, nrfca_exit_info((enum nrfca_exit)i).meaning);
+}
+
+#endif
