@@ -57,6 +57,13 @@ void ledger_close(struct ledger *l);
 /* For /v1/ready: one read on the database and a check that the writer thread
  * is alive and making progress.  0 ready, -1 with the reason. */
 int ledger_ping(struct ledger *l, struct nrfca_err *err);
+/* Group-commit counters since open, for metrics: transactions committed
+ * by the writer and changes (requests) they carried. */
+struct ledger_stats {
+	long long commits;
+	long long changes;
+};
+void ledger_get_stats(struct ledger *l, struct ledger_stats *out);
 /* The schema version this program writes. */
 int ledger_schema_version(void);
 

@@ -1,0 +1,1074 @@
+/*
+ * Unit tests of the ledger (ca-server/ledger.h) on its SQLite engine.
+ * Database files live under $NRFCA_LEDGER_TMP (in the build tree) and are
+ * removed at the end.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "ledger.h"
+
+static char g_dir[512];
+
+/* ---- helpers ---- */
+
+static void db_path(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "%s/%s", g_dir, name);
+}
+
+static void db_url(char *buf, size_t n, const char *name)
+{
+	snprintf(buf, n, "sqlite:%s/%s", g_dir, name);
+}
+
+static void db_remove(const char *name)
+{
+	char p[600];
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s%s", g_dir, name, suffix[i]);
+		unlink(p);
+	}
+}
+
+static struct ledger *open_fresh(const char *name, const struct ledger_config *cfg)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = NULL;
+	char url[600];
+
+	db_remove(name);
+	db_url(url, sizeof(url), name);
+	if (ledger_open_cfg(url, cfg, &l, &err) != 0)
+		fail_msg("ledger_open %s: %s", url, err.msg);
+	return l;
+}
+
+static sqlite3 *raw_open(const char *name)
+{
+	char p[600];
+	sqlite3 *db = NULL;
+
+	db_path(p, sizeof(p), name);
+	assert_int_equal(sqlite3_open_v2(p, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static void sha(const void *data, size_t n, unsigned char out[32])
+{
+	unsigned int len = 0;
+
+	assert_int_equal(EVP_Digest(data, n, out, &len, EVP_sha256(), NULL), 1);
+}
+
+/* A record with serial derived from (a, b) and a CSR hash derived from the
+ * serial; der is 100 bytes owned by the record. */
+static void make_rec(struct cert_record *r, unsigned a, unsigned b, const char *device, const char *profile,
+                     const char *station, long long issued_at)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->serial, sizeof(r->serial), "%016x%016x", a, b);
+	snprintf(r->device_id, sizeof(r->device_id), "%s", device);
+	snprintf(r->uuid, sizeof(r->uuid), "%s", "50503041-3633-4261-803d-1e2b8f70111a");
+	snprintf(r->imei, sizeof(r->imei), "%s", "351358811234567");
+	snprintf(r->profile, sizeof(r->profile), "%s", profile);
+	snprintf(r->station, sizeof(r->station), "%s", station);
+	r->sec_tag = 16842753;
+	sha(r->serial, strlen(r->serial), r->csr_sha256);
+	sha(r->device_id, strlen(r->device_id), r->pubkey_sha256);
+	snprintf(r->subject, sizeof(r->subject), "CN=%s", device);
+	r->not_before = 1700000000;
+	r->not_after = 1700000000 + 86400 * 365;
+	r->issued_at = issued_at;
+	r->status = CERT_ACTIVE;
+	r->revocation_reason = -1;
+	snprintf(r->request_id, sizeof(r->request_id), "req-%u-%u", a, b);
+	r->der_len = 100;
+	r->der = malloc(r->der_len);
+	assert_non_null(r->der);
+	memset(r->der, (int)(a + b) & 0xff, r->der_len);
+}
+
+static void issue(struct ledger *l, struct cert_record *r)
+{
+	struct nrfca_err err = { 0 };
+
+	if (ledger_record_issuance(l, r, "station-1", NULL, &err) != 0)
+		fail_msg("issuance: %s", err.msg);
+}
+
+static long long count_certs(struct ledger *l)
+{
+	struct nrfca_err err = { 0 };
+	long long n = -1, rev = -1;
+
+	assert_int_equal(ledger_count(l, &n, &rev, &err), 0);
+	return n;
+}
+
+static long long verify_ok(struct ledger *l)
+{
+	struct nrfca_err err = { 0 };
+	long long n = -1, broken = -1;
+	char why[200];
+
+	if (ledger_audit_verify(l, &n, &broken, why, sizeof(why), &err) != 0)
+		fail_msg("audit verify: %s %s", why, err.msg);
+	assert_int_equal(broken, 0);
+	return n;
+}
+
+/* ---- open / migrate ---- */
+
+static void test_open_migrate_reopen(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("open.db", NULL);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char url[600];
+
+	(void)state;
+	assert_int_equal(ledger_ping(l, &err), 0);
+	ledger_close(l);
+
+	db = raw_open("open.db");
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT MAX(version), COUNT(*) FROM schema_version", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), ledger_schema_version());
+	assert_int_equal(sqlite3_column_int(st, 1), ledger_schema_version());
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+
+	/* reopen: no migration re-applied, data kept */
+	db_url(url, sizeof(url), "open.db");
+	assert_int_equal(ledger_open(url, &l, &err), 0);
+	assert_int_equal(ledger_audit(l, "op", "test.event", "{\"a\":1}", &err), 0);
+	ledger_close(l);
+	assert_int_equal(ledger_open(url, &l, &err), 0);
+	assert_int_equal(verify_ok(l), 1);
+	ledger_close(l);
+	db_remove("open.db");
+
+	assert_int_equal(ledger_open("postgresql://db/ca", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	assert_non_null(strstr(err.msg, "PostgreSQL"));
+	assert_int_equal(ledger_open("mysql:x", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	assert_int_equal(ledger_open("sqlite:", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	ledger_close(NULL);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("newer.db", NULL);
+	sqlite3 *db;
+	char url[600];
+
+	(void)state;
+	ledger_close(l);
+	db = raw_open("newer.db");
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version (version, applied_at) VALUES (999, 0)", NULL,
+	                              NULL, NULL),
+	                 SQLITE_OK);
+	sqlite3_close(db);
+	db_url(url, sizeof(url), "newer.db");
+	l = NULL;
+	assert_int_equal(ledger_open(url, &l, &err), -1);
+	assert_null(l);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	assert_non_null(strstr(err.msg, "schema version 999, newer than"));
+	db_remove("newer.db");
+}
+
+static void test_corrupt_file(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = NULL;
+	char p[600], url[600];
+	FILE *f;
+	int i;
+
+	(void)state;
+	db_remove("corrupt.db");
+	db_path(p, sizeof(p), "corrupt.db");
+	f = fopen(p, "wb");
+	assert_non_null(f);
+	for (i = 0; i < 4096; i++)
+		fputc((i * 7 + 3) & 0xff, f);
+	fclose(f);
+	db_url(url, sizeof(url), "corrupt.db");
+	assert_int_equal(ledger_open(url, &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_DB);
+	assert_non_null(strstr(err.msg, "corrupt or not a database"));
+	db_remove("corrupt.db");
+}
+
+/* ---- certificates ---- */
+
+static void test_insert_and_find(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("find.db", NULL);
+	struct cert_record a, b, got;
+	unsigned char other[32] = { 1 };
+	int exists = -1;
+
+	(void)state;
+	make_rec(&a, 1, 1, "dev-a", "p1", "station-1", 1000);
+	make_rec(&b, 1, 2, "dev-a", "p1", "station-1", 2000);
+	issue(l, &a);
+
+	assert_int_equal(ledger_find_by_csr(l, a.csr_sha256, &got, &err), 0);
+	assert_string_equal(got.serial, a.serial);
+	assert_string_equal(got.device_id, "dev-a");
+	assert_string_equal(got.uuid, a.uuid);
+	assert_string_equal(got.imei, a.imei);
+	assert_string_equal(got.profile, "p1");
+	assert_string_equal(got.station, "station-1");
+	assert_string_equal(got.subject, "CN=dev-a");
+	assert_string_equal(got.request_id, a.request_id);
+	assert_int_equal(got.sec_tag, 16842753);
+	assert_memory_equal(got.pubkey_sha256, a.pubkey_sha256, 32);
+	assert_int_equal(got.not_before, a.not_before);
+	assert_int_equal(got.not_after, a.not_after);
+	assert_int_equal(got.issued_at, 1000);
+	assert_int_equal(got.status, CERT_ACTIVE);
+	assert_int_equal(got.revoked_at, 0);
+	assert_int_equal(got.revocation_reason, -1);
+	assert_int_equal(got.der_len, a.der_len);
+	assert_memory_equal(got.der, a.der, a.der_len);
+	cert_record_clear(&got);
+
+	assert_int_equal(ledger_find_by_csr(l, other, &got, &err), 1);
+	assert_int_equal(ledger_get(l, a.serial, &got, &err), 0);
+	assert_memory_equal(got.csr_sha256, a.csr_sha256, 32);
+	cert_record_clear(&got);
+	assert_int_equal(ledger_get(l, "abc", &got, &err), 1);
+	assert_int_equal(ledger_get(l, "ABC", &got, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_serial_exists(l, a.serial, &exists, &err), 0);
+	assert_int_equal(exists, 1);
+	assert_int_equal(ledger_serial_exists(l, b.serial, &exists, &err), 0);
+	assert_int_equal(exists, 0);
+
+	/* newest active certificate of the device */
+	issue(l, &b);
+	assert_int_equal(ledger_find_active_by_device(l, "dev-a", &got, &err), 0);
+	assert_string_equal(got.serial, b.serial);
+	cert_record_clear(&got);
+	assert_int_equal(ledger_find_active_by_device(l, "dev-none", &got, &err), 1);
+
+	/* same CSR again: conflict, nothing recorded */
+	cert_record_clear(&b);
+	make_rec(&b, 1, 3, "dev-a", "p1", "station-1", 3000);
+	memcpy(b.csr_sha256, a.csr_sha256, 32);
+	assert_int_equal(ledger_record_issuance(l, &b, "station-1", NULL, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFLICT);
+	assert_int_equal(count_certs(l), 2);
+
+	/* malformed records */
+	b.serial[0] = 'X';
+	assert_int_equal(ledger_record_issuance(l, &b, "station-1", NULL, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	b.serial[0] = '0';
+	b.status = CERT_REVOKED;
+	assert_int_equal(ledger_record_issuance(l, &b, "station-1", NULL, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(verify_ok(l), 2);
+
+	cert_record_clear(&a);
+	cert_record_clear(&b);
+	ledger_close(l);
+	db_remove("find.db");
+}
+
+struct collect {
+	int n;
+	char serials[64][LEDGER_SERIAL_MAX + 1];
+	int stop_after;
+};
+
+static int collect_cb(const struct cert_record *r, void *arg)
+{
+	struct collect *c = arg;
+
+	assert_true(c->n < 64);
+	snprintf(c->serials[c->n], sizeof(c->serials[0]), "%s", r->serial);
+	c->n++;
+	return c->stop_after != 0 && c->n >= c->stop_after;
+}
+
+static int list_n(struct ledger *l, const struct ledger_filter *f, struct collect *c)
+{
+	struct nrfca_err err = { 0 };
+
+	memset(c, 0, sizeof(*c));
+	if (ledger_list(l, f, collect_cb, c, &err) != 0)
+		fail_msg("list: %s", err.msg);
+	return c->n;
+}
+
+static void test_list_filters_paging(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("list.db", NULL);
+	struct ledger_filter f;
+	struct collect c;
+	struct cert_record r;
+	char after[LEDGER_SERIAL_MAX + 1];
+	int i, total;
+
+	(void)state;
+	/* 12 certificates: devices d0..d3, profiles pa/pb, stations s1/s2, issued 100..1200 */
+	for (i = 0; i < 12; i++) {
+		char dev[8];
+		snprintf(dev, sizeof(dev), "d%d", i % 4);
+		make_rec(&r, 7, (unsigned)(12 - i), dev, i % 2 ? "pb" : "pa", i < 6 ? "s1" : "s2", 100LL * (i + 1));
+		issue(l, &r);
+		cert_record_clear(&r);
+	}
+	/* revoke the ones issued at 300 and 700 */
+	assert_int_equal(ledger_revoke(l, "0000000000000007000000000000000a", 1, "op", NULL, &err), 0);
+	assert_int_equal(ledger_revoke(l, "00000000000000070000000000000006", 1, "op", NULL, &err), 0);
+
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(list_n(l, &f, &c), 12);
+	for (i = 1; i < 12; i++)
+		assert_true(strcmp(c.serials[i - 1], c.serials[i]) < 0);
+	f.device_id = "d1";
+	assert_int_equal(list_n(l, &f, &c), 3);
+	f.device_id = NULL;
+	f.status = "revoked";
+	assert_int_equal(list_n(l, &f, &c), 2);
+	assert_string_equal(c.serials[0], "00000000000000070000000000000006");
+	f.status = "active";
+	assert_int_equal(list_n(l, &f, &c), 10);
+	f.status = "bogus";
+	assert_int_equal(ledger_list(l, &f, collect_cb, &c, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	f.status = NULL;
+	f.profile = "pb";
+	assert_int_equal(list_n(l, &f, &c), 6);
+	f.profile = NULL;
+	f.station = "s2";
+	assert_int_equal(list_n(l, &f, &c), 6);
+	f.station = NULL;
+	f.issued_after = 900;
+	assert_int_equal(list_n(l, &f, &c), 3);
+	/* all filters at once: d2 (i = 2, 6, 10), pa, s2, active, issued after 650 -> i = 6 (700) revoked, 10 */
+	f.device_id = "d2";
+	f.profile = "pa";
+	f.station = "s2";
+	f.status = "active";
+	f.issued_after = 650;
+	assert_int_equal(list_n(l, &f, &c), 1);
+	assert_string_equal(c.serials[0], "00000000000000070000000000000002");
+
+	/* paging by 5 through everything */
+	memset(&f, 0, sizeof(f));
+	f.limit = 5;
+	total = 0;
+	after[0] = '\0';
+	for (;;) {
+		f.after_serial = after[0] ? after : NULL;
+		i = list_n(l, &f, &c);
+		assert_true(i <= 5);
+		if (i == 0)
+			break;
+		if (total > 0)
+			assert_true(strcmp(c.serials[0], after) > 0);
+		total += i;
+		snprintf(after, sizeof(after), "%s", c.serials[i - 1]);
+	}
+	assert_int_equal(total, 12);
+
+	/* the callback stops the walk */
+	memset(&f, 0, sizeof(f));
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 4;
+	assert_int_equal(ledger_list(l, &f, collect_cb, &c, &err), 0);
+	assert_int_equal(c.n, 4);
+	/* no filter at all */
+	assert_int_equal(list_n(l, NULL, &c), 12);
+
+	ledger_close(l);
+	db_remove("list.db");
+}
+
+struct revoked_seen {
+	int n;
+	char serial[LEDGER_SERIAL_MAX + 1];
+	int reason;
+	long long at;
+};
+
+static int revoked_cb(const char *serial, long long at, int reason, void *arg)
+{
+	struct revoked_seen *s = arg;
+
+	s->n++;
+	snprintf(s->serial, sizeof(s->serial), "%s", serial);
+	s->reason = reason;
+	s->at = at;
+	return 0;
+}
+
+static void test_revoke(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("revoke.db", NULL);
+	struct cert_record a, got;
+	struct revoked_seen seen = { 0 };
+	long long at = 0, n = 0, rev = 0;
+	unsigned long long crl = 0;
+
+	(void)state;
+	make_rec(&a, 2, 1, "dev-r", "p1", "s1", 0);
+	issue(l, &a);
+	assert_int_equal(ledger_revoke(l, "ffff", 1, "op", &at, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_NOTFOUND);
+	assert_int_equal(ledger_revoke(l, a.serial, 7, "op", &at, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_revoke(l, a.serial, CRL_REASON_REMOVE_FROM_CRL, "op", &at, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_revoke(l, a.serial, CRL_REASON_KEY_COMPROMISE, "op", &at, &err), 0);
+	assert_true(at > 1700000000);
+	assert_int_equal(ledger_revoke(l, a.serial, CRL_REASON_KEY_COMPROMISE, "op", NULL, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFLICT);
+	assert_non_null(strstr(err.msg, "already revoked"));
+
+	assert_int_equal(ledger_get(l, a.serial, &got, &err), 0);
+	assert_int_equal(got.status, CERT_REVOKED);
+	assert_int_equal(got.revoked_at, at);
+	assert_int_equal(got.revocation_reason, CRL_REASON_KEY_COMPROMISE);
+	cert_record_clear(&got);
+	assert_int_equal(ledger_find_active_by_device(l, "dev-r", &got, &err), 1);
+
+	assert_int_equal(ledger_revoked_each(l, revoked_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.serial, a.serial);
+	assert_int_equal(seen.reason, 1);
+	assert_int_equal(seen.at, at);
+	assert_int_equal(ledger_count(l, &n, &rev, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rev, 1);
+
+	/* CRL numbers: 1, 2, and they survive a reopen */
+	assert_int_equal(ledger_next_crl_number(l, &crl, &err), 0);
+	assert_int_equal(crl, 1);
+	assert_int_equal(ledger_next_crl_number(l, &crl, &err), 0);
+	assert_int_equal(crl, 2);
+	ledger_close(l);
+	{
+		char url[600];
+		db_url(url, sizeof(url), "revoke.db");
+		assert_int_equal(ledger_open(url, &l, &err), 0);
+	}
+	assert_int_equal(ledger_next_crl_number(l, &crl, &err), 0);
+	assert_int_equal(crl, 3);
+	assert_int_equal(verify_ok(l), 2); /* issue + revoke */
+
+	assert_string_equal(crl_reason_name(1), "keyCompromise");
+	assert_null(crl_reason_name(7));
+	assert_int_equal(crl_reason_from_name("superseded"), 4);
+	assert_int_equal(crl_reason_from_name("nope"), -1);
+	cert_record_clear(&a);
+	ledger_close(l);
+	db_remove("revoke.db");
+}
+
+static void test_supersede(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("supersede.db", NULL);
+	struct cert_record a, b, c, got;
+
+	(void)state;
+	make_rec(&a, 3, 1, "dev-s", "p1", "s1", 100);
+	make_rec(&b, 3, 2, "dev-s", "p1", "s1", 200);
+	make_rec(&c, 3, 3, "dev-s", "p1", "s1", 300);
+	issue(l, &a);
+	assert_int_equal(ledger_record_issuance(l, &b, "s1", a.serial, &err), 0);
+	assert_int_equal(ledger_get(l, a.serial, &got, &err), 0);
+	assert_int_equal(got.status, CERT_REVOKED);
+	assert_int_equal(got.revocation_reason, CRL_REASON_SUPERSEDED);
+	cert_record_clear(&got);
+	assert_int_equal(ledger_find_active_by_device(l, "dev-s", &got, &err), 0);
+	assert_string_equal(got.serial, b.serial);
+	cert_record_clear(&got);
+
+	/* superseding a certificate that is no longer active: nothing recorded */
+	assert_int_equal(ledger_record_issuance(l, &c, "s1", a.serial, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFLICT);
+	assert_int_equal(ledger_get(l, c.serial, &got, &err), 1);
+	/* superseding an unknown one: nothing recorded */
+	assert_int_equal(ledger_record_issuance(l, &c, "s1", "0bad", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_NOTFOUND);
+	assert_int_equal(ledger_get(l, c.serial, &got, &err), 1);
+	assert_int_equal(count_certs(l), 2);
+	/* issue + (issue + revoke); the failed attempts left no audit entries */
+	assert_int_equal(verify_ok(l), 3);
+
+	cert_record_clear(&a);
+	cert_record_clear(&b);
+	cert_record_clear(&c);
+	ledger_close(l);
+	db_remove("supersede.db");
+}
+
+/* ---- group commit: one failing request does not sink its batch ---- */
+
+struct issue_job {
+	struct ledger *l;
+	struct cert_record *rec;
+	int rc;
+	struct nrfca_err err;
+};
+
+static void *issue_thread(void *arg)
+{
+	struct issue_job *j = arg;
+
+	j->rc = ledger_record_issuance(j->l, j->rec, "station-x", NULL, &j->err);
+	return NULL;
+}
+
+static void *audit_thread(void *arg)
+{
+	struct issue_job *j = arg;
+
+	j->rc = ledger_audit(j->l, "tester", "blocker", NULL, &j->err);
+	return NULL;
+}
+
+static void test_collision_in_batch(void **state)
+{
+	struct ledger_config cfg = { .busy_timeout_ms = 10000 };
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("batch.db", &cfg);
+	struct ledger_stats before, after;
+	struct cert_record first, recs[5], got;
+	struct issue_job jobs[5], blocker = { 0 };
+	pthread_t th[5], bt;
+	sqlite3 *db;
+	int i;
+
+	(void)state;
+	make_rec(&first, 4, 99, "dev-first", "p1", "s1", 0);
+	issue(l, &first);
+	for (i = 0; i < 5; i++)
+		make_rec(&recs[i], 4, (unsigned)i, "dev-b", "p1", "s1", 0);
+	/* the third request reuses the serial of `first` (a collision) */
+	memcpy(recs[2].serial, first.serial, sizeof(first.serial));
+
+	/* Hold the write lock from outside so the writer stalls on the blocker
+	 * while the five requests queue up behind it: they form one batch. */
+	db = raw_open("batch.db");
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	blocker.l = l;
+	assert_int_equal(pthread_create(&bt, NULL, audit_thread, &blocker), 0);
+	usleep(100 * 1000);
+	ledger_get_stats(l, &before);
+	for (i = 0; i < 5; i++) {
+		jobs[i].l = l;
+		jobs[i].rec = &recs[i];
+		assert_int_equal(pthread_create(&th[i], NULL, issue_thread, &jobs[i]), 0);
+	}
+	usleep(300 * 1000);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	pthread_join(bt, NULL);
+	assert_int_equal(blocker.rc, 0);
+	for (i = 0; i < 5; i++)
+		pthread_join(th[i], NULL);
+	ledger_get_stats(l, &after);
+	/* the blocker, then the five in one transaction */
+	assert_int_equal(after.commits - before.commits, 2);
+	assert_int_equal(after.changes - before.changes, 1 + 4);
+
+	for (i = 0; i < 5; i++) {
+		if (i == 2) {
+			assert_int_equal(jobs[i].rc, -1);
+			assert_int_equal(jobs[i].err.code, NRFCA_E_EXISTS);
+			continue;
+		}
+		if (jobs[i].rc != 0)
+			fail_msg("request %d: %s", i, jobs[i].err.msg);
+		assert_int_equal(ledger_get(l, recs[i].serial, &got, &err), 0);
+		cert_record_clear(&got);
+	}
+	/* the colliding request did not overwrite the first certificate */
+	assert_int_equal(ledger_get(l, first.serial, &got, &err), 0);
+	assert_string_equal(got.device_id, "dev-first");
+	cert_record_clear(&got);
+	assert_int_equal(count_certs(l), 5);
+	assert_int_equal(verify_ok(l), 6); /* first, blocker, four issues */
+
+	cert_record_clear(&first);
+	for (i = 0; i < 5; i++)
+		cert_record_clear(&recs[i]);
+	ledger_close(l);
+	db_remove("batch.db");
+}
+
+/* ---- concurrency ---- */
+
+#define N_THREADS 8
+#define N_PER_THREAD 500
+
+struct conc_arg {
+	struct ledger *l;
+	unsigned id;
+	int failures;
+	char msg[NRFCA_ERR_MSG_MAX];
+};
+
+static void *conc_thread(void *arg)
+{
+	struct conc_arg *a = arg;
+	struct nrfca_err err = { 0 };
+	struct cert_record r;
+	char dev[32];
+	int i;
+
+	for (i = 0; i < N_PER_THREAD; i++) {
+		snprintf(dev, sizeof(dev), "dev-%u-%d", a->id, i);
+		make_rec(&r, 100 + a->id, (unsigned)i, dev, "p1", "s1", 0);
+		if (ledger_record_issuance(a->l, &r, "station-c", NULL, &err) != 0) {
+			a->failures++;
+			snprintf(a->msg, sizeof(a->msg), "%s", err.msg);
+		}
+		cert_record_clear(&r);
+	}
+	return NULL;
+}
+
+static void test_concurrent_inserts(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("conc.db", NULL);
+	struct conc_arg args[N_THREADS];
+	struct ledger_stats st;
+	pthread_t th[N_THREADS];
+	struct cert_record got;
+	char serial[40];
+	unsigned t;
+	int i;
+
+	(void)state;
+	memset(args, 0, sizeof(args));
+	for (t = 0; t < N_THREADS; t++) {
+		args[t].l = l;
+		args[t].id = t;
+		assert_int_equal(pthread_create(&th[t], NULL, conc_thread, &args[t]), 0);
+	}
+	for (t = 0; t < N_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		if (args[t].failures)
+			fail_msg("thread %u: %d failures, last: %s", t, args[t].failures, args[t].msg);
+	}
+	assert_int_equal(count_certs(l), N_THREADS * N_PER_THREAD);
+	for (t = 0; t < N_THREADS; t++) {
+		for (i = 0; i < N_PER_THREAD; i += 97) {
+			snprintf(serial, sizeof(serial), "%016x%016x", 100 + t, (unsigned)i);
+			assert_int_equal(ledger_get(l, serial, &got, &err), 0);
+			cert_record_clear(&got);
+		}
+	}
+	assert_int_equal(verify_ok(l), N_THREADS * N_PER_THREAD);
+	ledger_get_stats(l, &st);
+	assert_int_equal(st.changes, N_THREADS * N_PER_THREAD);
+	/* group commit: far fewer transactions than changes */
+	assert_true(st.commits < st.changes);
+	ledger_close(l);
+	db_remove("conc.db");
+}
+
+/* ---- audit ---- */
+
+/* The documented encoding, written again here. */
+static void spec_hash(const unsigned char prev[32], long long id, long long at, const char *actor,
+                      const char *event, const char *detail, unsigned char out[32])
+{
+	unsigned char buf[4096];
+	size_t n = 0, len;
+	const char *parts[3] = { actor, event, detail };
+	int i, k;
+
+	memcpy(buf, prev, 32);
+	n = 32;
+	for (k = 7; k >= 0; k--)
+		buf[n++] = (unsigned char)((unsigned long long)id >> (8 * k));
+	for (k = 7; k >= 0; k--)
+		buf[n++] = (unsigned char)((unsigned long long)at >> (8 * k));
+	for (i = 0; i < 3; i++) {
+		len = strlen(parts[i]);
+		assert_true(n + 4 + len < sizeof(buf));
+		for (k = 3; k >= 0; k--)
+			buf[n++] = (unsigned char)(len >> (8 * k));
+		memcpy(buf + n, parts[i], len);
+		n += len;
+	}
+	sha(buf, n, out);
+}
+
+static void test_audit_chain_and_tamper(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("audit.db", NULL);
+	long long n = 0, broken = 0;
+	char why[200], detail[64];
+	unsigned char h[32], prev[32];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int i;
+
+	(void)state;
+	for (i = 1; i <= 20; i++) {
+		snprintf(detail, sizeof(detail), "{\"n\": %d, \"reason\": \"test\"}", i);
+		assert_int_equal(ledger_audit(l, "station-1", "enroll.rejected", detail, &err), 0);
+	}
+	assert_int_equal(ledger_audit(l, "x", "Bad Event", NULL, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_audit(l, "x", "ev", "[1,2]", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_audit(l, "x", "ev", "{\"a\":", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_audit_verify(l, &n, &broken, why, sizeof(why), &err), 0);
+	assert_int_equal(n, 20);
+
+	db = raw_open("audit.db");
+	/* the stored hash follows the documented encoding; details are canonical JSON */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id, at, actor, event, detail, prev_hash, hash FROM audit_log"
+	                                        " WHERE id = 1", -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 4), "{\"n\":1,\"reason\":\"test\"}");
+	memset(prev, 0, 32);
+	assert_memory_equal(sqlite3_column_blob(st, 5), prev, 32);
+	spec_hash(prev, 1, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
+	          (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4), h);
+	assert_memory_equal(sqlite3_column_blob(st, 6), h, 32);
+	sqlite3_finalize(st);
+
+	/* the triggers refuse changes */
+	assert_int_equal(sqlite3_exec(db, "UPDATE audit_log SET detail = '{}' WHERE id = 3", NULL, NULL, NULL),
+	                 SQLITE_CONSTRAINT);
+	assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM audit_log WHERE id = 20", NULL, NULL, NULL), SQLITE_CONSTRAINT);
+
+	/* tamper with entry 17's contents */
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_log_no_update", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE audit_log SET detail = '{\"n\":170}' WHERE id = 17", NULL, NULL,
+	                              NULL),
+	                 SQLITE_OK);
+	assert_int_equal(ledger_audit_verify(l, &n, &broken, why, sizeof(why), &err), 1);
+	assert_int_equal(broken, 17);
+	assert_string_equal(why, "entry 17: hash does not match its contents");
+
+	/* a smarter forger also recomputes entry 17's hash: entry 18 shows it */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT at, actor, event, detail, prev_hash FROM audit_log WHERE id = 17",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	memcpy(prev, sqlite3_column_blob(st, 4), 32);
+	spec_hash(prev, 17, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+	          (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3), h);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "UPDATE audit_log SET hash = ? WHERE id = 17", -1, &st, NULL),
+	                 SQLITE_OK);
+	sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	assert_int_equal(ledger_audit_verify(l, &n, &broken, why, sizeof(why), &err), 1);
+	assert_int_equal(broken, 18);
+	assert_string_equal(why, "entry 18: prev_hash does not match entry 17");
+
+	/* a deleted entry in the middle */
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_log_no_delete", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM audit_log WHERE id = 5", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ledger_audit_verify(l, &n, &broken, why, sizeof(why), &err), 1);
+	assert_int_equal(broken, 6);
+	assert_string_equal(why, "entry 6: follows entry 4, entries are missing");
+	sqlite3_close(db);
+	ledger_close(l);
+	db_remove("audit.db");
+}
+
+/* ---- credentials ---- */
+
+struct cred_seen {
+	int n;
+	char names[8][LEDGER_CRED_NAME_MAX + 1];
+	enum cred_role roles[8];
+	int disabled[8];
+};
+
+static int cred_cb(const char *name, enum cred_role role, int disabled, long long created, void *arg)
+{
+	struct cred_seen *s = arg;
+
+	assert_true(s->n < 8);
+	assert_true(created > 1700000000);
+	snprintf(s->names[s->n], sizeof(s->names[0]), "%s", name);
+	s->roles[s->n] = role;
+	s->disabled[s->n] = disabled;
+	s->n++;
+	return 0;
+}
+
+static void test_credentials(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("creds.db", NULL);
+	unsigned char h1[32], h2[32], h3[32];
+	char name[LEDGER_CRED_NAME_MAX + 1];
+	enum cred_role role;
+	struct cred_seen seen = { 0 };
+	int disabled = -1;
+
+	(void)state;
+	sha("secret-1", 8, h1);
+	sha("secret-2", 8, h2);
+	sha("secret-3", 8, h3);
+	assert_int_equal(ledger_cred_add(l, "station-1", ROLE_STATION, h1, "admin", &err), 0);
+	assert_int_equal(ledger_cred_add(l, "alice", ROLE_OPERATOR, h2, "admin", &err), 0);
+	assert_int_equal(ledger_cred_add(l, "station-1", ROLE_AUDITOR, h3, "admin", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_EXISTS);
+	assert_int_equal(ledger_cred_add(l, "bob", ROLE_AUDITOR, h1, "admin", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_EXISTS);
+	assert_int_equal(ledger_cred_add(l, "bad name", ROLE_AUDITOR, h3, "admin", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+	assert_int_equal(ledger_cred_add(l, "x", ROLE_MAX, h3, "admin", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_INPUT);
+
+	assert_int_equal(ledger_cred_lookup(l, h1, name, &role, &disabled, &err), 0);
+	assert_string_equal(name, "station-1");
+	assert_int_equal(role, ROLE_STATION);
+	assert_int_equal(disabled, 0);
+	/* a second lookup is served from the cache, same answer */
+	assert_int_equal(ledger_cred_lookup(l, h1, name, &role, &disabled, &err), 0);
+	assert_string_equal(name, "station-1");
+	assert_int_equal(ledger_cred_lookup(l, h3, name, &role, &disabled, &err), 1);
+
+	assert_int_equal(ledger_cred_disable(l, "station-1", "admin", &err), 0);
+	assert_int_equal(ledger_cred_lookup(l, h1, name, &role, &disabled, &err), 0);
+	assert_int_equal(disabled, 1); /* the cache was invalidated */
+	assert_int_equal(ledger_cred_disable(l, "station-1", "admin", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFLICT);
+	assert_int_equal(ledger_cred_disable(l, "nobody", "admin", &err), -1);
+	assert_int_equal(err.code, NRFCA_E_NOTFOUND);
+
+	assert_int_equal(ledger_cred_list(l, cred_cb, &seen, &err), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.names[0], "alice");
+	assert_int_equal(seen.roles[0], ROLE_OPERATOR);
+	assert_int_equal(seen.disabled[0], 0);
+	assert_string_equal(seen.names[1], "station-1");
+	assert_int_equal(seen.disabled[1], 1);
+	assert_int_equal(verify_ok(l), 3); /* two adds, one disable */
+
+	assert_string_equal(cred_role_name(ROLE_AUDITOR), "auditor");
+	assert_int_equal(cred_role_from_name("operator"), ROLE_OPERATOR);
+	assert_int_equal(cred_role_from_name("root"), -1);
+	ledger_close(l);
+	db_remove("creds.db");
+}
+
+/* ---- failures ---- */
+
+static void test_busy(void **state)
+{
+	struct ledger_config cfg = { .busy_timeout_ms = 200 };
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("busy.db", &cfg);
+	struct cert_record r;
+	sqlite3 *db;
+
+	(void)state;
+	make_rec(&r, 5, 1, "dev-busy", "p1", "s1", 0);
+	db = raw_open("busy.db");
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(ledger_record_issuance(l, &r, "s1", NULL, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_DB);
+	assert_non_null(strstr(err.msg, "database is busy"));
+	/* reads still work beside the writer lock (WAL) */
+	assert_int_equal(ledger_ping(l, &err), 0);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	/* and the ledger recovers */
+	assert_int_equal(ledger_record_issuance(l, &r, "s1", NULL, &err), 0);
+	assert_int_equal(count_certs(l), 1);
+	assert_int_equal(verify_ok(l), 1);
+	cert_record_clear(&r);
+	ledger_close(l);
+	db_remove("busy.db");
+}
+
+static void test_disk_full(void **state)
+{
+	struct ledger_config cfg = { .max_db_pages = 80 };
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("full.db", &cfg);
+	struct cert_record r;
+	long long before, entries;
+	int i, rc = 0;
+
+	(void)state;
+	for (i = 0; i < 1000 && rc == 0; i++) {
+		char dev[32];
+		snprintf(dev, sizeof(dev), "dev-full-%d", i);
+		make_rec(&r, 6, (unsigned)i, dev, "p1", "s1", 0);
+		free(r.der);
+		r.der_len = 8000;
+		r.der = calloc(1, r.der_len);
+		assert_non_null(r.der);
+		before = count_certs(l);
+		rc = ledger_record_issuance(l, &r, "s1", NULL, &err);
+		cert_record_clear(&r);
+	}
+	assert_int_equal(rc, -1);
+	assert_true(i > 3);
+	assert_int_equal(err.code, NRFCA_E_DB);
+	assert_non_null(strstr(err.msg, "database disk is full"));
+	/* nothing half-written: certificate count and audit chain agree */
+	assert_int_equal(count_certs(l), before);
+	entries = verify_ok(l);
+	assert_int_equal(entries, before);
+	/* a small change still fits */
+	assert_int_equal(ledger_ping(l, &err), 0);
+	ledger_close(l);
+	db_remove("full.db");
+}
+
+/* Returns 0 when opening a read-only database fails as it should. */
+static int readonly_check(const char *url)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = NULL;
+
+	if (ledger_open(url, &l, &err) == 0) {
+		fprintf(stderr, "read-only database opened\n");
+		ledger_close(l);
+		return 1;
+	}
+	if (err.code != NRFCA_E_DB || strstr(err.msg, "read-only") == NULL) {
+		fprintf(stderr, "unexpected error: %s: %s\n", nrfca_errc_name(err.code), err.msg);
+		return 2;
+	}
+	return 0;
+}
+
+static void test_readonly(void **state)
+{
+	struct ledger *l = open_fresh("ro.db", NULL);
+	char p[600], url[600];
+	pid_t pid;
+	int status = -1;
+
+	(void)state;
+	ledger_close(l);
+	db_path(p, sizeof(p), "ro.db");
+	db_url(url, sizeof(url), "ro.db");
+	assert_int_equal(chmod(p, 0444), 0);
+	if (geteuid() != 0) {
+		assert_int_equal(readonly_check(url), 0);
+	} else {
+		/* root writes anything: check as an unprivileged user */
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(3);
+			_exit(readonly_check(url));
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(chmod(p, 0644), 0);
+	db_remove("ro.db");
+}
+
+static void test_ping(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("ping.db", NULL);
+
+	(void)state;
+	assert_int_equal(ledger_ping(l, &err), 0);
+	ledger_close(l);
+	db_remove("ping.db");
+}
+
+static int setup_dir(void)
+{
+	const char *base = getenv("NRFCA_LEDGER_TMP");
+
+	if (base == NULL) {
+		fprintf(stderr, "NRFCA_LEDGER_TMP is not set (run through ctest)\n");
+		return -1;
+	}
+	if (mkdir(base, 0755) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(g_dir, sizeof(g_dir), "%s/run-%ld", base, (long)getpid());
+	if (mkdir(g_dir, 0755) != 0)
+		return -1;
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_migrate_reopen),
+		cmocka_unit_test(test_newer_schema_refused),
+		cmocka_unit_test(test_corrupt_file),
+		cmocka_unit_test(test_insert_and_find),
+		cmocka_unit_test(test_list_filters_paging),
+		cmocka_unit_test(test_revoke),
+		cmocka_unit_test(test_supersede),
+		cmocka_unit_test(test_collision_in_batch),
+		cmocka_unit_test(test_concurrent_inserts),
+		cmocka_unit_test(test_audit_chain_and_tamper),
+		cmocka_unit_test(test_credentials),
+		cmocka_unit_test(test_busy),
+		cmocka_unit_test(test_disk_full),
+		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_ping),
+	};
+	int rc;
+
+	if (setup_dir() != 0)
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	if (rmdir(g_dir) != 0)
+		fprintf(stderr, "leftover files in %s\n", g_dir);
+	return rc;
+}
