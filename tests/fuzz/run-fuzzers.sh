@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# run-fuzzers.sh BUILD_DIR SECONDS
+#
+# Runs every libFuzzer target BUILD_DIR/bin/fuzz_* for SECONDS each, on a
+# copy of its seed corpus (tests/fuzz/*/corpus/<target>/) in a temporary
+# directory under BUILD_DIR, and fails if any target crashes, leaks, hits a
+# sanitizer report or a timeout.  Build the targets first:
+#   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DNRFCA_FUZZ=ON
+#   cmake --build build-fuzz -j2
+# A failing target's log and crashing input are kept under BUILD_DIR/fuzz-run.*.
+set -u
+
+if [ $# -ne 2 ] || ! [[ $2 =~ ^[0-9]+$ ]] || [ "$2" -lt 1 ]; then
+	echo "usage: $0 BUILD_DIR SECONDS" >&2
+	exit 2
+fi
+build=$(cd "$1" 2>/dev/null && pwd) || { echo "run-fuzzers: no build directory $1" >&2; exit 2; }
+secs=$2
+here=$(cd "$(dirname "$0")" && pwd)
+
+shopt -s nullglob
+targets=()
+for t in "$build"/bin/fuzz_*; do
+	[ -f "$t" ] && [ -x "$t" ] && targets+=("$t")
+done
+if [ ${#targets[@]} -eq 0 ]; then
+	echo "run-fuzzers: no fuzz_* programs in $build/bin (configure with -DNRFCA_FUZZ=ON and clang)" >&2
+	exit 1
+fi
+
+work=$(mktemp -d "$build/fuzz-run.XXXXXX")
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+passed=0
+failed=0
+for t in "${targets[@]}"; do
+	name=$(basename "$t")
+	dir="$work/$name"
+	mkdir -p "$dir/corpus" "$dir/artifacts"
+	seeds=0
+	for s in "$here"/*/corpus/"$name"; do
+		[ -d "$s" ] || continue
+		cp -- "$s"/* "$dir/corpus/" 2>/dev/null && seeds=$((seeds + $(ls "$s" | wc -l)))
+	done
+	"$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8400 \
+		-artifact_prefix="$dir/artifacts/" -print_final_stats=1 "$dir/corpus" >"$dir/log" 2>&1
+	rc=$?
+	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
+	if [ $rc -eq 0 ]; then
+		echo "fuzz $name: ok, ${runs:-?} runs in ${secs}s from $seeds seeds"
+		passed=$((passed + 1))
+	else
+		echo "fuzz $name: FAILED (exit $rc); log: $dir/log"
+		tail -n 30 "$dir/log" | sed 's/^/    /'
+		for a in "$dir"/artifacts/*; do
+			echo "    input: $a"
+		done
+		failed=$((failed + 1))
+	fi
+done
+if [ $failed -eq 0 ]; then
+	rm -rf -- "$work"
+fi
+echo "fuzz: $passed passed, $failed failed"
+[ $failed -eq 0 ]
