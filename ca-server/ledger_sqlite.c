@@ -192,6 +192,7 @@ struct wreq {
 	int rc;                          /* 1 pending, 0 done, -1 failed */
 	struct nrfca_err err;
 	int done;
+	pthread_cond_t cv;               /* signalled when done */
 	struct wreq *next;
 };
 
@@ -215,7 +216,6 @@ struct ledger {
 	int writer_started;
 	pthread_mutex_t mu;         /* queue, stopping, progress */
 	pthread_cond_t q_cv;        /* writer waits for work */
-	pthread_cond_t done_cv;     /* callers wait for their result */
 	struct wreq *q_head, *q_tail;
 	int stopping;
 	time_t last_progress;
@@ -1025,12 +1025,13 @@ static void *writer_main(void *arg)
 		run_batch(l, batch);
 
 		pthread_mutex_lock(&l->mu);
+		/* each caller waits on its own condition: no thundering herd */
 		for (r = batch; r != NULL; r = next) {
 			next = r->next;
 			r->done = 1;
+			pthread_cond_signal(&r->cv);
 		}
 		l->last_progress = time(NULL);
-		pthread_cond_broadcast(&l->done_cv);
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;
@@ -1043,9 +1044,12 @@ static int submit(struct ledger *l, struct wreq *r, struct nrfca_err *err)
 	r->rc = 1;
 	r->next = NULL;
 	memset(&r->err, 0, sizeof(r->err));
+	if (pthread_cond_init(&r->cv, NULL) != 0)
+		return nrfca_err_set(err, NRFCA_E_INTERNAL, "cannot create a condition variable");
 	pthread_mutex_lock(&l->mu);
 	if (l->stopping) {
 		pthread_mutex_unlock(&l->mu);
+		pthread_cond_destroy(&r->cv);
 		return nrfca_err_set(err, NRFCA_E_INTERNAL, "the ledger is closing");
 	}
 	if (l->q_tail != NULL)
@@ -1057,8 +1061,9 @@ static int submit(struct ledger *l, struct wreq *r, struct nrfca_err *err)
 	l->q_tail = r;
 	pthread_cond_signal(&l->q_cv);
 	while (!r->done)
-		pthread_cond_wait(&l->done_cv, &l->mu);
+		pthread_cond_wait(&r->cv, &l->mu);
 	pthread_mutex_unlock(&l->mu);
+	pthread_cond_destroy(&r->cv);
 	if (r->rc != 0) {
 		if (err != NULL)
 			*err = r->err;
@@ -1121,7 +1126,7 @@ int ledger_open_cfg(const char *url, const struct ledger_config *cfg, struct led
 	if (l->cfg.max_batch <= 0)
 		l->cfg.max_batch = DEFAULT_BATCH;
 	if (pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->q_cv, NULL) ||
-	    pthread_cond_init(&l->done_cv, NULL) || pthread_mutex_init(&l->pool_mu, NULL) ||
+	    pthread_mutex_init(&l->pool_mu, NULL) ||
 	    pthread_cond_init(&l->pool_cv, NULL) || pthread_mutex_init(&l->cache_mu, NULL)) {
 		nrfca_err_set(err, NRFCA_E_INTERNAL, "cannot create the ledger's locks");
 		goto out;
@@ -1145,7 +1150,6 @@ out:
 		if (locks) {
 			pthread_mutex_destroy(&l->mu);
 			pthread_cond_destroy(&l->q_cv);
-			pthread_cond_destroy(&l->done_cv);
 			pthread_mutex_destroy(&l->pool_mu);
 			pthread_cond_destroy(&l->pool_cv);
 			pthread_mutex_destroy(&l->cache_mu);
@@ -1178,7 +1182,6 @@ void ledger_close(struct ledger *l)
 	sqlite3_close(l->wdb);
 	pthread_mutex_destroy(&l->mu);
 	pthread_cond_destroy(&l->q_cv);
-	pthread_cond_destroy(&l->done_cv);
 	pthread_mutex_destroy(&l->pool_mu);
 	pthread_cond_destroy(&l->pool_cv);
 	pthread_mutex_destroy(&l->cache_mu);

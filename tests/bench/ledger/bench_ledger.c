@@ -70,7 +70,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int run(struct ledger *l, unsigned run_id, int threads, int total, const char *label, int batch)
+static int run(struct ledger *l, unsigned run_id, int threads, int total, const char *label)
 {
 	pthread_t th[64];
 	struct job jobs[64];
@@ -104,7 +104,6 @@ static int run(struct ledger *l, unsigned run_id, int threads, int total, const 
 	       s1.commits - s0.commits,
 	       s1.commits > s0.commits ? (double)(s1.changes - s0.changes) / (double)(s1.commits - s0.commits) : 0.0,
 	       fails ? "  FAILURES" : "");
-	(void)batch;
 	return fails ? -1 : 0;
 }
 
@@ -147,7 +146,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(thread_counts) / sizeof(thread_counts[0]); i++) {
 		int n = thread_counts[i] == 1 ? total / 4 : total;
-		if (run(l, run_id++, thread_counts[i], n, "group commit", 0) != 0)
+		if (run(l, run_id++, thread_counts[i], n, "group commit") != 0)
 			ret = 1;
 	}
 	ledger_close(l);
@@ -160,7 +159,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (i = 0; i < sizeof(thread_counts) / sizeof(thread_counts[0]); i++) {
-		if (run(l, run_id++, thread_counts[i], total / 8, "one transaction per insert", 1) != 0)
+		if (run(l, run_id++, thread_counts[i], total / 8, "one transaction per insert") != 0)
 			ret = 1;
 	}
 	ledger_close(l);

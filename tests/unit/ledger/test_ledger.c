@@ -1017,6 +1017,58 @@ static void test_readonly(void **state)
 	db_remove("ro.db");
 }
 
+/* A writable file in a directory the CA may not write (WAL needs its -wal
+ * and -shm files beside the database). */
+static int rodir_check(const char *url)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l = NULL;
+
+	if (ledger_open(url, &l, &err) == 0) {
+		fprintf(stderr, "database in a read-only directory opened\n");
+		ledger_close(l);
+		return 1;
+	}
+	fprintf(stderr, "read-only directory: %s: %s\n", nrfca_errc_name(err.code), err.msg);
+	return err.code == NRFCA_E_DB ? 0 : 2;
+}
+
+static void test_readonly_dir(void **state)
+{
+	char dir[600], p[700], url[720];
+	struct ledger *l = NULL;
+	struct nrfca_err err = { 0 };
+	pid_t pid;
+	int status = -1;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/rodir", g_dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(p, sizeof(p), "%s/ca.db", dir);
+	snprintf(url, sizeof(url), "sqlite:%s", p);
+	assert_int_equal(ledger_open(url, &l, &err), 0);
+	ledger_close(l);
+	if (geteuid() != 0) {
+		assert_int_equal(chmod(dir, 0555), 0);
+		assert_int_equal(rodir_check(url), 0);
+	} else {
+		assert_int_equal(chown(p, 65534, 65534), 0);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (setgid(65534) != 0 || setuid(65534) != 0)
+				_exit(3);
+			_exit(rodir_check(url));
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	unlink(p);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_ping(void **state)
 {
 	struct nrfca_err err = { 0 };
@@ -1061,6 +1113,7 @@ int main(void)
 		cmocka_unit_test(test_busy),
 		cmocka_unit_test(test_disk_full),
 		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_readonly_dir),
 		cmocka_unit_test(test_ping),
 	};
 	int rc;
