@@ -445,8 +445,8 @@ int nrfca_modem_out_parse(const char *text, size_t len, struct nrfca_modem_out *
 			  struct nrfca_err *err)
 {
 	struct nrfca_modem_out *m = NULL;
-	const char *b, *e, *dot;
-	enum text_form form;
+	const char *b = NULL, *e = NULL, *dot;
+	enum text_form form = FORM_UNKNOWN;
 	unsigned char *p2 = NULL;
 	size_t len1, len2, cap1, cap2, n2 = 0;
 	int rc = -1;
