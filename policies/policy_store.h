@@ -1,0 +1,34 @@
+/*
+ * policy_store.h - the process-wide current policy, reloadable on SIGHUP.
+ *
+ * policy_store_load() loads the first policy; policy_store_reload() reads
+ * the same file again (and with it the trust bundles, identity keys and
+ * device lists it names) and swaps it in atomically.  A file with a mistake
+ * leaves the running policy in place and returns the error for the log.
+ *
+ * A request takes the current policy with policy_acquire() and gives it back
+ * with policy_release(); a reload never changes a policy under a request in
+ * flight, and the old policy is freed when its last holder releases it.
+ * Rate-limit buckets are owned by the store and survive reloads.
+ *
+ * All functions are thread-safe.  Do not call them from a signal handler:
+ * the handler sets a flag and the main loop calls policy_store_reload().
+ */
+#ifndef NRFCA_POLICY_STORE_H
+#define NRFCA_POLICY_STORE_H
+
+#include "policy.h"
+
+/* Load `path` as the current policy (replacing any current one). */
+int policy_store_load(const char *path, struct nrfca_err *err);
+/* Reload the file given to policy_store_load.  On error the old policy stays. */
+int policy_store_reload(struct nrfca_err *err);
+/* The current policy with one reference taken, or NULL when none is loaded. */
+struct nrfca_policy *policy_acquire(void);
+void policy_release(struct nrfca_policy *p);
+/* How many successful loads and reloads so far (for /metrics and logs). */
+unsigned long policy_store_generation(void);
+/* Drop the current policy (policies still held stay valid until released). */
+void policy_store_shutdown(void);
+
+#endif
