@@ -94,6 +94,8 @@ static const struct migration migrations[] = {
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 #define SCHEMA_VERSION 1
+/* Versions are 1, 2, ... in table order; add a step, then bump this. */
+_Static_assert(N_MIGRATIONS == SCHEMA_VERSION, "one migration per schema version");
 
 int ledger_schema_version(void)
 {
@@ -582,69 +584,68 @@ static int wexec(struct ledger *l, enum wstmt id, const char *what, struct nrfca
 
 /* ---- migrations ---- */
 
+/* Each migration runs in its own transaction which first re-reads the
+ * version under the write lock, so two processes opening a new database at
+ * the same time do not both apply a step. */
 static int migrate(struct ledger *l, struct nrfca_err *err)
 {
 	sqlite3 *db = l->wdb;
 	sqlite3_stmt *st = NULL;
+	const struct migration *next;
 	char sql[128];
 	int rc, ret = -1, in_txn = 0;
-	long long have = 0;
+	long long have;
 	size_t i;
 
-	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		db_fail(l, err, rc, db, "starting the schema check");
-		goto out;
-	}
-	in_txn = 1;
-	rc = sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
-	                      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-	                  NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		db_fail(l, err, rc, db, "reading the schema version");
-		goto out;
-	}
-	have = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (have > SCHEMA_VERSION) {
-		nrfca_err_set(err, NRFCA_E_CONFIG,
-		              "database %s has schema version %lld, newer than the %d this program knows: run a newer nrfca",
-		              l->path, have, SCHEMA_VERSION);
-		goto out;
-	}
-	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		db_fail(l, err, rc, db, "creating the schema_version table");
-		goto out;
-	}
-	in_txn = 0;
-	for (i = 0; i < N_MIGRATIONS; i++) {
-		if (migrations[i].version <= have)
-			continue;
+	for (;;) {
 		rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			db_fail(l, err, rc, db, "starting a schema migration");
+			db_fail(l, err, rc, db, "starting the schema check");
 			goto out;
 		}
 		in_txn = 1;
-		snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)",
-		         migrations[i].version, (long long)time(NULL));
-		rc = sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL);
+		rc = sqlite3_exec(db, "CREATE TABLE IF NOT EXISTS schema_version ("
+		                      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+		                  NULL, NULL, NULL);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+			rc = sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &st, NULL);
 		if (rc == SQLITE_OK)
+			rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			db_fail(l, err, rc, db, "reading the schema version");
+			goto out;
+		}
+		have = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (have > SCHEMA_VERSION) {
+			nrfca_err_set(err, NRFCA_E_CONFIG,
+			              "database %s has schema version %lld, newer than the %d this program knows: run a newer nrfca",
+			              l->path, have, SCHEMA_VERSION);
+			goto out;
+		}
+		next = NULL;
+		for (i = 0; i < N_MIGRATIONS && next == NULL; i++)
+			if (migrations[i].version > have)
+				next = &migrations[i];
+		if (next != NULL) {
+			snprintf(sql, sizeof(sql), "INSERT INTO schema_version (version, applied_at) VALUES (%d, %lld)",
+			         next->version, (long long)time(NULL));
+			rc = sqlite3_exec(db, next->sql, NULL, NULL, NULL);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+		}
+		if (rc == SQLITE_OK || rc == SQLITE_ROW)
 			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
 			db_fail(l, err, rc, db, "migrating the schema");
-			nrfca_err_prefix(err, "migration to schema version %d failed", migrations[i].version);
+			if (next != NULL)
+				nrfca_err_prefix(err, "migration to schema version %d failed", next->version);
 			goto out;
 		}
 		in_txn = 0;
+		if (next == NULL)
+			break;
 	}
 	ret = 0;
 out:

@@ -184,6 +184,51 @@ static void test_open_migrate_reopen(void **state)
 	ledger_close(NULL);
 }
 
+struct open_job {
+	const char *url;
+	struct ledger *l;
+	int rc;
+	struct nrfca_err err;
+};
+
+static void *open_thread(void *arg)
+{
+	struct open_job *j = arg;
+
+	j->rc = ledger_open(j->url, &j->l, &j->err);
+	return NULL;
+}
+
+/* Two opens of a new database at once: both migrate-or-skip cleanly. */
+static void test_concurrent_open(void **state)
+{
+	struct open_job jobs[4];
+	pthread_t th[4];
+	char url[600];
+	int i;
+
+	(void)state;
+	db_remove("race.db");
+	db_url(url, sizeof(url), "race.db");
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < 4; i++) {
+		jobs[i].url = url;
+		assert_int_equal(pthread_create(&th[i], NULL, open_thread, &jobs[i]), 0);
+	}
+	for (i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < 4; i++) {
+		if (jobs[i].rc != 0)
+			fail_msg("open %d: %s", i, jobs[i].err.msg);
+		assert_int_equal(ledger_audit(jobs[i].l, "t", "open", NULL, &jobs[i].err), 0);
+	}
+	/* four handles on one database: the audit chain stays intact */
+	assert_int_equal(verify_ok(jobs[0].l), 4);
+	for (i = 0; i < 4; i++)
+		ledger_close(jobs[i].l);
+	db_remove("race.db");
+}
+
 static void test_newer_schema_refused(void **state)
 {
 	struct nrfca_err err = { 0 };
@@ -1100,6 +1145,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_migrate_reopen),
+		cmocka_unit_test(test_concurrent_open),
 		cmocka_unit_test(test_newer_schema_refused),
 		cmocka_unit_test(test_corrupt_file),
 		cmocka_unit_test(test_insert_and_find),
