@@ -675,7 +675,8 @@ int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *co
 		a.flags = NRFCA_AT_SECRET;
 	if (run_step(m, ST_CMNG_WRITE, &a, NULL, e) != 0) {
 		enum nrfca_at_final f = nrf91_last_final(m, &code);
-		size_t cmdlen = blen + 32;
+		size_t cmdlen = blen + (size_t)snprintf(NULL, 0, "AT%%CMNG=0,%u,%d,\"\"",
+							 (unsigned)sec_tag, type);
 
 		if (f == NRFCA_AT_FINAL_CME && code == 527)
 			nrfca_err_set(e, NRFCA_E_INPUT,

@@ -17,6 +17,7 @@
 
 struct nrfca_serial {
 	int fd;
+	int exclusive;      /* TIOCEXCL set by us */
 	char name[128];
 };
 
@@ -83,7 +84,7 @@ int nrfca_serial_open(const struct nrfca_serial_opts *o, struct nrfca_serial **o
 	struct termios tio;
 	speed_t sp;
 	unsigned baud = o->baud ? o->baud : NRFCA_SERIAL_DEFAULT_BAUD;
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, excl = 0;
 
 	if (o->path == NULL || o->path[0] == '\0')
 		return nrfca_err_set(e, NRFCA_E_CONFIG, "no serial port given (use --port DEV)");
@@ -117,6 +118,7 @@ int nrfca_serial_open(const struct nrfca_serial_opts *o, struct nrfca_serial **o
 			      strerror(errno));
 		goto out;
 	}
+	excl = 1;
 	if (tcgetattr(fd, &tio) != 0) {
 		nrfca_err_set(e, NRFCA_E_IO, "cannot read the settings of port %s: %s", o->path,
 			      strerror(errno));
@@ -158,11 +160,15 @@ int nrfca_serial_open(const struct nrfca_serial_opts *o, struct nrfca_serial **o
 		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory opening port %s", o->path);
 		goto out;
 	}
+	(*out)->exclusive = 1;
 	fd = -1;
 	rc = 0;
 out:
-	if (fd >= 0)
+	if (fd >= 0) {
+		if (excl)
+			ioctl(fd, TIOCNXCL);
 		close(fd);
+	}
 	return rc;
 }
 
@@ -189,6 +195,10 @@ void nrfca_serial_close(struct nrfca_serial *s)
 	if (s == NULL)
 		return;
 	if (s->fd >= 0) {
+		/* The exclusive flag lives on the tty until its last close: a
+		 * simulator holding the other side would keep us out next time. */
+		if (s->exclusive)
+			ioctl(s->fd, TIOCNXCL);
 		flock(s->fd, LOCK_UN);
 		close(s->fd);
 	}
