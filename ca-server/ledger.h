@@ -126,7 +126,9 @@ int ledger_record_issuance(struct ledger *l, const struct cert_record *rec,
                            const char *actor, const char *supersede_serial,
                            struct nrfca_err *err);
 
-/* Lookups: 0 found (out filled, owns der), 1 not found, -1 error. */
+/* Lookups: 0 found (out filled, owns der), 1 not found (out untouched),
+ * -1 error.  ledger_get and ledger_find_by_csr answer in any status (a
+ * replayed request may meet a revoked certificate: the caller decides). */
 int ledger_get(struct ledger *l, const char *serial, struct cert_record *out,
                struct nrfca_err *err);
 int ledger_find_by_csr(struct ledger *l, const unsigned char csr_sha256[32],
