@@ -63,7 +63,7 @@ struct nrfca_modem_out {
 	unsigned char fw_uuid[16];      /* ATTESTTOKEN only */
 	char fw_uuid_str[37];           /* ATTESTTOKEN only, else "" */
 	int binding_ok;                 /* digest == SHA-256(part1) (KEYGEN); 1 for ATTESTTOKEN when structure valid */
-	unsigned char kid[16];          /* unprotected header key id (label 4), when present */
+	unsigned char kid[32];          /* unprotected header key id (label 4), when present; at most 32 bytes */
 	size_t kid_len;
 	int has_kid;
 
