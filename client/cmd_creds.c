@@ -343,6 +343,9 @@ static int do_list(struct nrf91 *m, const struct creds_opts *o, struct nrfca_err
 		fputc('\n', stdout);
 		json_decref(doc);
 	} else {
+		if (n == 0)
+			fprintf(stderr, "nrfca creds list: no credentials on the modem (sec_tags "
+				"above %u belong to the modem and are not shown)\n", NRF91_SEC_TAG_MAX);
 		for (i = 0; i < n; i++)
 			printf("%-10u  %d %-20s %s\n", (unsigned)v[i].sec_tag, v[i].type,
 			       nrf91_cred_type_name(v[i].type), v[i].has_hash ? v[i].sha256 : "-");
