@@ -64,6 +64,8 @@ static const char usage_text[] =
 	"      max-cmd=N          answer ERROR to command lines longer than N bytes\n"
 	"  --help                 this text\n"
 	"\n"
+	"Exit status: 0 stopped by signal or close-after, 1 cannot start, 2 usage.\n"
+	"\n"
 	"Errors: unknown commands ERROR; with AT+CMEE=1: 513 not found, 514 malformed or\n"
 	"not allowed, 515 storage full, 518 write/delete/%KEYGEN while CFUN=1, 519 key\n"
 	"exists, 523 key generation failed, 527 (fault). Lines over 8192 bytes: ERROR.\n"
@@ -460,8 +462,11 @@ int main(int argc, char **argv)
 		goto out;
 	rc = 0;
 out:
-	if (rc != 0)
+	if (rc != 0) {
 		fprintf(stderr, "nrf91-sim: %s\n", e.msg);
+		if (e.code == NRFCA_E_CONFIG)
+			rc = 2;
+	}
 	drop_queue(&l);
 	if (mfd >= 0)
 		close(mfd);
