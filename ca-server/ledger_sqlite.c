@@ -222,6 +222,11 @@ struct ledger {
 	int stopping;
 	time_t last_progress;
 	struct ledger_stats stats;
+	/* commit delay (see writer_main) */
+	int q_len;                  /* requests queued */
+	int inflight;               /* callers inside submit() */
+	double conc_est;            /* recent peak of inflight, decaying */
+	double commit_us;           /* moving average of a transaction's time */
 
 	/* readers */
 	pthread_mutex_t pool_mu;
@@ -1002,10 +1007,50 @@ abort:
 	}
 }
 
+static double mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+/* Commit delay: callers that were answered together come back together.
+ * Taking only the requests queued at this instant would split them into
+ * two alternating half-size batches (one commits while the other queues).
+ * So when fewer requests are queued than callers were recently active, wait
+ * for the rest - at most half a commit's time, at most 2 ms.  With one
+ * caller there is no wait. */
+static void commit_delay(struct ledger *l)
+{
+	struct timespec until;
+	double wait_us;
+	long long ns;
+	int want = (int)(l->conc_est + 0.5);
+
+	if (want > l->cfg.max_batch)
+		want = l->cfg.max_batch;
+	if (l->q_len >= want || l->stopping)
+		return;
+	wait_us = l->commit_us / 2;
+	if (wait_us > 2000)
+		wait_us = 2000;
+	if (wait_us < 1)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	ns = (long long)until.tv_nsec + (long long)(wait_us * 1e3);
+	until.tv_sec += (time_t)(ns / 1000000000);
+	until.tv_nsec = (long)(ns % 1000000000);
+	while (l->q_len < want && !l->stopping)
+		if (pthread_cond_timedwait(&l->q_cv, &l->mu, &until) != 0)
+			break;
+}
+
 static void *writer_main(void *arg)
 {
 	struct ledger *l = arg;
 	struct wreq *batch, *last, *r, *next;
+	double t0;
 	int n;
 
 	pthread_mutex_lock(&l->mu);
@@ -1014,6 +1059,7 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&l->q_cv, &l->mu);
 		if (l->q_head == NULL)
 			break;
+		commit_delay(l);
 		batch = last = l->q_head;
 		for (n = 1; n < l->cfg.max_batch && last->next != NULL; n++)
 			last = last->next;
@@ -1021,11 +1067,15 @@ static void *writer_main(void *arg)
 		if (l->q_head == NULL)
 			l->q_tail = NULL;
 		last->next = NULL;
+		l->q_len -= n;
 		pthread_mutex_unlock(&l->mu);
 
+		t0 = mono_us();
 		run_batch(l, batch);
+		t0 = mono_us() - t0;
 
 		pthread_mutex_lock(&l->mu);
+		l->commit_us = l->commit_us == 0 ? t0 : 0.9 * l->commit_us + 0.1 * t0;
 		/* each caller waits on its own condition: no thundering herd */
 		for (r = batch; r != NULL; r = next) {
 			next = r->next;
@@ -1060,9 +1110,16 @@ static int submit(struct ledger *l, struct wreq *r, struct nrfca_err *err)
 		l->last_progress = time(NULL);
 	}
 	l->q_tail = r;
+	l->q_len++;
+	l->inflight++;
+	if (l->inflight > l->conc_est)
+		l->conc_est = l->inflight;
+	else
+		l->conc_est -= (l->conc_est - l->inflight) / 64;
 	pthread_cond_signal(&l->q_cv);
 	while (!r->done)
 		pthread_cond_wait(&r->cv, &l->mu);
+	l->inflight--;
 	pthread_mutex_unlock(&l->mu);
 	pthread_cond_destroy(&r->cv);
 	if (r->rc != 0) {
@@ -1107,6 +1164,7 @@ int ledger_open_cfg(const char *url, const struct ledger_config *cfg, struct led
 {
 	struct ledger *l = NULL;
 	const char *path = url_sqlite_path(url, err);
+	pthread_condattr_t ca;
 	int ret = -1, locks = 0;
 
 	if (path == NULL)
@@ -1126,13 +1184,15 @@ int ledger_open_cfg(const char *url, const struct ledger_config *cfg, struct led
 		l->cfg.readers = DEFAULT_READERS;
 	if (l->cfg.max_batch <= 0)
 		l->cfg.max_batch = DEFAULT_BATCH;
-	if (pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->q_cv, NULL) ||
+	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
+	    pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->q_cv, &ca) ||
 	    pthread_mutex_init(&l->pool_mu, NULL) ||
 	    pthread_cond_init(&l->pool_cv, NULL) || pthread_mutex_init(&l->cache_mu, NULL)) {
 		nrfca_err_set(err, NRFCA_E_INTERNAL, "cannot create the ledger's locks");
 		goto out;
 	}
 	locks = 1;
+	pthread_condattr_destroy(&ca);
 	if (conn_open(l, 1, &l->wdb, err) != 0 || migrate(l, err) != 0)
 		goto out;
 	l->last_progress = time(NULL);
