@@ -33,6 +33,9 @@ const char *nrfca_errc_name(enum nrfca_errc code)
 }
 
 static void vset(struct nrfca_err *e, enum nrfca_errc code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vset(struct nrfca_err *e, enum nrfca_errc code, const char *fmt, va_list ap)
 {
 	e->code = code;
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
@@ -85,9 +88,8 @@ void nrfca_err_prefix(struct nrfca_err *e, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof(e->msg) - 3)
 		return;
-	memcpy(e->msg + n, ": ", 2);
-	strncpy(e->msg + n + 2, old, sizeof(e->msg) - (size_t)n - 3);
-	e->msg[sizeof(e->msg) - 1] = '\0';
+	snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %.*s",
+		 (int)(sizeof(e->msg) - (size_t)n - 3), old);
 }
 
 void nrfca_err_clear(struct nrfca_err *e)
