@@ -701,7 +701,7 @@ static int cmp_str(const void *a, const void *b)
 static int load_identity_keys(const struct ld *c, json_t *arr, const char *p,
 			      struct nrfca_profile *pr)
 {
-	char pe[PATH_BUF], *full = NULL, *rel = NULL, **names = NULL;
+	char pe[PATH_BUF], *full = NULL, **names = NULL;
 	size_t i, j, n = 0, cap = 0, ncap = 0;
 	struct dirent *de;
 	struct stat st;
@@ -780,7 +780,6 @@ out:
 		free(names[j]);
 	free(names);
 	free(full);
-	free(rel);
 	return rc;
 }
 
@@ -1617,14 +1616,17 @@ int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 		for (i = 0; i < p->n; i++) {
 			const struct nrfca_profile *pr = &p->profiles[i];
 
+			int csr_only = pr->inputs == (1u << NRFCA_INPUT_CSR);
+
 			fprintf(report, "  %-16s %s; input %s; %s%s; attestation %s%s; %zu identity key%s; "
 				"on_existing %s; validity %d/%d days; trust bundle %zu bytes%s%s%s\n",
 				pr->name, pr->enabled ? "enabled" : "DISABLED",
 				pr->inputs == (1u << NRFCA_INPUT_KEYGEN) ? "keygen" :
-				pr->inputs == (1u << NRFCA_INPUT_CSR) ? "csr (host-generated keys)" : "any",
-				cn_desc[pr->cn_source], pr->has_re ? " and pattern" : "",
-				pr->att_required ? "required" : "optional",
-				pr->binding_required ? " with binding" : "",
+				csr_only ? "csr (host-generated keys)" : "any",
+				cn_desc[pr->cn_source],
+				pr->has_re && pr->cn_source != POL_CN_PATTERN ? " and a pattern" : "",
+				csr_only ? "none" : pr->att_required ? "required" : "optional",
+				!csr_only && pr->binding_required ? " with binding" : "",
 				pr->n_idkeys, pr->n_idkeys == 1 ? "" : "s",
 				on_existing_names[pr->on_existing], pr->validity_default,
 				pr->validity_max, pr->trust_len,

@@ -712,6 +712,32 @@ static void test_rate_limit_buckets(void **state)
 	nrfca_ratelimit_unref(rl);
 }
 
+/* The bucket table is bounded: full of busy buckets it refuses (fail closed);
+ * buckets that have refilled are dropped to make room. */
+static void test_rate_limit_table_bound(void **state)
+{
+	struct nrfca_ratelimit *rl = nrfca_ratelimit_new();
+	uint64_t t = 5000000;
+	char st[32];
+	unsigned ra;
+	int i;
+
+	(void)state;
+	for (i = 0; i < NRFCA_RATELIMIT_MAX_BUCKETS; i++) {
+		snprintf(st, sizeof(st), "s%d", i);
+		assert_int_equal(nrfca_ratelimit_take(rl, "p", st, 1, 0, t, &ra), 1);
+	}
+	assert_int_equal(nrfca_ratelimit_take(rl, "p", "newcomer", 1, 0, t + 1000, &ra), 0);
+	assert_int_equal(ra, 60);
+	/* an existing bucket still works */
+	assert_int_equal(nrfca_ratelimit_take(rl, "p", "s7", 1, 0, t + 1000, &ra), 0);
+	assert_int_equal(ra, 60);  /* 59.04 s, rounded up */
+	/* a minute later every bucket is full again and can be dropped */
+	assert_int_equal(nrfca_ratelimit_take(rl, "p", "newcomer", 1, 0, t + 61000, &ra), 1);
+	assert_int_equal(nrfca_ratelimit_take(rl, "p", "newcomer", 1, 0, t + 61000, &ra), 0);
+	nrfca_ratelimit_unref(rl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_identity_keys),
 		cmocka_unit_test(test_rate_limit_policy),
 		cmocka_unit_test(test_rate_limit_buckets),
+		cmocka_unit_test(test_rate_limit_table_bound),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
