@@ -671,7 +671,7 @@ int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *co
 		goto out;
 	}
 	a.s1 = body;
-	if (type == NRF91_CRED_PSK)
+	if (type == NRF91_CRED_PSK || type == NRF91_CRED_CLIENT_KEY)
 		a.flags = NRFCA_AT_SECRET;
 	if (run_step(m, ST_CMNG_WRITE, &a, NULL, e) != 0) {
 		enum nrfca_at_final f = nrf91_last_final(m, &code);
@@ -981,11 +981,10 @@ int nrf91_cmng_prepare(int type, const char *content, size_t len, enum nrf91_eol
 	char *buf;
 
 	if (type == NRF91_CRED_CLIENT_KEY)
-		return nrfca_err_set(e, NRFCA_E_INPUT, "type 2 (client private key) is not written "
-				     "by nrfca: keys are generated inside the modem with %%KEYGEN");
+		pem = 1;        /* only the host-key path writes one; secret */
 	if (!pem && type != NRF91_CRED_PSK && type != NRF91_CRED_PSK_ID)
 		return nrfca_err_set(e, NRFCA_E_INPUT, "credential type %d cannot be written (use "
-				     "0, 1, 3, 4 or 5)", type);
+				     "0, 1, 2, 3, 4 or 5)", type);
 	if (eol != NRF91_EOL_CRLF && eol != NRF91_EOL_LF)
 		return nrfca_err_set(e, NRFCA_E_INPUT, "line ending must be crlf or lf");
 	if (len > NRF91_CRED_SIZE_MAX)

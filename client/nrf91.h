@@ -111,9 +111,11 @@ int nrf91_cfun_set(struct nrf91 *m, int mode, struct nrfca_err *e);
  * *list is the caller's to free. */
 int nrf91_cmng_list(struct nrf91 *m, struct nrf91_cred **list, size_t *n,
 		    struct nrfca_err *e);
-/* Write content (a PEM for types 0, 1, 5; text for 3, 4; type 2 is refused:
- * keys are made by %KEYGEN) with eol applied; sha256_hex receives the
- * SHA-256 of the exact bytes between the quotes, upper-case hex. */
+/* Write content (a PEM for types 0, 1, 2, 5; text for 3, 4) with eol
+ * applied; sha256_hex receives the SHA-256 of the exact bytes between the
+ * quotes, upper-case hex.  Types 2 and 3 are secrets: redacted in the trace
+ * and wiped after sending.  Type 2 is for the host-key path only (`nrfca
+ * creds write` refuses it: keys normally stay made by %KEYGEN). */
 int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *content,
 		     size_t len, enum nrf91_eol eol, char sha256_hex[65], struct nrfca_err *e);
 int nrf91_cmng_delete(struct nrf91 *m, uint32_t sec_tag, int type, struct nrfca_err *e);
@@ -141,7 +143,7 @@ int nrf91_imei_valid(const char *imei);
  * -1 with e set when malformed. */
 int nrf91_cmng_parse_line(const char *line, struct nrf91_cred *cred, struct nrfca_err *e);
 
-/* Content as it will be sent: line endings of a PEM (types 0, 1, 5)
+/* Content as it will be sent: line endings of a PEM (types 0, 1, 2, 5)
  * converted to eol, text (3, 4) without its trailing newline.  Refuses a
  * `"`, control characters, NUL, non-ASCII, a PEM without BEGIN/END and
  * more than NRF91_CRED_SIZE_MAX bytes.  *out is the caller's (wipe it for 3). */

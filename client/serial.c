@@ -134,8 +134,16 @@ int nrfca_serial_open(const struct nrfca_serial_opts *o, struct nrfca_serial **o
 		tio.c_cflag &= ~CRTSCTS;
 	tio.c_cc[VMIN] = 0;
 	tio.c_cc[VTIME] = 0;
-	if (cfsetispeed(&tio, sp) != 0 || cfsetospeed(&tio, sp) != 0 ||
-	    tcsetattr(fd, TCSANOW, &tio) != 0) {
+	if (cfsetispeed(&tio, sp) != 0 || cfsetospeed(&tio, sp) != 0) {
+		nrfca_err_set(e, NRFCA_E_IO, "cannot set port %s to %u baud: %s", o->path, baud,
+			      strerror(errno));
+		goto out;
+	}
+	if (tcsetattr(fd, TCSANOW, &tio) != 0 && o->rtscts && is_pty(fd)) {
+		/* a pseudo-terminal (simulator) has no flow control lines */
+		tio.c_cflag &= ~CRTSCTS;
+	}
+	if (tcsetattr(fd, TCSANOW, &tio) != 0) {
 		nrfca_err_set(e, NRFCA_E_IO, "cannot set port %s to %u baud, raw 8N1: %s", o->path,
 			      baud, strerror(errno));
 		goto out;

@@ -172,8 +172,8 @@ static void test_prepare(void **state)
 	assert_int_equal(olen, len + lf);
 	free(out);
 	/* refusals */
-	assert_int_equal(nrf91_cmng_prepare(2, pem, len, NRF91_EOL_LF, &out, &olen, &e), -1);
-	assert_non_null(strstr(e.msg, "%KEYGEN"));
+	assert_int_equal(nrf91_cmng_prepare(6, pem, len, NRF91_EOL_LF, &out, &olen, &e), -1);
+	assert_int_equal(nrf91_cmng_prepare(2, "key", 3, NRF91_EOL_LF, &out, &olen, &e), -1);
 	pem[40] = '"';
 	assert_int_equal(nrf91_cmng_prepare(0, pem, len, NRF91_EOL_LF, &out, &olen, &e), -1);
 	assert_non_null(strstr(e.msg, "double quote"));
@@ -196,6 +196,7 @@ static void test_prepare(void **state)
 }
 
 struct mfx {
+	char trace[4096];
 	struct peer *peer;
 	struct nrfca_serial *port;
 	struct nrfca_at *at;
@@ -203,12 +204,21 @@ struct mfx {
 	struct nrfca_err e;
 };
 
+static void mtrace(void *ctx, enum nrfca_at_dir dir, const char *line)
+{
+	struct mfx *f = ctx;
+	size_t n = strlen(f->trace);
+
+	snprintf(f->trace + n, sizeof(f->trace) - n, "%s\n", line);
+}
+
 static struct mfx *mstart(const struct peer_step *s, size_t n)
 {
 	struct mfx *f = calloc(1, sizeof(*f));
-	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_NONE, NULL, NULL, NULL };
+	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_NONE, NULL, mtrace, NULL };
 
 	assert_non_null(f);
+	o.trace_ctx = f;
 	f->peer = peer_start(s, n, &f->port);
 	assert_non_null(f->peer);
 	assert_int_equal(nrfca_at_create(f->port, &o, &f->at, &f->e), 0);
@@ -281,7 +291,13 @@ static void test_cmng_steps(void **state)
 		  "+CME ERROR: 527\r\n", 0, 0, 0, 0 },
 		{ NULL, "ERROR\r\n", 0, 0, 0, 0 },
 		{ "AT%CMNG=1\r\n", "%CMNG: 1,0,\"2C43\"\r\nOK\r\n", 0, 0, 0, 0 },
+		{ "AT%CMNG=0,5,2,\"-----BEGIN EC PRIVATE KEY-----\r\nSECRETKEYBYTES\r\n"
+		  "-----END EC PRIVATE KEY-----\r\n\"\r\n",
+		  "AT%CMNG=0,5,2,\"-----BEGIN EC PRIVATE KEY-----\r\nSECRETKEYBYTES\r\n"
+		  "-----END EC PRIVATE KEY-----\r\n\"\r\nOK\r\n", 0, 0, 0, 0 },
 	};
+	static const char key[] = "-----BEGIN EC PRIVATE KEY-----\nSECRETKEYBYTES\n"
+				  "-----END EC PRIVATE KEY-----\n";
 	static const char pem[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
 	struct nrf91_cred *v = NULL;
 	static char big[2100], wire[2200];
@@ -293,7 +309,7 @@ static void test_cmng_steps(void **state)
 	snprintf(big, sizeof(big), "-----BEGIN CERTIFICATE-----\n%02000d\n-----END CERTIFICATE-----\n", 0);
 	snprintf(wire, sizeof(wire), "AT%%CMNG=0,42,0,\"%s\"\r\n", big);
 	s[3].expect = wire;
-	f = mstart(s, 5);
+	f = mstart(s, 6);
 
 	assert_int_equal(nrf91_cmng_list(f->m, &v, &n, &f->e), 0);
 	assert_int_equal(n, 2);
@@ -319,6 +335,11 @@ static void test_cmng_steps(void **state)
 	assert_int_equal(nrf91_cmng_list(f->m, &v, &n, &f->e), -1);
 	assert_int_equal(nrf91_last_failure(f->m), NRF91_FAIL_ANSWER);
 	assert_non_null(strstr(f->e.msg, "unexpected %CMNG list line"));
+	/* a private key (host-key path) is written but never traced, nor its echo */
+	assert_int_equal(nrf91_cmng_write(f->m, 5, 2, key, strlen(key), NRF91_EOL_CRLF, hash,
+					  &f->e), 0);
+	assert_null(strstr(f->trace, "SECRETKEYBYTES"));
+	assert_non_null(strstr(f->trace, "bytes redacted"));
 	mstop(f);
 }
 
