@@ -11,6 +11,12 @@
 int admin_init(struct nrfca_config *c, int argc, char **argv);
 int admin_import_chain(struct nrfca_config *c, int argc, char **argv);
 int admin_check(struct nrfca_config *c, int argc, char **argv);
+int admin_token(struct nrfca_config *c, int argc, char **argv);
+int admin_revoke(struct nrfca_config *c, int argc, char **argv);
+int admin_crl(struct nrfca_config *c, int argc, char **argv);
+int admin_list(struct nrfca_config *c, int argc, char **argv);
+int admin_audit(struct nrfca_config *c, int argc, char **argv);
+int admin_policy(struct nrfca_config *c, int argc, char **argv);
 
 /* Open the signer the configuration names (shared by the subcommands). */
 struct signer;

@@ -13,6 +13,8 @@
 #include <openssl/pem.h>
 
 #include "ceremony.h"
+#include "ledger.h"
+#include "policy.h"
 #include "signer.h"
 
 struct signer *admin_open_signer(struct nrfca_config *c, struct nrfca_err *err)
@@ -293,6 +295,33 @@ int admin_check(struct nrfca_config *c, int argc, char **argv)
 		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(chain, 0)), name, sizeof(name));
 		CHECK_OK("the CA chain %s (%d certificate(s), %s) holds the token key and is valid now",
 			 c->ca_chain, sk_X509_num(chain), name);
+	}
+	if (c->database != NULL) {
+		struct ledger *l = NULL;
+		long long n = 0, broken = 0;
+		char why[256];
+		int r;
+
+		if (ledger_open(c->database, &l, &e) != 0 || ledger_ping(l, &e) != 0) {
+			ledger_close(l);
+			goto fail;
+		}
+		r = ledger_audit_verify(l, &n, &broken, why, sizeof(why), &e);
+		ledger_close(l);
+		if (r < 0)
+			goto fail;
+		if (r == 1) {
+			nrfca_err_set(&e, NRFCA_E_DB, "the audit chain breaks at entry %lld: %s",
+				      broken, why);
+			goto fail;
+		}
+		CHECK_OK("the database %s answers; its audit chain of %lld entries is intact",
+			 c->database, n);
+	}
+	if (c->policy != NULL) {
+		if (policy_check_file(c->policy, NULL, &e) != 0)
+			goto fail;
+		CHECK_OK("the policy %s loads", c->policy);
 	}
 	rc = 0;
 	goto out;

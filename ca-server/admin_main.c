@@ -8,13 +8,20 @@
 struct admin_cmd {
 	const char *name;
 	int (*run)(struct nrfca_config *c, int argc, char **argv);
+	int needs_config;
 	const char *summary;
 };
 
 static const struct admin_cmd cmds[] = {
-	{ "init", admin_init, "key ceremony: generate the CA key in the token, self-sign a root or write a CSR" },
-	{ "import-chain", admin_import_chain, "install the CA chain issued by an external root" },
-	{ "check", admin_check, "check token, key, chain" },
+	{ "init", admin_init, 1, "key ceremony: generate the CA key in the token, self-sign a root or write a CSR" },
+	{ "import-chain", admin_import_chain, 1, "install the CA chain issued by an external root" },
+	{ "check", admin_check, 1, "check token, key, chain, database and policy" },
+	{ "token", admin_token, 1, "API credentials: add (secret shown once), list, disable" },
+	{ "revoke", admin_revoke, 1, "revoke a certificate by serial with an RFC 5280 reason" },
+	{ "crl", admin_crl, 1, "sign and write a fresh CRL" },
+	{ "list", admin_list, 1, "list issued certificates" },
+	{ "audit", admin_audit, 1, "audit verify: walk the hash chain of the audit log" },
+	{ "policy", admin_policy, 0, "policy check FILE: validate a policy file" },
 };
 
 static void usage(FILE *f)
@@ -62,7 +69,7 @@ int main(int argc, char **argv)
 	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++) {
 		if (strcmp(argv[i], cmds[k].name) != 0)
 			continue;
-		if (nrfca_config_load(cfgpath, &cfg, &e) != 0) {
+		if (cmds[k].needs_config && nrfca_config_load(cfgpath, &cfg, &e) != 0) {
 			fprintf(stderr, "nrfca-admin: %s\n", e.msg);
 			return 1;
 		}

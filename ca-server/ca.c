@@ -1,0 +1,912 @@
+/*
+ * ca.c - the issuance pipeline (DESIGN.md "The issuance path"), revocation
+ * and the CRL.
+ */
+#include "ca.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "b64url.h"
+#include "ceremony.h"
+#include "csr.h"
+#include "log.h"
+#include "metrics.h"
+#include "modem_out.h"
+#include "policy.h"
+#include "policy_store.h"
+
+#define SERIAL_TRIES 4
+
+struct ca {
+	struct signer *signer;
+	struct ledger *ledger;
+	STACK_OF(X509) *chain;
+	X509 *cert;                   /* chain[0], borrowed from chain */
+	char *chain_pem;
+	const EVP_MD *md;
+	int crl_hours;
+
+	pthread_mutex_t crl_mu;
+	unsigned char *crl_der;
+	size_t crl_len;
+	time_t crl_this, crl_next;
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+
+static char *chain_to_pem(STACK_OF(X509) *chain)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out = NULL;
+	long n;
+	int i;
+
+	if (b == NULL)
+		return NULL;
+	for (i = 0; i < sk_X509_num(chain); i++)
+		if (PEM_write_bio_X509(b, sk_X509_value(chain, i)) != 1)
+			goto out;
+	n = BIO_get_mem_data(b, &data);
+	out = malloc((size_t)n + 1);
+	if (out) {
+		memcpy(out, data, (size_t)n);
+		out[n] = '\0';
+	}
+out:
+	BIO_free(b);
+	return out;
+}
+
+static char *x509_to_pem(X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *out = NULL;
+	long n;
+
+	if (b == NULL)
+		return NULL;
+	if (PEM_write_bio_X509(b, x) == 1) {
+		n = BIO_get_mem_data(b, &data);
+		out = malloc((size_t)n + 1);
+		if (out) {
+			memcpy(out, data, (size_t)n);
+			out[n] = '\0';
+		}
+	}
+	BIO_free(b);
+	return out;
+}
+
+int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, struct ca **out,
+	    struct nrfca_err *err)
+{
+	struct ca *ca = calloc(1, sizeof(*ca));
+
+	if (ca == NULL)
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	ca->signer = s;
+	ca->ledger = l;
+	ca->crl_hours = o->crl_next_update_hours > 0 ? o->crl_next_update_hours : 24;
+	pthread_mutex_init(&ca->crl_mu, NULL);
+	ca->chain = ceremony_read_chain(o->chain_path, err);
+	if (ca->chain == NULL)
+		goto fail;
+	if (ceremony_check_chain(s, ca->chain, time(NULL), err) != 0) {
+		nrfca_err_prefix(err, "CA chain %s", o->chain_path);
+		goto fail;
+	}
+	ca->cert = sk_X509_value(ca->chain, 0);
+	ca->chain_pem = chain_to_pem(ca->chain);
+	if (ca->chain_pem == NULL) {
+		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	ca->md = EVP_PKEY_get_bits(signer_pkey(s)) >= 384 && EVP_PKEY_get_base_id(signer_pkey(s)) ==
+		 EVP_PKEY_EC ? EVP_sha384() : EVP_sha256();
+	*out = ca;
+	return 0;
+fail:
+	ca_free(ca);
+	return -1;
+}
+
+void ca_free(struct ca *ca)
+{
+	if (ca == NULL)
+		return;
+	sk_X509_pop_free(ca->chain, X509_free);
+	free(ca->chain_pem);
+	free(ca->crl_der);
+	pthread_mutex_destroy(&ca->crl_mu);
+	free(ca);
+}
+
+const char *ca_chain_pem(const struct ca *ca)
+{
+	return ca->chain_pem;
+}
+
+json_t *ca_chain_json(const struct ca *ca)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < sk_X509_num(ca->chain); i++) {
+		char *pem = x509_to_pem(sk_X509_value(ca->chain, i));
+
+		if (pem == NULL) {
+			json_decref(arr);
+			return NULL;
+		}
+		json_array_append_new(arr, json_string(pem));
+		free(pem);
+	}
+	return json_pack("{s:o}", "chain", arr);
+}
+
+void ca_result_clear(struct ca_result *r)
+{
+	json_decref(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+static void fail_res(struct ca_result *res, int status, const char *code, const char *rule,
+		     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void fail_res(struct ca_result *res, int status, const char *code, const char *rule,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	json_decref(res->body);
+	res->body = NULL;
+	res->status = status;
+	res->error = code;
+	res->rule = rule;
+	va_start(ap, fmt);
+	vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void iso_time(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *ca_trust_bundle(const char *profile, size_t *len)
+{
+	struct nrfca_policy *p = policy_acquire();
+	const struct nrfca_profile *pr;
+	const char *tb;
+	char *out = NULL;
+	size_t n = 0;
+
+	if (p == NULL)
+		return NULL;
+	pr = nrfca_policy_profile_find(p, profile);
+	if (pr != NULL && (tb = nrfca_profile_trust_bundle(pr, &n)) != NULL) {
+		out = malloc(n + 1);
+		if (out) {
+			memcpy(out, tb, n);
+			out[n] = '\0';
+		}
+	}
+	policy_release(p);
+	if (len)
+		*len = n;
+	return out;
+}
+
+json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
+{
+	char nb[32], na[32], ia[32], ra[32], sha[65], *pem = NULL;
+	const unsigned char *p = r->der;
+	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
+	json_t *o;
+
+	(void)ca;
+	if (x != NULL) {
+		pem = x509_to_pem(x);
+		X509_free(x);
+	}
+	iso_time(r->not_before, nb);
+	iso_time(r->not_after, na);
+	iso_time(r->issued_at, ia);
+	nrfca_hex_encode(r->csr_sha256, 32, sha);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+		      "serial", r->serial, "device_id", r->device_id, "profile", r->profile,
+		      "station", r->station, "subject", r->subject, "status",
+		      cert_status_name(r->status), "not_before", nb, "not_after", na, "issued_at",
+		      ia, "csr_sha256", sha, "uuid", r->uuid, "imei", r->imei);
+	if (o == NULL) {
+		free(pem);
+		return NULL;
+	}
+	json_object_set_new(o, "sec_tag", r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
+	json_object_set_new(o, "request_id", r->request_id[0] ? json_string(r->request_id) :
+								 json_null());
+	if (r->status == CERT_REVOKED) {
+		iso_time(r->revoked_at, ra);
+		json_object_set_new(o, "revoked_at", json_string(ra));
+		json_object_set_new(o, "revocation_reason",
+				    json_string(crl_reason_name(r->revocation_reason) ?
+						crl_reason_name(r->revocation_reason) : "unspecified"));
+	}
+	if (pem != NULL)
+		json_object_set_new(o, "certificate", json_string(pem));
+	free(pem);
+	return o;
+}
+
+/* The enrollment answer for a recorded certificate. */
+static json_t *enroll_body(struct ca *ca, const struct cert_record *r)
+{
+	char nb[32], na[32], *pem = NULL, *tb;
+	const unsigned char *p = r->der;
+	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
+	json_t *o;
+	size_t tbl = 0;
+
+	if (x == NULL)
+		return NULL;
+	pem = x509_to_pem(x);
+	X509_free(x);
+	if (pem == NULL)
+		return NULL;
+	iso_time(r->not_before, nb);
+	iso_time(r->not_after, na);
+	tb = ca_trust_bundle(r->profile, &tbl);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial", r->serial, "device_id",
+		      r->device_id, "profile", r->profile, "certificate", pem, "chain",
+		      ca->chain_pem, "not_before", nb, "not_after", na);
+	if (o != NULL) {
+		json_object_set_new(o, "sec_tag",
+				    r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
+		json_object_set_new(o, "trust_bundle", tb ? json_string(tb) : json_null());
+	}
+	free(tb);
+	free(pem);
+	return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* certificate building */
+
+struct ku_name {
+	unsigned bit;
+	const char *name;
+};
+
+static const struct ku_name ku_names[] = {
+	{ X509v3_KU_DIGITAL_SIGNATURE, "digitalSignature" },
+	{ X509v3_KU_NON_REPUDIATION, "nonRepudiation" },
+	{ X509v3_KU_KEY_ENCIPHERMENT, "keyEncipherment" },
+	{ X509v3_KU_DATA_ENCIPHERMENT, "dataEncipherment" },
+	{ X509v3_KU_KEY_AGREEMENT, "keyAgreement" },
+	{ X509v3_KU_KEY_CERT_SIGN, "keyCertSign" },
+	{ X509v3_KU_CRL_SIGN, "cRLSign" },
+	{ X509v3_KU_ENCIPHER_ONLY, "encipherOnly" },
+	{ X509v3_KU_DECIPHER_ONLY, "decipherOnly" },
+};
+
+static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	int ok;
+
+	if (ext == NULL)
+		return 0;
+	ok = X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+static int random_serial(X509 *x, char hex[LEDGER_SERIAL_MAX + 1])
+{
+	unsigned char b[16];
+	BIGNUM *bn;
+	int ok;
+
+	do {
+		if (RAND_bytes(b, sizeof(b)) != 1)
+			return 0;
+		b[0] &= 0x7f;
+	} while (b[0] == 0);   /* keep 16 bytes: never zero, never shorter */
+	bn = BN_bin2bn(b, sizeof(b), NULL);
+	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+	BN_free(bn);
+	nrfca_hex_encode(b, sizeof(b), hex);
+	return ok;
+}
+
+static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
+			const struct nrfca_policy_ext *ext, int days, char serial[LEDGER_SERIAL_MAX + 1],
+			struct nrfca_err *err)
+{
+	X509 *x = X509_new();
+	X509V3_CTX ctx;
+	char buf[512];
+	size_t i, n;
+	double t0;
+
+	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 || !random_serial(x, serial) ||
+	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
+	    X509_set_subject_name(x, subject) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
+	    X509_set_pubkey(x, pub) != 1)
+		goto ssl_fail;
+	/* never beyond the CA certificate */
+	if (X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) > 0 &&
+	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
+	    X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)) != 1)
+		goto ssl_fail;
+	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
+	if (ext->basic_constraints &&
+	    !add_ext(x, &ctx, NID_basic_constraints,
+		     ext->basic_constraints_critical ? "critical,CA:FALSE" : "CA:FALSE"))
+		goto ssl_fail;
+	if (ext->key_usage != 0) {
+		n = (size_t)snprintf(buf, sizeof(buf), "%s", ext->key_usage_critical ? "critical" : "");
+		for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++)
+			if (ext->key_usage & ku_names[i].bit)
+				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
+						      ku_names[i].name);
+		if (!add_ext(x, &ctx, NID_key_usage, buf))
+			goto ssl_fail;
+	}
+	if (ext->n_eku > 0) {
+		n = (size_t)snprintf(buf, sizeof(buf), "%s", ext->eku_critical ? "critical" : "");
+		for (i = 0; i < ext->n_eku && n < sizeof(buf); i++)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
+					      ext->eku[i]);
+		if (n >= sizeof(buf) || !add_ext(x, &ctx, NID_ext_key_usage, buf))
+			goto ssl_fail;
+	}
+	if (ext->subject_key_id && !add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
+		goto ssl_fail;
+	if (ext->authority_key_id &&
+	    !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+		goto ssl_fail;
+	t0 = mono_now();
+	if (X509_sign(x, signer_pkey(ca->signer), ca->md) <= 0) {
+		signer_thread_error(err);
+		ERR_clear_error();
+		X509_free(x);
+		return NULL;
+	}
+	metrics_observe(M_SIGN_SECONDS, "certificate", mono_now() - t0);
+	return x;
+ssl_fail:
+	nrfca_err_ssl(err, NRFCA_E_INTERNAL, "cannot build the certificate");
+	X509_free(x);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* enrollment */
+
+struct verify_ctx {
+	const struct nrfca_modem_out *m;
+};
+
+static int verify_attestation(void *arg, EVP_PKEY *identity_pub)
+{
+	struct verify_ctx *v = arg;
+
+	return nrfca_modem_out_verify_signature(v->m, identity_pub, NULL) == 0 ? 1 : 0;
+}
+
+static void one_line_subject(const X509_NAME *n, char *out, size_t len)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long k;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0) {
+		k = BIO_get_mem_data(b, &data);
+		snprintf(out, len, "%.*s", (int)k, data);
+	}
+	BIO_free(b);
+}
+
+static void audit_reject(struct ca *ca, const struct principal *who, const char *rule,
+			 const char *detail, const char *profile)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s}", "rule", rule ? rule : "", "detail", detail,
+			      "profile", profile ? profile : "");
+	char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
+
+	ledger_audit(ca->ledger, who->name, "reject", txt, NULL);
+	free(txt);
+	json_decref(d);
+}
+
+static int status_for_rule(enum nrfca_policy_rule r, const char **code)
+{
+	switch (r) {
+	case NRFCA_RULE_RATE_LIMIT:
+		*code = "rate_limited";
+		return 429;
+	case NRFCA_RULE_ON_EXISTING:
+		*code = "device_has_certificate";
+		return 409;
+	default:
+		*code = "policy_denied";
+		return 403;
+	}
+}
+
+void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_req *rq,
+	       struct ca_result *res)
+{
+	struct nrfca_modem_out *m = NULL;
+	struct nrfca_csr *csr = NULL;
+	struct nrfca_policy *pol = NULL;
+	struct nrfca_policy_facts f;
+	struct nrfca_policy_decision d;
+	struct verify_ctx vctx;
+	struct cert_record rec, old;
+	struct nrfca_err e = { 0 };
+	X509_NAME *subject = NULL;
+	X509 *x = NULL;
+	int rc, tries, existing_found = 0;
+	unsigned char csr_hash[32], spki_hash[32];
+	char serial[LEDGER_SERIAL_MAX + 1];
+
+	memset(res, 0, sizeof(*res));
+	memset(&rec, 0, sizeof(rec));
+	memset(&old, 0, sizeof(old));
+	memset(&f, 0, sizeof(f));
+	memset(&d, 0, sizeof(d));
+
+	/* 2-3. parse, verify the binding and the CSR self-signature */
+	if (rq->keygen != NULL) {
+		if (nrfca_modem_out_parse(rq->keygen, rq->keygen_len, &m, &e) != 0) {
+			fail_res(res, 400, e.code == NRFCA_E_BINDING ? "keygen_binding" :
+					   "invalid_keygen", NULL, "%s", e.msg);
+			goto out;
+		}
+		if (m->kind == NRFCA_MODEM_ATTEST_TOKEN) {
+			fail_res(res, 400, "invalid_keygen", NULL,
+				 "this is %%ATTESTTOKEN output; enrollment needs the %%KEYGEN output "
+				 "of AT%%KEYGEN=<sec_tag>,2,0");
+			goto out;
+		}
+		f.input = NRFCA_INPUT_KEYGEN;
+		f.has_attestation = 1;
+		f.binding_ok = m->binding_ok;
+		f.attested_uuid = m->device_uuid_str;
+		f.has_sec_tag = m->has_sec_tag;
+		f.sec_tag = m->sec_tag;
+		f.payload_id = m->payload_id;
+		vctx.m = m;
+		f.verify = verify_attestation;
+		f.verify_ctx = &vctx;
+		if (m->kind == NRFCA_MODEM_CSR &&
+		    nrfca_csr_from_der(m->part1, m->part1_len, &csr, &e) != 0) {
+			fail_res(res, 400, e.code == NRFCA_E_CRYPTO ? "csr_signature" : "invalid_csr",
+				 NULL, "%s", e.msg);
+			goto out;
+		}
+	} else if (rq->csr_pem != NULL) {
+		if (nrfca_csr_from_pem(rq->csr_pem, rq->csr_len, &csr, &e) != 0) {
+			fail_res(res, 400, e.code == NRFCA_E_CRYPTO ? "csr_signature" : "invalid_csr",
+				 NULL, "%s", e.msg);
+			goto out;
+		}
+		f.input = NRFCA_INPUT_CSR;
+	} else {
+		fail_res(res, 400, "invalid_request", NULL,
+			 "the body needs \"keygen\" (%%KEYGEN output) or \"csr\" (PEM)");
+		goto out;
+	}
+	f.profile = rq->profile;
+	f.station = who->name;
+	f.imei = rq->imei;
+	f.requested_days = rq->validity_days;
+	if (csr != NULL) {
+		f.cn = nrfca_csr_cn(csr);
+		f.subject = nrfca_csr_subject(csr);
+		f.key_type = nrfca_csr_key_type(csr);
+		f.curve_nid = nrfca_csr_curve_nid(csr);
+		f.key_bits = nrfca_csr_key_bits(csr);
+		nrfca_csr_sha256(csr, csr_hash);
+		nrfca_csr_spki_sha256(csr, spki_hash);
+	}
+
+	pol = policy_acquire();
+	if (pol == NULL) {
+		fail_res(res, 503, "no_policy", NULL, "no issuance policy is loaded");
+		res->retry_after = 5;
+		goto out;
+	}
+
+	/* 5. idempotency: the same CSR was certified before */
+	if (csr != NULL) {
+		rc = ledger_find_by_csr(ca->ledger, csr_hash, &old, &e);
+		if (rc < 0)
+			goto db_fail;
+		existing_found = rc == 0;
+	}
+	if (!existing_found && csr != NULL && f.cn != NULL) {
+		rc = ledger_find_active_by_device(ca->ledger, f.cn, &old, &e);
+		if (rc < 0)
+			goto db_fail;
+		if (rc == 0)
+			f.existing = memcmp(old.pubkey_sha256, spki_hash, 32) == 0 ?
+					     NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
+		else
+			f.existing = NRFCA_EXISTING_NONE;
+	}
+
+	/* 4. policy */
+	if (nrfca_policy_decide(pol, &f, &d, &e) != 0) {
+		const char *code;
+		int st = status_for_rule(d.rule, &code);
+
+		fail_res(res, st, code, d.rule_name, "%s", d.detail);
+		res->retry_after = d.retry_after;
+		metrics_inc(M_REJECTIONS, d.rule_name, NULL);
+		if (st != 429 && !rq->dry_run)
+			audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
+		goto out;
+	}
+	if (csr == NULL) {
+		fail_res(res, 400, "invalid_keygen", NULL,
+			 "this %%KEYGEN output carries a public key, not a CSR, so it proves no "
+			 "possession of the key; use AT%%KEYGEN=<sec_tag>,2,0");
+		goto out;
+	}
+	if (existing_found) {
+		if (old.status != CERT_ACTIVE) {
+			fail_res(res, 409, "certificate_revoked", NULL,
+				 "this CSR was certified before (serial %s) and that certificate is "
+				 "revoked; generate a new key", old.serial);
+			goto out;
+		}
+		goto replay;
+	}
+	if (d.action == NRFCA_ACTION_REPLAY)
+		goto replay;
+	if (rq->dry_run) {
+		res->status = 200;
+		res->body = json_pack("{s:b, s:s, s:s, s:s, s:s, s:i}", "dry_run", 1, "decision",
+				      "allow", "profile", d.profile_name, "device_id", d.device_id,
+				      "action", d.action == NRFCA_ACTION_SUPERSEDE ? "supersede" : "issue",
+				      "validity_days", d.validity_days);
+		goto out;
+	}
+
+	/* 6-8. build, sign in the token, record */
+	if (nrfca_profile_subject(d.profile, d.device_id, &subject, &e) != 0) {
+		fail_res(res, 500, "internal", NULL, "%s", e.msg);
+		goto out;
+	}
+	for (tries = 0; tries < SERIAL_TRIES; tries++) {
+		unsigned char *p;
+		int n;
+
+		X509_free(x);
+		x = build_cert(ca, X509_REQ_get0_pubkey((X509_REQ *)nrfca_csr_req(csr)), subject,
+			       d.ext, d.validity_days, serial, &e);
+		if (x == NULL) {
+			if (e.code == NRFCA_E_TOKEN || e.code == NRFCA_E_PIN) {
+				fail_res(res, 503, "token_unavailable", NULL, "%s", e.msg);
+				res->retry_after = 2;
+			} else {
+				fail_res(res, 500, "internal", NULL, "%s", e.msg);
+			}
+			goto out;
+		}
+		cert_record_clear(&rec);
+		memset(&rec, 0, sizeof(rec));
+		memcpy(rec.serial, serial, sizeof(rec.serial));
+		snprintf(rec.device_id, sizeof(rec.device_id), "%s", d.device_id);
+		if (m != NULL)
+			snprintf(rec.uuid, sizeof(rec.uuid), "%s", m->device_uuid_str);
+		snprintf(rec.imei, sizeof(rec.imei), "%s", d.imei);
+		snprintf(rec.profile, sizeof(rec.profile), "%s", d.profile_name);
+		snprintf(rec.station, sizeof(rec.station), "%s", who->name);
+		rec.sec_tag = (m != NULL && m->has_sec_tag) ? (long long)m->sec_tag : -1;
+		memcpy(rec.csr_sha256, csr_hash, 32);
+		memcpy(rec.pubkey_sha256, spki_hash, 32);
+		one_line_subject(subject, rec.subject, sizeof(rec.subject));
+		{
+			struct tm tm;
+
+			ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm);
+			rec.not_before = (long long)timegm(&tm);
+			ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
+			rec.not_after = (long long)timegm(&tm);
+		}
+		rec.status = CERT_ACTIVE;
+		rec.revocation_reason = -1;
+		if (rq->request_id)
+			snprintf(rec.request_id, sizeof(rec.request_id), "%s", rq->request_id);
+		n = i2d_X509(x, NULL);
+		if (n <= 0 || n > LEDGER_DER_MAX || (rec.der = malloc((size_t)n)) == NULL) {
+			fail_res(res, 500, "internal", NULL, "cannot encode the certificate");
+			goto out;
+		}
+		p = rec.der;
+		rec.der_len = (size_t)i2d_X509(x, &p);
+		rc = ledger_record_issuance(ca->ledger, &rec, who->name,
+					    d.action == NRFCA_ACTION_SUPERSEDE ? old.serial : NULL,
+					    &e);
+		if (rc == 0)
+			break;
+		if (e.code == NRFCA_E_EXISTS)
+			continue;         /* serial collision: new serial, sign again */
+		if (e.code == NRFCA_E_CONFLICT &&
+		    ledger_find_by_csr(ca->ledger, csr_hash, &old, NULL) == 0) {
+			existing_found = 1;   /* a concurrent request for the same CSR won */
+			goto replay;
+		}
+		if (e.code == NRFCA_E_DB)
+			goto db_fail;
+		fail_res(res, 409, "conflict", NULL, "%s", e.msg);
+		goto out;
+	}
+	if (tries == SERIAL_TRIES) {
+		fail_res(res, 500, "internal", NULL, "no free serial number after %d tries",
+			 SERIAL_TRIES);
+		goto out;
+	}
+	/* 9. answer */
+	res->status = 201;
+	res->body = enroll_body(ca, &rec);
+	if (res->body == NULL)
+		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
+	metrics_inc(M_CERTS_ISSUED, rec.profile, rec.station);
+	if (d.action == NRFCA_ACTION_SUPERSEDE) {
+		metrics_inc(M_REVOCATIONS, "superseded", NULL);
+		if (ca_crl_refresh(ca, &e) != 0)
+			nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+	}
+	goto out;
+
+replay:
+	res->status = 200;
+	res->body = enroll_body(ca, &old);
+	if (res->body == NULL)
+		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
+	else
+		metrics_inc(M_REPLAYS, old.profile, NULL);
+	goto out;
+
+db_fail:
+	fail_res(res, 503, "database_unavailable", NULL, "%s", e.msg);
+	res->retry_after = 2;
+out:
+	X509_free(x);
+	X509_NAME_free(subject);
+	cert_record_clear(&rec);
+	cert_record_clear(&old);
+	if (pol)
+		policy_release(pol);
+	nrfca_csr_free(csr);
+	nrfca_modem_out_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* revocation and CRL */
+
+void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
+	       const char *reason, struct ca_result *res)
+{
+	struct nrfca_err e = { 0 };
+	long long when = 0;
+	char ts[32];
+	int code;
+
+	memset(res, 0, sizeof(*res));
+	code = crl_reason_from_name(reason ? reason : "unspecified");
+	if (code < 0 || code == CRL_REASON_REMOVE_FROM_CRL) {
+		fail_res(res, 400, "invalid_reason", NULL,
+			 "'%s' is not an RFC 5280 revocation reason (e.g. keyCompromise, "
+			 "superseded, cessationOfOperation)", reason ? reason : "");
+		return;
+	}
+	if (ledger_revoke(ca->ledger, serial, code, who->name, &when, &e) != 0) {
+		if (e.code == NRFCA_E_NOTFOUND)
+			fail_res(res, 404, "not_found", NULL, "no certificate with serial %s", serial);
+		else if (e.code == NRFCA_E_CONFLICT)
+			fail_res(res, 409, "already_revoked", NULL, "%s", e.msg);
+		else if (e.code == NRFCA_E_INPUT)
+			fail_res(res, 400, "invalid_request", NULL, "%s", e.msg);
+		else {
+			fail_res(res, 503, "database_unavailable", NULL, "%s", e.msg);
+			res->retry_after = 2;
+		}
+		return;
+	}
+	metrics_inc(M_REVOCATIONS, crl_reason_name(code), NULL);
+	if (ca_crl_refresh(ca, &e) != 0)
+		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+	iso_time(when, ts);
+	res->status = 200;
+	res->body = json_pack("{s:s, s:s, s:s, s:s}", "serial", serial, "status", "revoked",
+			      "reason", crl_reason_name(code), "revoked_at", ts);
+}
+
+struct crl_build {
+	X509_CRL *crl;
+	int failed;
+};
+
+static int add_revoked(const char *serial, long long revoked_at, int reason, void *arg)
+{
+	struct crl_build *cb = arg;
+	X509_REVOKED *rv = X509_REVOKED_new();
+	ASN1_TIME *t = ASN1_TIME_set(NULL, (time_t)revoked_at);
+	BIGNUM *bn = NULL;
+	ASN1_INTEGER *sn = NULL;
+	ASN1_ENUMERATED *rs = NULL;
+
+	if (rv == NULL || t == NULL || BN_hex2bn(&bn, serial) == 0 ||
+	    (sn = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    X509_REVOKED_set_serialNumber(rv, sn) != 1 ||
+	    X509_REVOKED_set_revocationDate(rv, t) != 1)
+		goto fail;
+	if (reason > 0) {
+		rs = ASN1_ENUMERATED_new();
+		if (rs == NULL || ASN1_ENUMERATED_set(rs, reason) != 1 ||
+		    X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, rs, 0, 0) != 1)
+			goto fail;
+	}
+	if (X509_CRL_add0_revoked(cb->crl, rv) != 1)
+		goto fail;
+	rv = NULL;
+	goto out;
+fail:
+	cb->failed = 1;
+out:
+	X509_REVOKED_free(rv);
+	ASN1_TIME_free(t);
+	ASN1_INTEGER_free(sn);
+	ASN1_ENUMERATED_free(rs);
+	BN_free(bn);
+	return cb->failed;
+}
+
+int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
+{
+	struct crl_build cb = { NULL, 0 };
+	unsigned long long number = 0;
+	ASN1_TIME *last = NULL, *next = NULL;
+	ASN1_INTEGER *num = NULL;
+	AUTHORITY_KEYID *akid = NULL;
+	unsigned char *der = NULL, *p;
+	time_t now = time(NULL);
+	int n, rc = -1;
+	double t0;
+
+	pthread_mutex_lock(&ca->crl_mu);
+	cb.crl = X509_CRL_new();
+	if (cb.crl == NULL || X509_CRL_set_version(cb.crl, X509_CRL_VERSION_2) != 1 ||
+	    X509_CRL_set_issuer_name(cb.crl, X509_get_subject_name(ca->cert)) != 1)
+		goto ssl_fail;
+	last = ASN1_TIME_set(NULL, now);
+	next = ASN1_TIME_set(NULL, now + (time_t)ca->crl_hours * 3600);
+	if (last == NULL || next == NULL || X509_CRL_set1_lastUpdate(cb.crl, last) != 1 ||
+	    X509_CRL_set1_nextUpdate(cb.crl, next) != 1)
+		goto ssl_fail;
+	if (ledger_revoked_each(ca->ledger, add_revoked, &cb, err) != 0)
+		goto out;
+	if (cb.failed)
+		goto ssl_fail;
+	if (ledger_next_crl_number(ca->ledger, &number, err) != 0)
+		goto out;
+	num = ASN1_INTEGER_new();
+	if (num == NULL || ASN1_INTEGER_set_uint64(num, number) != 1 ||
+	    X509_CRL_add1_ext_i2d(cb.crl, NID_crl_number, num, 0, 0) != 1)
+		goto ssl_fail;
+	{
+		const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca->cert);
+
+		if (ski != NULL) {
+			akid = AUTHORITY_KEYID_new();
+			if (akid == NULL || (akid->keyid = ASN1_OCTET_STRING_dup(ski)) == NULL ||
+			    X509_CRL_add1_ext_i2d(cb.crl, NID_authority_key_identifier, akid, 0, 0) != 1)
+				goto ssl_fail;
+		}
+	}
+	X509_CRL_sort(cb.crl);
+	t0 = mono_now();
+	if (X509_CRL_sign(cb.crl, signer_pkey(ca->signer), ca->md) <= 0) {
+		signer_thread_error(err);
+		ERR_clear_error();
+		goto out;
+	}
+	metrics_observe(M_SIGN_SECONDS, "crl", mono_now() - t0);
+	n = i2d_X509_CRL(cb.crl, NULL);
+	if (n <= 0 || (der = malloc((size_t)n)) == NULL)
+		goto ssl_fail;
+	p = der;
+	i2d_X509_CRL(cb.crl, &p);
+	free(ca->crl_der);
+	ca->crl_der = der;
+	ca->crl_len = (size_t)n;
+	ca->crl_this = now;
+	ca->crl_next = now + (time_t)ca->crl_hours * 3600;
+	der = NULL;
+	rc = 0;
+	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, NULL);
+	goto out;
+ssl_fail:
+	nrfca_err_ssl(err, NRFCA_E_INTERNAL, "cannot build the CRL");
+out:
+	pthread_mutex_unlock(&ca->crl_mu);
+	free(der);
+	AUTHORITY_KEYID_free(akid);
+	ASN1_INTEGER_free(num);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	X509_CRL_free(cb.crl);
+	return rc;
+}
+
+static int crl_due(struct ca *ca, time_t now)
+{
+	return ca->crl_der == NULL || now >= ca->crl_next - (ca->crl_next - ca->crl_this) / 4;
+}
+
+void ca_crl_tick(struct ca *ca)
+{
+	struct nrfca_err e = { 0 };
+	int due;
+
+	pthread_mutex_lock(&ca->crl_mu);
+	due = crl_due(ca, time(NULL));
+	pthread_mutex_unlock(&ca->crl_mu);
+	if (due && ca_crl_refresh(ca, &e) != 0)
+		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+}
+
+int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err)
+{
+	int need;
+
+	pthread_mutex_lock(&ca->crl_mu);
+	need = ca->crl_der == NULL || time(NULL) >= ca->crl_next;
+	pthread_mutex_unlock(&ca->crl_mu);
+	if (need && ca_crl_refresh(ca, err) != 0)
+		return -1;
+	pthread_mutex_lock(&ca->crl_mu);
+	*der = malloc(ca->crl_len);
+	if (*der == NULL) {
+		pthread_mutex_unlock(&ca->crl_mu);
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	}
+	memcpy(*der, ca->crl_der, ca->crl_len);
+	*len = ca->crl_len;
+	pthread_mutex_unlock(&ca->crl_mu);
+	return 0;
+}

@@ -1,0 +1,1189 @@
+/*
+ * http.c - routes, authentication, limits and encoding of the REST API.
+ * Each handler decodes, calls one function of ca.h / ledger.h, encodes.
+ */
+#define _XOPEN_SOURCE 700
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <microhttpd.h>
+
+#include "auth.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "policy_store.h"
+
+#define TLS_FILE_MAX (256 * 1024)
+#define QUERY_MAX 256
+
+enum role_mask {
+	ANYONE = 0,
+	R_STATION = 1 << ROLE_STATION,
+	R_OPERATOR = 1 << ROLE_OPERATOR,
+	R_AUDITOR = 1 << ROLE_AUDITOR,
+};
+
+enum route_id {
+	RT_HEALTH,
+	RT_READY,
+	RT_CA,
+	RT_CA_PEM,
+	RT_ENROLL,
+	RT_CERTS,
+	RT_CERT,
+	RT_CERT_REVOKE,
+	RT_CRL,
+	RT_PROFILES,
+	RT_METRICS,
+	RT_MAX
+};
+
+struct request;
+typedef void (*handler_fn)(struct request *rq);
+
+struct route {
+	const char *method;
+	const char *path;          /* "{serial}" matches one path segment */
+	unsigned roles;            /* ANYONE or a mask of roles */
+	int admin;                 /* 1: admin listener (or loopback clients) */
+	const char *name;          /* metrics label */
+};
+
+/* The API document, as a table (DESIGN.md "HTTP API"). */
+static const struct route routes[RT_MAX] = {
+	[RT_HEALTH] = { "GET", "/v1/health", ANYONE, 0, "health" },
+	[RT_READY] = { "GET", "/v1/ready", ANYONE, 0, "ready" },
+	[RT_CA] = { "GET", "/v1/ca", ANYONE, 0, "ca" },
+	[RT_CA_PEM] = { "GET", "/v1/ca.pem", ANYONE, 0, "ca_pem" },
+	[RT_ENROLL] = { "POST", "/v1/enroll", R_STATION, 0, "enroll" },
+	[RT_CERTS] = { "GET", "/v1/certificates", R_OPERATOR | R_AUDITOR, 0, "certificates" },
+	[RT_CERT] = { "GET", "/v1/certificates/{serial}", R_OPERATOR | R_AUDITOR | R_STATION, 0,
+		      "certificate" },
+	[RT_CERT_REVOKE] = { "POST", "/v1/certificates/{serial}/revoke", R_OPERATOR, 0, "revoke" },
+	[RT_CRL] = { "GET", "/v1/crl", ANYONE, 0, "crl" },
+	[RT_PROFILES] = { "GET", "/v1/profiles", R_STATION | R_OPERATOR, 0, "profiles" },
+	[RT_METRICS] = { "GET", "/metrics", ANYONE, 1, "metrics" },
+};
+
+struct http_server {
+	const struct nrfca_config *cfg;
+	struct ca *ca;
+	struct signer *signer;
+	struct ledger *ledger;
+	struct MHD_Daemon *d, *admin;
+	int tls, mtls;
+	char *tls_cert, *tls_key, *tls_ca;   /* PEM text kept for MHD's lifetime */
+	atomic_int in_flight;
+	atomic_long requests;
+};
+
+struct request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	int is_admin_listener;
+	int route;                 /* -1: none */
+	char serial[LEDGER_SERIAL_MAX + 2];
+	char *body;
+	size_t body_len, body_cap;
+	int too_large;
+	double t0;
+	struct principal who;
+	int authed;
+	/* response */
+	int status;
+	struct MHD_Response *resp;
+	int responded;
+};
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------------ */
+/* responses */
+
+static void respond_buf(struct request *rq, int status, const char *ctype, const void *data,
+			size_t len)
+{
+	struct MHD_Response *r;
+
+	if (rq->responded)
+		return;
+	r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return;
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	rq->resp = r;
+	rq->status = status;
+	rq->responded = 1;
+}
+
+static void respond_json(struct request *rq, int status, json_t *body)
+{
+	char *txt = json_dumps(body, JSON_COMPACT);
+
+	if (txt == NULL) {
+		respond_buf(rq, 500, "application/json",
+			    "{\"error\":\"internal\",\"detail\":\"cannot encode the answer\"}", 57);
+		return;
+	}
+	respond_buf(rq, status, "application/json", txt, strlen(txt));
+	free(txt);
+}
+
+static void respond_error(struct request *rq, int status, const char *code, const char *rule,
+			  unsigned retry_after, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void respond_error(struct request *rq, int status, const char *code, const char *rule,
+			  unsigned retry_after, const char *fmt, ...)
+{
+	char detail[NRFCA_ERR_MSG_MAX + 64];
+	json_t *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	if (o && rule)
+		json_object_set_new(o, "rule", json_string(rule));
+	respond_json(rq, status, o);
+	json_decref(o);
+	if (rq->resp && retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", retry_after);
+		MHD_add_response_header(rq->resp, "Retry-After", ra);
+	}
+	if (rq->resp && status == 401)
+		MHD_add_response_header(rq->resp, "WWW-Authenticate", "Bearer realm=\"nrfca\"");
+}
+
+static void respond_result(struct request *rq, struct ca_result *res)
+{
+	if (res->body != NULL && res->status < 400)
+		respond_json(rq, res->status, res->body);
+	else
+		respond_error(rq, res->status ? res->status : 500, res->error ? res->error : "internal",
+			      res->rule, res->retry_after, "%s", res->detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* routing */
+
+static int match_path(const char *pattern, const char *url, char *serial, size_t slen)
+{
+	const char *p = pattern, *u = url;
+
+	while (*p && *u) {
+		if (strncmp(p, "{serial}", 8) == 0) {
+			size_t n = strcspn(u, "/");
+
+			if (n == 0 || n >= slen)
+				return 0;
+			memcpy(serial, u, n);
+			serial[n] = '\0';
+			u += n;
+			p += 8;
+			continue;
+		}
+		if (*p != *u)
+			return 0;
+		p++;
+		u++;
+	}
+	return *p == '\0' && *u == '\0';
+}
+
+/* Returns the route, or -1; *path_known says whether another method would match. */
+static int find_route(const char *method, const char *url, char *serial, size_t slen,
+		      int *path_known, char *allow, size_t alen)
+{
+	int i, found = -1;
+
+	*path_known = 0;
+	allow[0] = '\0';
+	for (i = 0; i < RT_MAX; i++) {
+		if (!match_path(routes[i].path, url, serial, slen))
+			continue;
+		*path_known = 1;
+		snprintf(allow + strlen(allow), alen - strlen(allow), "%s%s", allow[0] ? ", " : "",
+			 routes[i].method);
+		if (strcmp(method, routes[i].method) == 0 ||
+		    (strcmp(method, "HEAD") == 0 && strcmp(routes[i].method, "GET") == 0))
+			found = i;
+	}
+	return found;
+}
+
+static int peer_is_loopback(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa;
+
+	if (ci == NULL || ci->client_addr == NULL)
+		return 0;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/* mTLS: libmicrohttpd only requests the client certificate; verify it here
+ * against the configured client CA and map its CN to a station. */
+static int client_cert_principal(struct request *rq, struct principal *who, char *why, size_t wl)
+{
+	const union MHD_ConnectionInfo *ci;
+	gnutls_session_t sess;
+	const gnutls_datum_t *certs;
+	unsigned int n = 0, status = 0;
+	gnutls_x509_crt_t crt;
+	char cn[LEDGER_CRED_NAME_MAX + 2];
+	size_t cnl = sizeof(cn);
+	int ok = 0;
+
+	if (!rq->srv->mtls)
+		return 0;
+	ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return 0;
+	sess = (gnutls_session_t)ci->tls_session;
+	certs = gnutls_certificate_get_peers(sess, &n);
+	if (certs == NULL || n == 0)
+		return 0;
+	if (gnutls_certificate_verify_peers2(sess, &status) != GNUTLS_E_SUCCESS || status != 0) {
+		snprintf(why, wl, "the client certificate does not verify against the client CA");
+		return -1;
+	}
+	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
+		return -1;
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl) ==
+		    GNUTLS_E_SUCCESS && cnl > 0 && cnl <= LEDGER_CRED_NAME_MAX) {
+		memcpy(who->name, cn, cnl);
+		who->name[cnl] = '\0';
+		who->role = ROLE_STATION;
+		who->via_client_cert = 1;
+		ok = 1;
+	} else {
+		snprintf(why, wl, "the client certificate has no usable CN");
+		ok = -1;
+	}
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
+static int authenticate(struct request *rq)
+{
+	const struct route *r = &routes[rq->route];
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
+	struct nrfca_err e = { 0 };
+	char why[128];
+	int cc;
+
+	if (r->roles == ANYONE)
+		return 1;
+	if (h != NULL) {
+		if (auth_bearer(rq->srv->ledger, h, &rq->who, &e) != 0) {
+			if (e.code == NRFCA_E_DB)
+				respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
+			else
+				respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e.msg);
+			return 0;
+		}
+	} else {
+		cc = client_cert_principal(rq, &rq->who, why, sizeof(why));
+		if (cc < 0) {
+			respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
+			return 0;
+		}
+		if (cc == 0) {
+			respond_error(rq, 401, "unauthorized", NULL, 0,
+				      "no credential: send 'Authorization: Bearer <token>'%s",
+				      rq->srv->mtls ? " or a client certificate" : "");
+			return 0;
+		}
+	}
+	rq->authed = 1;
+	if ((r->roles & (1u << rq->who.role)) == 0) {
+		respond_error(rq, 403, "forbidden", NULL, 0,
+			      "the %s credential '%s' may not use %s %s", cred_role_name(rq->who.role),
+			      rq->who.name, r->method, r->path);
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* handlers */
+
+static void h_health(struct request *rq)
+{
+	respond_buf(rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+static void h_ready(struct request *rq)
+{
+	struct nrfca_err e = { 0 };
+	char why[NRFCA_ERR_MSG_MAX];
+	struct nrfca_policy *p;
+	json_t *o;
+
+	if (!signer_ready(rq->srv->signer, why, sizeof(why))) {
+		respond_error(rq, 503, "not_ready", NULL, 2, "token: %s", why);
+		return;
+	}
+	if (ledger_ping(rq->srv->ledger, &e) != 0) {
+		respond_error(rq, 503, "not_ready", NULL, 2, "database: %s", e.msg);
+		return;
+	}
+	p = policy_acquire();
+	if (p == NULL) {
+		respond_error(rq, 503, "not_ready", NULL, 5, "no policy is loaded");
+		return;
+	}
+	policy_release(p);
+	o = json_pack("{s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok", "database", "ok",
+		      "policy", "ok");
+	respond_json(rq, 200, o);
+	json_decref(o);
+}
+
+static void h_ca(struct request *rq)
+{
+	json_t *o = ca_chain_json(rq->srv->ca);
+
+	respond_json(rq, 200, o);
+	json_decref(o);
+}
+
+static void h_ca_pem(struct request *rq)
+{
+	const char *pem = ca_chain_pem(rq->srv->ca);
+
+	respond_buf(rq, 200, "application/pem-certificate-chain", pem, strlen(pem));
+}
+
+static int json_depth(const json_t *j, int depth, int max)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (depth > max)
+		return 0;
+	if (json_is_object(j)) {
+		json_object_foreach((json_t *)j, k, v)
+			if (!json_depth(v, depth + 1, max))
+				return 0;
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			if (!json_depth(v, depth + 1, max))
+				return 0;
+	}
+	return 1;
+}
+
+/* Decode the JSON body: 400 for empty / not JSON / too deep / not an object, 415 wrong type. */
+static json_t *body_json(struct request *rq)
+{
+	const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Type");
+	json_error_t je;
+	json_t *j;
+
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
+	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
+		respond_error(rq, 415, "unsupported_media_type", NULL, 0,
+			      "send the body as Content-Type: application/json (got '%.60s')",
+			      ct ? ct : "none");
+		return NULL;
+	}
+	if (rq->body_len == 0) {
+		respond_error(rq, 400, "empty_body", NULL, 0, "the request body is empty");
+		return NULL;
+	}
+	j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL) {
+		respond_error(rq, 400, "invalid_json", NULL, 0,
+			      "the body is not valid JSON: %s at position %d", je.text, je.position);
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		respond_error(rq, 400, "invalid_request", NULL, 0, "the body must be a JSON object");
+		return NULL;
+	}
+	if (!json_depth(j, 1, rq->srv->cfg->max_json_depth)) {
+		json_decref(j);
+		respond_error(rq, 400, "invalid_json", NULL, 0,
+			      "the JSON body nests deeper than %d levels", rq->srv->cfg->max_json_depth);
+		return NULL;
+	}
+	return j;
+}
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+static const char *query(struct request *rq, const char *key)
+{
+	const char *v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
+
+	if (v != NULL && strlen(v) > QUERY_MAX)
+		return NULL;
+	return v;
+}
+
+static void h_enroll(struct request *rq)
+{
+	struct enroll_req er;
+	struct ca_result res;
+	json_t *j = body_json(rq), *v;
+	const char *k, *dry;
+
+	if (j == NULL)
+		return;
+	memset(&er, 0, sizeof(er));
+	json_object_foreach(j, k, v) {
+		if (strcmp(k, "keygen") == 0 || strcmp(k, "csr") == 0) {
+			if (!json_is_string(v)) {
+				respond_error(rq, 400, "invalid_request", NULL, 0,
+					      "\"%s\" must be a string", k);
+				goto out;
+			}
+			if (k[0] == 'k') {
+				er.keygen = json_string_value(v);
+				er.keygen_len = json_string_length(v);
+			} else {
+				er.csr_pem = json_string_value(v);
+				er.csr_len = json_string_length(v);
+			}
+		} else if (strcmp(k, "profile") == 0 || strcmp(k, "request_id") == 0 ||
+			   strcmp(k, "imei") == 0) {
+			const char *s = json_string_value(v);
+
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > 64 || !printable(s)) {
+				respond_error(rq, 400, "invalid_request", NULL, 0,
+					      "\"%s\" must be a string of 1 to 64 printable characters", k);
+				goto out;
+			}
+			if (k[0] == 'p')
+				er.profile = s;
+			else if (k[0] == 'r')
+				er.request_id = s;
+			else {
+				size_t i;
+
+				for (i = 0; s[i]; i++)
+					if (s[i] < '0' || s[i] > '9')
+						break;
+				if (i != 15 || s[i] != '\0') {
+					respond_error(rq, 400, "invalid_request", NULL, 0,
+						      "\"imei\" must be the 15 digits AT+CGSN answers");
+					goto out;
+				}
+				er.imei = s;
+			}
+		} else if (strcmp(k, "validity_days") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 36500) {
+				respond_error(rq, 400, "invalid_request", NULL, 0,
+					      "\"validity_days\" must be an integer from 1 to 36500");
+				goto out;
+			}
+			er.validity_days = (int)json_integer_value(v);
+		} else {
+			respond_error(rq, 400, "invalid_request", NULL, 0,
+				      "unknown field \"%.40s\" (expected keygen or csr, profile, "
+				      "request_id, imei, validity_days)", k);
+			goto out;
+		}
+	}
+	if ((er.keygen == NULL) == (er.csr_pem == NULL)) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "send exactly one of \"keygen\" (%%KEYGEN output) and \"csr\" (PEM)");
+		goto out;
+	}
+	dry = query(rq, "dry_run");
+	er.dry_run = dry != NULL && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0);
+	ca_enroll(rq->srv->ca, &rq->who, &er, &res);
+	respond_result(rq, &res);
+	ca_result_clear(&res);
+out:
+	json_decref(j);
+}
+
+struct list_ctx {
+	struct ca *ca;
+	json_t *arr;
+	char last[LEDGER_SERIAL_MAX + 1];
+	int n;
+};
+
+static int list_cb(const struct cert_record *r, void *arg)
+{
+	struct list_ctx *lc = arg;
+	json_t *o = ca_record_json(lc->ca, r);
+
+	if (o == NULL)
+		return 1;
+	json_object_del(o, "certificate");
+	json_array_append_new(lc->arr, o);
+	snprintf(lc->last, sizeof(lc->last), "%s", r->serial);
+	lc->n++;
+	return 0;
+}
+
+static int valid_serial(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > LEDGER_SERIAL_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static void h_certs(struct request *rq)
+{
+	struct ledger_filter f;
+	struct list_ctx lc;
+	struct nrfca_err e = { 0 };
+	const char *v;
+	json_t *o;
+	char *end;
+
+	memset(&f, 0, sizeof(f));
+	f.device_id = query(rq, "device_id");
+	f.status = query(rq, "status");
+	f.profile = query(rq, "profile");
+	f.station = query(rq, "station");
+	f.after_serial = query(rq, "after");
+	f.limit = 100;
+	if (f.status && cert_status_from_name(f.status) < 0) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "status must be 'active' or 'revoked'");
+		return;
+	}
+	if (f.after_serial && !valid_serial(f.after_serial)) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "after must be a serial number in lower-case hex");
+		return;
+	}
+	if ((v = query(rq, "limit")) != NULL) {
+		long l = strtol(v, &end, 10);
+
+		if (*end != '\0' || l < 1 || l > 1000) {
+			respond_error(rq, 400, "invalid_request", NULL, 0,
+				      "limit must be an integer from 1 to 1000");
+			return;
+		}
+		f.limit = (int)l;
+	}
+	if ((v = query(rq, "issued_after")) != NULL) {
+		struct tm tm;
+
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (end != NULL && *end == '\0') {
+			f.issued_after = (long long)timegm(&tm);
+		} else {
+			long long t = strtoll(v, &end, 10);
+
+			if (*end != '\0' || t < 0) {
+				respond_error(rq, 400, "invalid_request", NULL, 0,
+					      "issued_after must be YYYY-MM-DDTHH:MM:SSZ or unix seconds");
+				return;
+			}
+			f.issued_after = t;
+		}
+	}
+	memset(&lc, 0, sizeof(lc));
+	lc.ca = rq->srv->ca;
+	lc.arr = json_array();
+	if (ledger_list(rq->srv->ledger, &f, list_cb, &lc, &e) != 0) {
+		json_decref(lc.arr);
+		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
+		return;
+	}
+	o = json_pack("{s:o}", "certificates", lc.arr);
+	json_object_set_new(o, "next", lc.n == f.limit ? json_string(lc.last) : json_null());
+	respond_json(rq, 200, o);
+	json_decref(o);
+}
+
+static void h_cert(struct request *rq)
+{
+	struct cert_record r;
+	struct nrfca_err e = { 0 };
+	const char *accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Accept");
+	int rc;
+
+	if (!valid_serial(rq->serial)) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "the serial must be lower-case hex, at most 32 digits");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	rc = ledger_get(rq->srv->ledger, rq->serial, &r, &e);
+	if (rc < 0) {
+		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
+		return;
+	}
+	/* a station sees only the certificates it asked for */
+	if (rc == 1 || (rq->who.role == ROLE_STATION && strcmp(r.station, rq->who.name) != 0)) {
+		cert_record_clear(&r);
+		respond_error(rq, 404, "not_found", NULL, 0, "no certificate with serial %s",
+			      rq->serial);
+		return;
+	}
+	{
+		json_t *o = ca_record_json(rq->srv->ca, &r);
+
+		if (accept && strstr(accept, "application/pem-certificate-chain") && o &&
+		    json_is_string(json_object_get(o, "certificate"))) {
+			const char *c = json_string_value(json_object_get(o, "certificate"));
+			const char *ch = ca_chain_pem(rq->srv->ca);
+			size_t cl = strlen(c), hl = strlen(ch);
+			char *both = malloc(cl + hl + 1);
+
+			if (both) {
+				memcpy(both, c, cl);
+				memcpy(both + cl, ch, hl + 1);
+				respond_buf(rq, 200, "application/pem-certificate-chain", both, cl + hl);
+				free(both);
+			}
+		} else {
+			respond_json(rq, 200, o);
+		}
+		json_decref(o);
+	}
+	cert_record_clear(&r);
+}
+
+static void h_revoke(struct request *rq)
+{
+	struct ca_result res;
+	json_t *j, *reason;
+	const char *k;
+	json_t *v;
+
+	if (!valid_serial(rq->serial)) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "the serial must be lower-case hex, at most 32 digits");
+		return;
+	}
+	j = body_json(rq);
+	if (j == NULL)
+		return;
+	json_object_foreach(j, k, v) {
+		if (strcmp(k, "reason") != 0) {
+			respond_error(rq, 400, "invalid_request", NULL, 0,
+				      "unknown field \"%.40s\" (expected reason)", k);
+			json_decref(j);
+			return;
+		}
+	}
+	reason = json_object_get(j, "reason");
+	if (reason != NULL && !json_is_string(reason)) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "\"reason\" must be a string");
+		json_decref(j);
+		return;
+	}
+	ca_revoke(rq->srv->ca, &rq->who, rq->serial, reason ? json_string_value(reason) : NULL, &res);
+	respond_result(rq, &res);
+	ca_result_clear(&res);
+	json_decref(j);
+}
+
+static void h_crl(struct request *rq)
+{
+	struct nrfca_err e = { 0 };
+	unsigned char *der = NULL;
+	size_t len = 0;
+
+	if (ca_crl_der(rq->srv->ca, &der, &len, &e) != 0) {
+		respond_error(rq, 503, "crl_unavailable", NULL, 5, "%s", e.msg);
+		return;
+	}
+	respond_buf(rq, 200, "application/pkix-crl", der, len);
+	free(der);
+}
+
+static void h_profiles(struct request *rq)
+{
+	struct nrfca_policy *p = policy_acquire();
+	json_t *arr, *o;
+	size_t i, n;
+
+	if (p == NULL) {
+		respond_error(rq, 503, "no_policy", NULL, 5, "no issuance policy is loaded");
+		return;
+	}
+	arr = json_array();
+	n = nrfca_policy_profile_count(p);
+	for (i = 0; i < n; i++) {
+		const struct nrfca_profile *pr = nrfca_policy_profile_at(p, i);
+		const struct nrfca_profile *def = nrfca_policy_default_profile(p);
+		size_t tl = 0;
+		const char *tb = nrfca_profile_trust_bundle(pr, &tl);
+
+		if (rq->who.role == ROLE_STATION &&
+		    (!nrfca_profile_enabled(pr) || !nrfca_profile_station_allowed(pr, rq->who.name)))
+			continue;
+		o = json_pack("{s:s, s:s, s:b, s:b}", "name", nrfca_profile_name(pr), "description",
+			      nrfca_profile_description(pr) ? nrfca_profile_description(pr) : "",
+			      "enabled", nrfca_profile_enabled(pr), "default", pr == def);
+		json_object_set_new(o, "trust_bundle", tb ? json_stringn(tb, tl) : json_null());
+		json_array_append_new(arr, o);
+	}
+	policy_release(p);
+	o = json_pack("{s:o}", "profiles", arr);
+	respond_json(rq, 200, o);
+	json_decref(o);
+}
+
+static void h_metrics(struct request *rq)
+{
+	struct signer_stats ss;
+	struct ledger_stats ls;
+	long long certs = -1, revoked = -1;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (f == NULL) {
+		respond_error(rq, 500, "internal", NULL, 0, "out of memory");
+		return;
+	}
+	metrics_render(f);
+	signer_get_stats(rq->srv->signer, &ss);
+	ledger_get_stats(rq->srv->ledger, &ls);
+	ledger_count(rq->srv->ledger, &certs, &revoked, NULL);
+	fprintf(f,
+		"# HELP nrfca_token_ready 1 when the PKCS#11 token answers\n"
+		"# TYPE nrfca_token_ready gauge\nnrfca_token_ready %d\n"
+		"# HELP nrfca_token_signatures_total Signatures made in the token\n"
+		"# TYPE nrfca_token_signatures_total counter\nnrfca_token_signatures_total %llu\n"
+		"# HELP nrfca_token_sign_failures_total Failed signing operations\n"
+		"# TYPE nrfca_token_sign_failures_total counter\nnrfca_token_sign_failures_total %llu\n"
+		"# HELP nrfca_token_recoveries_total Times the token was re-initialised\n"
+		"# TYPE nrfca_token_recoveries_total counter\nnrfca_token_recoveries_total %llu\n"
+		"# HELP nrfca_ledger_certificates Certificates in the ledger\n"
+		"# TYPE nrfca_ledger_certificates gauge\nnrfca_ledger_certificates %lld\n"
+		"# HELP nrfca_ledger_revoked Revoked certificates in the ledger\n"
+		"# TYPE nrfca_ledger_revoked gauge\nnrfca_ledger_revoked %lld\n"
+		"# HELP nrfca_ledger_commits_total Group-committed transactions\n"
+		"# TYPE nrfca_ledger_commits_total counter\nnrfca_ledger_commits_total %lld\n"
+		"# HELP nrfca_ledger_changes_total Changes carried by those transactions\n"
+		"# TYPE nrfca_ledger_changes_total counter\nnrfca_ledger_changes_total %lld\n"
+		"# HELP nrfca_policy_generation Successful policy loads and reloads\n"
+		"# TYPE nrfca_policy_generation counter\nnrfca_policy_generation %lu\n",
+		signer_ready(rq->srv->signer, NULL, 0), ss.signs, ss.sign_failures, ss.recoveries,
+		certs, revoked, ls.commits, ls.changes, policy_store_generation());
+	fclose(f);
+	respond_buf(rq, 200, "text/plain; version=0.0.4", buf, len);
+	free(buf);
+}
+
+static const handler_fn handlers[RT_MAX] = {
+	[RT_HEALTH] = h_health,   [RT_READY] = h_ready,        [RT_CA] = h_ca,
+	[RT_CA_PEM] = h_ca_pem,   [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
+	[RT_CERT] = h_cert,       [RT_CERT_REVOKE] = h_revoke, [RT_CRL] = h_crl,
+	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,
+};
+
+/* ------------------------------------------------------------------ */
+/* libmicrohttpd glue */
+
+static enum MHD_Result finish(struct request *rq)
+{
+	enum MHD_Result r;
+
+	if (!rq->responded)
+		respond_error(rq, 500, "internal", NULL, 0, "no answer was produced");
+	if (rq->resp == NULL)
+		return MHD_NO;
+	r = MHD_queue_response(rq->conn, (unsigned)rq->status, rq->resp);
+	MHD_destroy_response(rq->resp);
+	rq->resp = NULL;
+	return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls, int is_admin)
+{
+	struct http_server *srv = cls;
+	struct request *rq = *con_cls;
+
+	(void)version;
+	if (rq == NULL) {
+		char allow[64];
+		int known;
+		const char *cl;
+
+		rq = calloc(1, sizeof(*rq));
+		if (rq == NULL)
+			return MHD_NO;
+		*con_cls = rq;
+		atomic_fetch_add(&srv->in_flight, 1);
+		rq->srv = srv;
+		rq->conn = conn;
+		rq->t0 = mono_now();
+		rq->is_admin_listener = is_admin;
+		rq->route = find_route(method, url, rq->serial, sizeof(rq->serial), &known, allow,
+				       sizeof(allow));
+		if (rq->route < 0) {
+			if (known) {
+				respond_error(rq, 405, "method_not_allowed", NULL, 0,
+					      "%s is not allowed on %s (allowed: %s)", method, url, allow);
+				if (rq->resp)
+					MHD_add_response_header(rq->resp, "Allow", allow);
+			} else {
+				respond_error(rq, 404, "not_found", NULL, 0, "no route %s %.100s",
+					      method, url);
+			}
+			return MHD_YES;
+		}
+		if (is_admin && !routes[rq->route].admin && rq->route != RT_HEALTH &&
+		    rq->route != RT_READY) {
+			respond_error(rq, 404, "not_found", NULL, 0,
+				      "the admin listener serves /metrics, /v1/health and /v1/ready");
+			return MHD_YES;
+		}
+		if (!is_admin && routes[rq->route].admin &&
+		    (srv->admin != NULL || !peer_is_loopback(conn))) {
+			respond_error(rq, 404, "not_found", NULL, 0,
+				      "/metrics is served on the admin listener only");
+			return MHD_YES;
+		}
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl != NULL && strtoll(cl, NULL, 10) > srv->cfg->max_body) {
+			respond_error(rq, 413, "too_large", NULL, 0,
+				      "the body is %s bytes; at most %ld are accepted", cl,
+				      srv->cfg->max_body);
+			return MHD_YES;
+		}
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		if (!rq->responded && !rq->too_large) {
+			if (rq->body_len + *upload_size > (size_t)srv->cfg->max_body) {
+				rq->too_large = 1;
+				free(rq->body);
+				rq->body = NULL;
+				rq->body_len = 0;
+			} else {
+				if (rq->body_len + *upload_size + 1 > rq->body_cap) {
+					size_t cap = (rq->body_len + *upload_size + 1) * 2;
+					char *nb;
+
+					if (cap > (size_t)srv->cfg->max_body + 1)
+						cap = (size_t)srv->cfg->max_body + 1;
+					nb = realloc(rq->body, cap);
+					if (nb == NULL)
+						return MHD_NO;
+					rq->body = nb;
+					rq->body_cap = cap;
+				}
+				memcpy(rq->body + rq->body_len, upload, *upload_size);
+				rq->body_len += *upload_size;
+				rq->body[rq->body_len] = '\0';
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->responded)
+		return finish(rq);
+	if (rq->too_large) {
+		respond_error(rq, 413, "too_large", NULL, 0,
+			      "the body is larger than %ld bytes", srv->cfg->max_body);
+		return finish(rq);
+	}
+	if (authenticate(rq))
+		handlers[rq->route](rq);
+	return finish(rq);
+}
+
+static enum MHD_Result on_main(void *cls, struct MHD_Connection *conn, const char *url,
+			       const char *method, const char *version, const char *upload,
+			       size_t *upload_size, void **con_cls)
+{
+	return on_request(cls, conn, url, method, version, upload, upload_size, con_cls, 0);
+}
+
+static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const char *url,
+				const char *method, const char *version, const char *upload,
+				size_t *upload_size, void **con_cls)
+{
+	return on_request(cls, conn, url, method, version, upload, upload_size, con_cls, 1);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct request *rq = *con_cls;
+	const char *route;
+	char st[8], ms[32];
+	double el;
+
+	(void)conn;
+	if (rq == NULL)
+		return;
+	el = mono_now() - rq->t0;
+	route = rq->route >= 0 ? routes[rq->route].name : "unknown";
+	snprintf(st, sizeof(st), "%d", rq->status);
+	snprintf(ms, sizeof(ms), "%.2f", el * 1000.0);
+	metrics_inc(M_HTTP_REQUESTS, route, st);
+	metrics_observe(M_REQUEST_SECONDS, route, el);
+	if (rq->route != RT_METRICS && rq->route != RT_HEALTH)
+		nlog(rq->status >= 500 ? NLOG_WARN : NLOG_INFO, "request", "route", route, "status",
+		     st, "ms", ms, "caller", rq->authed ? rq->who.name : "",
+		     "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+	if (rq->resp)
+		MHD_destroy_response(rq->resp);
+	free(rq->body);
+	free(rq);
+	*con_cls = NULL;
+	atomic_fetch_sub(&srv->in_flight, 1);
+	atomic_fetch_add(&srv->requests, 1);
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	nlog(NLOG_WARN, "http_server", "detail", buf, NULL);
+}
+
+static char *read_small_file(const char *path, struct nrfca_err *err)
+{
+	struct stat st;
+	FILE *f;
+	char *buf;
+
+	if (stat(path, &st) != 0) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (st.st_size > TLS_FILE_MAX) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s is larger than %d bytes", path, TLS_FILE_MAX);
+		return NULL;
+	}
+	f = fopen(path, "r");
+	buf = malloc((size_t)st.st_size + 1);
+	if (f == NULL || buf == NULL ||
+	    fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s", path);
+		if (f)
+			fclose(f);
+		free(buf);
+		return NULL;
+	}
+	fclose(f);
+	buf[st.st_size] = '\0';
+	return buf;
+}
+
+static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len,
+		      int *loopback, struct nrfca_err *err)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strcmp(addr, "localhost") == 0)
+		addr = "127.0.0.1";
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = sizeof(*s4);
+		*loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*s6);
+		*loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+		return 0;
+	}
+	return nrfca_err_set(err, NRFCA_E_CONFIG,
+			     "listen address '%s' is not an IPv4 or IPv6 address", addr);
+}
+
+static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, int port,
+				       int use_tls, MHD_AccessHandlerCallback cb,
+				       struct nrfca_err *err)
+{
+	const struct nrfca_config *c = h->cfg;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	struct MHD_Daemon *d;
+	int loopback = 0;
+
+	if (parse_addr(addr, port, &ss, &sl, &loopback, err) != 0)
+		return NULL;
+	if (!use_tls && !loopback && !c->allow_plain_http) {
+		nrfca_err_set(err, NRFCA_E_CONFIG,
+			      "refusing plain HTTP on %s, which is not a loopback address: configure "
+			      "tls.certificate and tls.key, or set listen.allow_plain_http", addr);
+		return NULL;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (use_tls) {
+		flags |= MHD_USE_TLS;
+		d = MHD_start_daemon(flags, 0, NULL, NULL, cb, h,
+				     MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->request_timeout,
+				     MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
+				     MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
+				     h->tls_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, h->tls_ca,
+				     MHD_OPTION_END);
+	} else {
+		d = MHD_start_daemon(flags, 0, NULL, NULL, cb, h,
+				     MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->request_timeout,
+				     MHD_OPTION_END);
+	}
+	if (d == NULL)
+		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot listen on %s port %d: %s", addr, port,
+			      errno ? strerror(errno) : "libmicrohttpd refused the settings");
+	return d;
+}
+
+int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
+	       struct ledger *l, struct http_server **out, struct nrfca_err *err)
+{
+	struct http_server *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	h->cfg = cfg;
+	h->ca = ca;
+	h->signer = s;
+	h->ledger = l;
+	if (cfg->tls_cert) {
+		h->tls = 1;
+		if ((h->tls_cert = read_small_file(cfg->tls_cert, err)) == NULL ||
+		    (h->tls_key = read_small_file(cfg->tls_key, err)) == NULL)
+			goto fail;
+		if (cfg->tls_client_ca) {
+			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL)
+				goto fail;
+			h->mtls = 1;
+		}
+	}
+	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, on_main, err);
+	if (h->d == NULL)
+		goto fail;
+	if (cfg->admin_address || cfg->admin_port) {
+		h->admin = start_daemon(h, cfg->admin_address ? cfg->admin_address : "127.0.0.1",
+					cfg->admin_port, 0, on_admin, err);
+		if (h->admin == NULL) {
+			nrfca_err_prefix(err, "admin listener");
+			goto fail;
+		}
+	}
+	*out = h;
+	return 0;
+fail:
+	http_stop(h, 0);
+	return -1;
+}
+
+static int daemon_port(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *i;
+
+	if (d == NULL)
+		return 0;
+	i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	return i ? i->port : 0;
+}
+
+int http_port(const struct http_server *h)
+{
+	return daemon_port(h->d);
+}
+
+int http_admin_port(const struct http_server *h)
+{
+	return daemon_port(h->admin);
+}
+
+void http_stop(struct http_server *h, int grace_seconds)
+{
+	int i;
+
+	if (h == NULL)
+		return;
+	if (h->d)
+		MHD_quiesce_daemon(h->d);
+	for (i = 0; i < grace_seconds * 20 && atomic_load(&h->in_flight) > 0; i++)
+		usleep(50000);
+	if (h->d)
+		MHD_stop_daemon(h->d);
+	if (h->admin)
+		MHD_stop_daemon(h->admin);
+	free(h->tls_cert);
+	if (h->tls_key) {
+		OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	free(h->tls_ca);
+	free(h);
+}

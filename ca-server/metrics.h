@@ -1,0 +1,30 @@
+/*
+ * metrics.h - counters and histograms in Prometheus text format.
+ * Thread-safe.  Label values are bounded by the caller (routes, statuses,
+ * profile and station names, rule names); at most METRICS_SERIES_MAX series
+ * per family are kept, later ones are counted under label value "other".
+ */
+#ifndef NRFCA_METRICS_H
+#define NRFCA_METRICS_H
+
+#include <stdio.h>
+
+enum metric {
+	M_HTTP_REQUESTS,      /* counter {route, status} */
+	M_CERTS_ISSUED,       /* counter {profile, station} */
+	M_REJECTIONS,         /* counter {reason} */
+	M_REPLAYS,            /* counter {profile} */
+	M_REVOCATIONS,        /* counter {reason} */
+	M_REQUEST_SECONDS,    /* histogram {route} */
+	M_SIGN_SECONDS,       /* histogram {what} */
+	M_MAX
+};
+
+#define METRICS_SERIES_MAX 512
+
+void metrics_inc(enum metric m, const char *l1, const char *l2);
+void metrics_observe(enum metric m, const char *l1, double seconds);
+/* Write every family in Prometheus text format. */
+void metrics_render(FILE *out);
+
+#endif

@@ -1,0 +1,183 @@
+/*
+ * nrfca-server - the CA: loads the configuration, opens the token, the
+ * ledger and the policy, serves the API until SIGTERM/SIGINT, reloads the
+ * policy on SIGHUP.  Logs one JSON object per line on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ca.h"
+#include "config.h"
+#include "http.h"
+#include "ledger.h"
+#include "log.h"
+#include "policy_store.h"
+#include "signer.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: nrfca-server --config FILE [--port-file FILE]\n\n"
+		"Runs the CA in the foreground.  Logs JSON lines on stderr.\n"
+		"  --config FILE     the JSON configuration (see README.md)\n"
+		"  --port-file FILE  write the bound port there once listening (for port 0)\n"
+		"Signals: SIGTERM/SIGINT finish requests in flight and exit 0;\n"
+		"         SIGHUP reloads the policy file (a bad file keeps the old policy).\n"
+		"Environment: NRFCA_PORT overrides the listen port.\n");
+}
+
+static void on_token_event(void *arg, const char *event, const char *detail)
+{
+	(void)arg;
+	nlog(strcmp(event, "token_ready") == 0 ? NLOG_INFO : NLOG_ERROR, event, "detail", detail,
+	     NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "port-file", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cfgpath = NULL, *port_file = NULL;
+	struct nrfca_config *cfg = NULL;
+	struct signer_config sc = { 0 };
+	struct ca_options co = { 0 };
+	struct nrfca_err e = { 0 };
+	struct signer *signer = NULL;
+	struct ledger *ledger = NULL;
+	struct ca *ca = NULL;
+	struct http_server *http = NULL;
+	sigset_t set;
+	int o, rc = 1;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'p':
+			port_file = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (cfgpath == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	/* Signals are taken synchronously by the main thread only. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (nrfca_config_load(cfgpath, &cfg, &e) != 0)
+		goto fail;
+	if (cfg->policy == NULL) {
+		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.policy (the policy file) is required",
+			      cfgpath);
+		goto fail;
+	}
+	if (policy_store_load(cfg->policy, &e) != 0)
+		goto fail;
+	if (cfg->database == NULL) {
+		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH)", cfgpath);
+		goto fail;
+	}
+	if (ledger_open(cfg->database, &ledger, &e) != 0)
+		goto fail;
+	sc.uri = cfg->token_uri;
+	sc.pin_env = cfg->token_pin_env;
+	sc.pool_size = (unsigned)cfg->token_pool_size;
+	sc.allow_insecure_pin_file = cfg->token_allow_insecure_pin_file;
+	sc.notify = on_token_event;
+	if (signer_open(&sc, &signer, &e) != 0)
+		goto fail;
+	co.chain_path = cfg->ca_chain;
+	co.crl_next_update_hours = cfg->crl_next_update_hours;
+	if (ca_open(&co, signer, ledger, &ca, &e) != 0)
+		goto fail;
+	ca_crl_tick(ca);
+	if (http_start(cfg, ca, signer, ledger, &http, &e) != 0)
+		goto fail;
+	{
+		char port[16], url[300], aport[16];
+
+		snprintf(port, sizeof(port), "%d", http_port(http));
+		snprintf(aport, sizeof(aport), "%d", http_admin_port(http));
+		snprintf(url, sizeof(url), "%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http",
+			 strchr(cfg->listen_address, ':') ? "[" : "", cfg->listen_address,
+			 strchr(cfg->listen_address, ':') ? "]" : "", http_port(http));
+		ledger_audit(ledger, "nrfca-server", "start", NULL, NULL);
+		nlog(NLOG_INFO, "listening", "url", url, "port", port, "admin_port", aport, "key",
+		     signer_key_desc(signer), "tls", cfg->tls_cert ? "on" : "off", "client_certs",
+		     cfg->tls_client_ca ? "verified" : "off", NULL);
+		if (port_file != NULL) {
+			char tmp[4096];
+			FILE *f;
+
+			snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+			f = fopen(tmp, "w");
+			if (f == NULL || fprintf(f, "%s\n", port) < 0 || fclose(f) != 0 ||
+			    rename(tmp, port_file) != 0) {
+				nrfca_err_set(&e, NRFCA_E_IO, "cannot write %s: %s", port_file,
+					      strerror(errno));
+				goto fail;
+			}
+		}
+	}
+	for (;;) {
+		struct timespec ts = { 30, 0 };
+		int sig = sigtimedwait(&set, NULL, &ts);
+
+		if (sig == SIGHUP) {
+			if (policy_store_reload(&e) != 0)
+				nlog(NLOG_ERROR, "policy_reload_failed", "detail", e.msg, "kept",
+				     "the previous policy stays in force", NULL);
+			else
+				nlog_num(NLOG_INFO, "policy_reloaded", "generation",
+					 (long long)policy_store_generation(), "file", cfg->policy,
+					 NULL);
+			continue;
+		}
+		if (sig == SIGTERM || sig == SIGINT) {
+			nlog(NLOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+			     NULL);
+			break;
+		}
+		ca_crl_tick(ca);
+	}
+	http_stop(http, cfg->request_timeout);
+	http = NULL;
+	ledger_audit(ledger, "nrfca-server", "stop", NULL, NULL);
+	rc = 0;
+	nlog(NLOG_INFO, "stopped", NULL);
+	goto out;
+fail:
+	nlog(NLOG_ERROR, "startup_failed", "detail", e.msg, NULL);
+	fprintf(stderr, "nrfca-server: %s\n", e.msg);
+out:
+	http_stop(http, 0);
+	ca_free(ca);
+	signer_free(signer);
+	ledger_close(ledger);
+	policy_store_shutdown();
+	nrfca_config_free(cfg);
+	return rc;
+}
