@@ -1,0 +1,70 @@
+# server.sh - a private nrfca-server for one test (source after softhsm.sh).
+#
+#   server_setup DIR [POLICY]  token + ceremony + database + credentials in DIR;
+#                              writes DIR/station.token, DIR/operator.token,
+#                              DIR/auditor.token; exports NRFCA_CONFIG
+#   server_start DIR           starts nrfca-server on a free loopback port;
+#                              exports SERVER_URL, SERVER_PID; log in DIR/server.log
+#   server_stop                SIGTERM, waits for exit (kill -9 after 10 s)
+#   curl_json METHOD PATH TOKENFILE [BODYFILE]   prints body, then "HTTP <code>" line
+#
+# Needs $BUILD (the build tree).  Everything lives in DIR.
+: "${BUILD:?set BUILD to the build tree}"
+
+server_setup() {
+	local dir=$1 policy=${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/policies/default.json}
+	softhsm_setup "$dir" "srv-$$-$RANDOM"
+	cat >"$dir/nrfca.json" <<CONF
+{
+  "listen": { "address": "127.0.0.1", "port": 0 },
+  "token": { "uri": "$NRFCA_TEST_URI", "pool_size": 4 },
+  "ca": { "chain": "$dir/ca-chain.pem" },
+  "database": "sqlite:$dir/nrfca.db",
+  "policy": "$policy",
+  "limits": { "request_timeout": 10 }
+}
+CONF
+	export NRFCA_CONFIG=$dir/nrfca.json
+	"$BUILD/bin/nrfca-admin" init --subject "CN=Test Root,O=nrfca tests" >/dev/null || return 1
+	local role
+	for role in station operator auditor; do
+		"$BUILD/bin/nrfca-admin" token add --name "test-$role" --role $role --quiet >"$dir/$role.token" || return 1
+	done
+}
+
+server_start() {
+	local dir=$1 i
+	rm -f "$dir/port"
+	"$BUILD/bin/nrfca-server" --config "$dir/nrfca.json" --port-file "$dir/port" 2>>"$dir/server.log" &
+	SERVER_PID=$!
+	for i in $(seq 1 200); do
+		[ -s "$dir/port" ] && break
+		kill -0 "$SERVER_PID" 2>/dev/null || { echo "nrfca-server exited at start:" >&2; tail -5 "$dir/server.log" >&2; return 1; }
+		sleep 0.05
+	done
+	[ -s "$dir/port" ] || { echo "nrfca-server did not start" >&2; return 1; }
+	SERVER_URL=http://127.0.0.1:$(cat "$dir/port")
+	export SERVER_URL SERVER_PID
+}
+
+server_stop() {
+	[ -n "${SERVER_PID:-}" ] || return 0
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	local i
+	for i in $(seq 1 100); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$SERVER_PID" 2>/dev/null
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_RC=$?
+	SERVER_PID=
+}
+
+curl_json() {
+	local method=$1 path=$2 tok=${3:-} body=${4:-}
+	local args=(-s -X "$method" -w '\nHTTP %{http_code}\n')
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $(cat "$tok")")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$body")
+	curl "${args[@]}" "$SERVER_URL$path"
+}
