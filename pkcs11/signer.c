@@ -76,7 +76,7 @@ struct signer {
 
 	EVP_PKEY *pub;          /* public half, fixed for the signer's life */
 	EVP_PKEY *pkey;         /* wraps the token key */
-	char key_desc[32];
+	char key_desc[80];
 };
 
 /* ------------------------------------------------------------------ */
