@@ -41,6 +41,7 @@ struct ca {
 	unsigned char *crl_der;
 	size_t crl_len;
 	time_t crl_this, crl_next;
+	long long crl_revoked;        /* revoked certificates the current CRL lists */
 };
 
 static double mono_now(void)
@@ -820,6 +821,7 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 		goto ssl_fail;
 	if (ledger_revoked_each(ca->ledger, add_revoked, &cb, err) != 0)
 		goto out;
+	ca->crl_revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(cb.crl));
 	if (cb.failed)
 		goto ssl_fail;
 	if (ledger_next_crl_number(ca->ledger, &number, err) != 0)
@@ -881,10 +883,13 @@ static int crl_due(struct ca *ca, time_t now)
 void ca_crl_tick(struct ca *ca)
 {
 	struct nrfca_err e = { 0 };
+	long long certs = 0, revoked = -1;
 	int due;
 
+	/* revocations made by another process (nrfca-admin revoke) count too */
+	ledger_count(ca->ledger, &certs, &revoked, NULL);
 	pthread_mutex_lock(&ca->crl_mu);
-	due = crl_due(ca, time(NULL));
+	due = crl_due(ca, time(NULL)) || (revoked >= 0 && revoked != ca->crl_revoked);
 	pthread_mutex_unlock(&ca->crl_mu);
 	if (due && ca_crl_refresh(ca, &e) != 0)
 		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);

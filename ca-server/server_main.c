@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 		}
 	}
 	for (;;) {
-		struct timespec ts = { 30, 0 };
+		struct timespec ts = { 10, 0 };
 		int sig = sigtimedwait(&set, NULL, &ts);
 
 		if (sig == SIGHUP) {
