@@ -23,6 +23,7 @@
 #include <gnutls/x509.h>
 #include <microhttpd.h>
 
+#include "api_decode.h"
 #include "auth.h"
 #include "log.h"
 #include "metrics.h"
@@ -394,32 +395,13 @@ static void h_ca_pem(struct request *rq)
 	respond_buf(rq, 200, "application/pem-certificate-chain", pem, strlen(pem));
 }
 
-static int json_depth(const json_t *j, int depth, int max)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	if (depth > max)
-		return 0;
-	if (json_is_object(j)) {
-		json_object_foreach((json_t *)j, k, v)
-			if (!json_depth(v, depth + 1, max))
-				return 0;
-	} else if (json_is_array(j)) {
-		json_array_foreach(j, i, v)
-			if (!json_depth(v, depth + 1, max))
-				return 0;
-	}
-	return 1;
-}
-
-/* Decode the JSON body: 400 for empty / not JSON / too deep / not an object, 415 wrong type. */
+/* Decode the JSON body: 415 wrong type, 400 empty / not JSON / too deep / not an object. */
 static json_t *body_json(struct request *rq)
 {
 	const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Type");
-	json_error_t je;
-	json_t *j;
+	char why[NRFCA_ERR_MSG_MAX];
+	enum api_status st;
+	json_t *j = NULL;
 
 	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
@@ -428,36 +410,13 @@ static json_t *body_json(struct request *rq)
 			      ct ? ct : "none");
 		return NULL;
 	}
-	if (rq->body_len == 0) {
-		respond_error(rq, 400, "empty_body", NULL, 0, "the request body is empty");
-		return NULL;
-	}
-	j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL) {
-		respond_error(rq, 400, "invalid_json", NULL, 0,
-			      "the body is not valid JSON: %s at position %d", je.text, je.position);
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		respond_error(rq, 400, "invalid_request", NULL, 0, "the body must be a JSON object");
-		return NULL;
-	}
-	if (!json_depth(j, 1, rq->srv->cfg->max_json_depth)) {
-		json_decref(j);
-		respond_error(rq, 400, "invalid_json", NULL, 0,
-			      "the JSON body nests deeper than %d levels", rq->srv->cfg->max_json_depth);
+	st = api_parse_object(rq->body, rq->body_len, rq->srv->cfg->max_json_depth, &j, why,
+			      sizeof(why));
+	if (st != API_OK) {
+		respond_error(rq, 400, api_status_code(st), NULL, 0, "%s", why);
 		return NULL;
 	}
 	return j;
-}
-
-static int printable(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
-			return 0;
-	return 1;
 }
 
 static const char *query(struct request *rq, const char *key)
@@ -471,81 +430,26 @@ static const char *query(struct request *rq, const char *key)
 
 static void h_enroll(struct request *rq)
 {
+	char why[NRFCA_ERR_MSG_MAX];
 	struct enroll_req er;
 	struct ca_result res;
-	json_t *j = body_json(rq), *v;
-	const char *k, *dry;
+	enum api_status st;
+	json_t *j = body_json(rq);
+	const char *dry;
 
 	if (j == NULL)
 		return;
-	memset(&er, 0, sizeof(er));
-	json_object_foreach(j, k, v) {
-		if (strcmp(k, "keygen") == 0 || strcmp(k, "csr") == 0) {
-			if (!json_is_string(v)) {
-				respond_error(rq, 400, "invalid_request", NULL, 0,
-					      "\"%s\" must be a string", k);
-				goto out;
-			}
-			if (k[0] == 'k') {
-				er.keygen = json_string_value(v);
-				er.keygen_len = json_string_length(v);
-			} else {
-				er.csr_pem = json_string_value(v);
-				er.csr_len = json_string_length(v);
-			}
-		} else if (strcmp(k, "profile") == 0 || strcmp(k, "request_id") == 0 ||
-			   strcmp(k, "imei") == 0) {
-			const char *s = json_string_value(v);
-
-			if (!json_is_string(v) || json_string_length(v) == 0 ||
-			    json_string_length(v) > 64 || !printable(s)) {
-				respond_error(rq, 400, "invalid_request", NULL, 0,
-					      "\"%s\" must be a string of 1 to 64 printable characters", k);
-				goto out;
-			}
-			if (k[0] == 'p')
-				er.profile = s;
-			else if (k[0] == 'r')
-				er.request_id = s;
-			else {
-				size_t i;
-
-				for (i = 0; s[i]; i++)
-					if (s[i] < '0' || s[i] > '9')
-						break;
-				if (i != 15 || s[i] != '\0') {
-					respond_error(rq, 400, "invalid_request", NULL, 0,
-						      "\"imei\" must be the 15 digits AT+CGSN answers");
-					goto out;
-				}
-				er.imei = s;
-			}
-		} else if (strcmp(k, "validity_days") == 0) {
-			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-			    json_integer_value(v) > 36500) {
-				respond_error(rq, 400, "invalid_request", NULL, 0,
-					      "\"validity_days\" must be an integer from 1 to 36500");
-				goto out;
-			}
-			er.validity_days = (int)json_integer_value(v);
-		} else {
-			respond_error(rq, 400, "invalid_request", NULL, 0,
-				      "unknown field \"%.40s\" (expected keygen or csr, profile, "
-				      "request_id, imei, validity_days)", k);
-			goto out;
-		}
-	}
-	if ((er.keygen == NULL) == (er.csr_pem == NULL)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "send exactly one of \"keygen\" (%%KEYGEN output) and \"csr\" (PEM)");
-		goto out;
+	st = api_decode_enroll(j, &er, why, sizeof(why));
+	if (st != API_OK) {
+		respond_error(rq, 400, api_status_code(st), NULL, 0, "%s", why);
+		json_decref(j);
+		return;
 	}
 	dry = query(rq, "dry_run");
 	er.dry_run = dry != NULL && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0);
 	ca_enroll(rq->srv->ca, &rq->who, &er, &res);
 	respond_result(rq, &res);
 	ca_result_clear(&res);
-out:
 	json_decref(j);
 }
 
@@ -701,10 +605,11 @@ static void h_cert(struct request *rq)
 
 static void h_revoke(struct request *rq)
 {
+	char why[NRFCA_ERR_MSG_MAX];
 	struct ca_result res;
-	json_t *j, *reason;
-	const char *k;
-	json_t *v;
+	const char *reason;
+	enum api_status st;
+	json_t *j;
 
 	if (!valid_serial(rq->serial)) {
 		respond_error(rq, 400, "invalid_request", NULL, 0,
@@ -714,21 +619,13 @@ static void h_revoke(struct request *rq)
 	j = body_json(rq);
 	if (j == NULL)
 		return;
-	json_object_foreach(j, k, v) {
-		if (strcmp(k, "reason") != 0) {
-			respond_error(rq, 400, "invalid_request", NULL, 0,
-				      "unknown field \"%.40s\" (expected reason)", k);
-			json_decref(j);
-			return;
-		}
-	}
-	reason = json_object_get(j, "reason");
-	if (reason != NULL && !json_is_string(reason)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0, "\"reason\" must be a string");
+	st = api_decode_revoke(j, &reason, why, sizeof(why));
+	if (st != API_OK) {
+		respond_error(rq, 400, api_status_code(st), NULL, 0, "%s", why);
 		json_decref(j);
 		return;
 	}
-	ca_revoke(rq->srv->ca, &rq->who, rq->serial, reason ? json_string_value(reason) : NULL, &res);
+	ca_revoke(rq->srv->ca, &rq->who, rq->serial, reason, &res);
 	respond_result(rq, &res);
 	ca_result_clear(&res);
 	json_decref(j);
