@@ -25,6 +25,7 @@
 #include "modem_out.h"
 #include "policy.h"
 #include "policy_store.h"
+#include "x509util.h"
 
 #define SERIAL_TRIES 4
 
@@ -313,36 +314,6 @@ static const struct ku_name ku_names[] = {
 	{ X509v3_KU_DECIPHER_ONLY, "decipherOnly" },
 };
 
-static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-	int ok;
-
-	if (ext == NULL)
-		return 0;
-	ok = X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
-}
-
-static int random_serial(X509 *x, char hex[LEDGER_SERIAL_MAX + 1])
-{
-	unsigned char b[16];
-	BIGNUM *bn;
-	int ok;
-
-	do {
-		if (RAND_bytes(b, sizeof(b)) != 1)
-			return 0;
-		b[0] &= 0x7f;
-	} while (b[0] == 0);   /* keep 16 bytes: never zero, never shorter */
-	bn = BN_bin2bn(b, sizeof(b), NULL);
-	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
-	BN_free(bn);
-	nrfca_hex_encode(b, sizeof(b), hex);
-	return ok;
-}
-
 static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 			const struct nrfca_policy_ext *ext, int days, char serial[LEDGER_SERIAL_MAX + 1],
 			struct nrfca_err *err)
@@ -353,7 +324,7 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 	size_t i, n;
 	double t0;
 
-	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 || !random_serial(x, serial) ||
+	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 || !nrfca_x509_random_serial(x, serial) ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
 	    X509_set_subject_name(x, subject) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
@@ -367,7 +338,7 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 		goto ssl_fail;
 	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
 	if (ext->basic_constraints &&
-	    !add_ext(x, &ctx, NID_basic_constraints,
+	    !nrfca_x509_add_ext(x, &ctx, NID_basic_constraints,
 		     ext->basic_constraints_critical ? "critical,CA:FALSE" : "CA:FALSE"))
 		goto ssl_fail;
 	if (ext->key_usage != 0) {
@@ -376,7 +347,7 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 			if (ext->key_usage & ku_names[i].bit)
 				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
 						      ku_names[i].name);
-		if (!add_ext(x, &ctx, NID_key_usage, buf))
+		if (!nrfca_x509_add_ext(x, &ctx, NID_key_usage, buf))
 			goto ssl_fail;
 	}
 	if (ext->n_eku > 0) {
@@ -384,13 +355,13 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 		for (i = 0; i < ext->n_eku && n < sizeof(buf); i++)
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
 					      ext->eku[i]);
-		if (n >= sizeof(buf) || !add_ext(x, &ctx, NID_ext_key_usage, buf))
+		if (n >= sizeof(buf) || !nrfca_x509_add_ext(x, &ctx, NID_ext_key_usage, buf))
 			goto ssl_fail;
 	}
-	if (ext->subject_key_id && !add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
+	if (ext->subject_key_id && !nrfca_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
 		goto ssl_fail;
 	if (ext->authority_key_id &&
-	    !add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+	    !nrfca_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
 		goto ssl_fail;
 	t0 = mono_now();
 	if (X509_sign(x, signer_pkey(ca->signer), ca->md) <= 0) {

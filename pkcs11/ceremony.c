@@ -1,4 +1,5 @@
 #include "ceremony.h"
+#include "x509util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,34 +66,6 @@ X509_NAME *ceremony_parse_subject(const char *text, struct nrfca_err *err)
 	return n;
 }
 
-static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
-{
-	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
-	int ok;
-
-	if (ext == NULL)
-		return 0;
-	ok = X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
-}
-
-static int random_serial(X509 *x)
-{
-	unsigned char b[16];
-	BIGNUM *bn;
-	int ok;
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return 0;
-	b[0] &= 0x7f;
-	b[0] |= 0x01;   /* never zero, always 16 bytes */
-	bn = BN_bin2bn(b, sizeof(b), NULL);
-	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
-	BN_free(bn);
-	return ok;
-}
-
 X509 *ceremony_self_signed(struct signer *s, const struct ceremony_root *r, struct nrfca_err *err)
 {
 	EVP_PKEY *pk = signer_pkey(s);
@@ -109,7 +82,7 @@ X509 *ceremony_self_signed(struct signer *s, const struct ceremony_root *r, stru
 	if (name == NULL)
 		return NULL;
 	x = X509_new();
-	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 || !random_serial(x) ||
+	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 || !nrfca_x509_random_serial(x, NULL) ||
 	    X509_set_subject_name(x, name) != 1 || X509_set_issuer_name(x, name) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), r->days, 0, NULL) == NULL ||
@@ -120,9 +93,9 @@ X509 *ceremony_self_signed(struct signer *s, const struct ceremony_root *r, stru
 		snprintf(bc, sizeof(bc), "critical,CA:TRUE,pathlen:%d", r->pathlen);
 	else
 		snprintf(bc, sizeof(bc), "critical,CA:TRUE");
-	if (!add_ext(x, &ctx, NID_basic_constraints, bc) ||
-	    !add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") ||
-	    !add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
+	if (!nrfca_x509_add_ext(x, &ctx, NID_basic_constraints, bc) ||
+	    !nrfca_x509_add_ext(x, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign") ||
+	    !nrfca_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
 		goto ssl_fail;
 	if (X509_sign(x, pk, EVP_sha256()) <= 0) {
 		struct nrfca_err te;

@@ -1114,19 +1114,6 @@ int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struc
 	}
 	rc = 0;
 out:
-	if (s != NULL) {
-		if (s->f != NULL) {
-			s->f->C_CloseAllSessions(s->slot);
-			s->f->C_Finalize(NULL);
-			s->f = NULL;
-		}
-		p11uri_clear(&s->uri);
-		free(s->pin_env);
-		pthread_rwlock_destroy(&s->life);
-		pthread_mutex_destroy(&s->mu);
-		pthread_cond_destroy(&s->cv);
-		pthread_cond_destroy(&s->mon_cv);
-		free(s);
-	}
+	signer_free(s);   /* closes the sessions and finalises the module */
 	return rc;
 }

@@ -1,0 +1,20 @@
+/*
+ * x509util.h - small certificate-building helpers shared by the key
+ * ceremony (pkcs11/) and the issuer (ca-server/).
+ */
+#ifndef NRFCA_X509UTIL_H
+#define NRFCA_X509UTIL_H
+
+#include <openssl/x509v3.h>
+
+/* Add one extension written in OpenSSL's configuration syntax
+ * ("critical,CA:FALSE").  1 on success. */
+int nrfca_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value);
+
+/* Set a serial of 16 bytes from the CSPRNG with the top bit cleared and the
+ * first byte non-zero (so never zero and always 16 bytes: at least 126
+ * random bits).  hex (may be NULL) gets the 32 lower-case hex digits.
+ * 1 on success. */
+int nrfca_x509_random_serial(X509 *x, char hex[33]);
+
+#endif
