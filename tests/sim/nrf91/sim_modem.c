@@ -872,7 +872,11 @@ static int cmng_write(struct sim_modem *m, const struct param *pv, int pc)
 	if (type == SIM_CRED_CLIENT_KEY)
 		key = simc_priv_from_pem((const uint8_t *)pv[3].p, pv[3].n);
 	if (pc == 5) {
-		passwd = strndup(pv[4].p, pv[4].n);
+		passwd = malloc(pv[4].n + 1);   /* the parameter is not NUL-terminated */
+		if (passwd != NULL) {
+			memcpy(passwd, pv[4].p, pv[4].n);
+			passwd[pv[4].n] = '\0';
+		}
 		if (passwd == NULL) {
 			EVP_PKEY_free(key);
 			return CME_MEMORY_FULL;
