@@ -538,7 +538,8 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 			f.existing = NRFCA_EXISTING_NONE;
 	}
 
-	/* 4. policy */
+	/* 4. policy (a replay or a dry run signs nothing: no rate-limit charge) */
+	f.no_charge = existing_found || rq->dry_run;
 	if (nrfca_policy_decide(pol, &f, &d, &e) != 0) {
 		const char *code;
 		int st = status_for_rule(d.rule, &code);

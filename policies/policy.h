@@ -144,6 +144,10 @@ struct nrfca_policy_facts {
 
 	/* the request: 0 = profile default */
 	int requested_days;
+
+	/* 1: nothing will be signed (dry run, replay of an issued CSR): the rate
+	 * limit is not charged */
+	int no_charge;
 };
 
 struct nrfca_policy_ext {

@@ -509,7 +509,8 @@ int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_
 			    f->requested_days, pr->validity_max, pr->name);
 	if (check_existing(pr, f, d, err) != 0)
 		return -1;
-	if (!nrfca_ratelimit_take(p->rl, pr->name, f->station, pr->rl_station, pr->rl_profile,
+	if (!f->no_charge &&
+	    !nrfca_ratelimit_take(p->rl, pr->name, f->station, pr->rl_station, pr->rl_profile,
 				  nrfca_ratelimit_now_ms(), &retry)) {
 		deny(d, err, NRFCA_RULE_RATE_LIMIT,
 		     "profile '%s' is at its rate limit (%u per station, %u in all per minute); "
