@@ -242,7 +242,8 @@ static int module_load(const char *path, void **dl, CK_FUNCTION_LIST_PTR *f,
 		return nrfca_err_set(err, NRFCA_E_CONFIG,
 				     "the token URI has no module-path (e.g. "
 				     "?module-path=/usr/lib/softhsm/libsofthsm2.so)");
-	*dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (*dl == NULL)   /* after a recovery the module is still mapped */
+		*dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (*dl == NULL)
 		return nrfca_err_set(err, NRFCA_E_CONFIG, "cannot load PKCS#11 module %s: %s", path,
 				     dlerror());
