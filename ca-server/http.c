@@ -106,6 +106,7 @@ struct request {
 	double t0;
 	struct principal who;
 	int authed;
+	const char *bad_query;     /* a query parameter over QUERY_MAX */
 	/* response */
 	int status;
 	struct MHD_Response *resp;
@@ -423,8 +424,10 @@ static const char *query(struct request *rq, const char *key)
 {
 	const char *v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, key);
 
-	if (v != NULL && strlen(v) > QUERY_MAX)
+	if (v != NULL && strlen(v) > QUERY_MAX) {
+		rq->bad_query = key;
 		return NULL;
+	}
 	return v;
 }
 
@@ -502,6 +505,12 @@ static void h_certs(struct request *rq)
 	f.station = query(rq, "station");
 	f.after_serial = query(rq, "after");
 	f.limit = 100;
+	if (rq->bad_query != NULL) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "the query parameter '%s' is longer than %d characters", rq->bad_query,
+			      QUERY_MAX);
+		return;
+	}
 	if (f.status && cert_status_from_name(f.status) < 0) {
 		respond_error(rq, 400, "invalid_request", NULL, 0,
 			      "status must be 'active' or 'revoked'");
