@@ -494,7 +494,7 @@ static void h_certs(struct request *rq)
 	struct ledger_filter f;
 	struct list_ctx lc;
 	struct nrfca_err e = { 0 };
-	const char *v;
+	const char *v, *limit_s, *after_s;
 	json_t *o;
 	char *end;
 
@@ -504,6 +504,8 @@ static void h_certs(struct request *rq)
 	f.profile = query(rq, "profile");
 	f.station = query(rq, "station");
 	f.after_serial = query(rq, "after");
+	limit_s = query(rq, "limit");
+	after_s = query(rq, "issued_after");
 	f.limit = 100;
 	if (rq->bad_query != NULL) {
 		respond_error(rq, 400, "invalid_request", NULL, 0,
@@ -521,7 +523,7 @@ static void h_certs(struct request *rq)
 			      "after must be a serial number in lower-case hex");
 		return;
 	}
-	if ((v = query(rq, "limit")) != NULL) {
+	if ((v = limit_s) != NULL) {
 		long l = strtol(v, &end, 10);
 
 		if (*end != '\0' || l < 1 || l > 1000) {
@@ -531,7 +533,7 @@ static void h_certs(struct request *rq)
 		}
 		f.limit = (int)l;
 	}
-	if ((v = query(rq, "issued_after")) != NULL) {
+	if ((v = after_s) != NULL) {
 		struct tm tm;
 
 		memset(&tm, 0, sizeof(tm));
