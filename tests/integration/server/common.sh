@@ -1,0 +1,61 @@
+# common.sh - shared set-up of the nrfca-server integration tests (source it).
+#
+#   . common.sh BUILD NAME   sources softhsm.sh and server.sh, makes
+#                            DIR=$BUILD/tmp/srv-NAME.$$, removes it at exit
+#   fail MSG                 counts a failure (finish prints and exits 1)
+#   finish                   exit 0 "all checks passed" or 1
+#   mk_policy DST [on_existing]  test policy: host-key enabled, limits raised
+#   req METHOD PATH TOKENFILE [BODYFILE] [curl args...]
+#                            body to $DIR/out.json, headers to $DIR/hdr.txt,
+#                            prints the HTTP status
+#   jf FIELD [FILE]          a top-level JSON field of FILE (default out.json)
+#   cert_count               number of certificates in the ledger (operator)
+#   csr_body PEM_FILE DST [PROFILE]   {"csr": PEM, "profile": ...} body
+#   new_csr KEYSPEC CN DST   openssl CSR (KEYSPEC: ec:P-256, ec:P-384, rsa:2048)
+set -uo pipefail
+BUILD=$(cd "$1" && pwd)
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+VEC=$SRC/tests/data/vectors
+. "$SRC/tests/integration/lib/softhsm.sh"
+. "$SRC/tests/integration/lib/server.sh"
+DIR=$BUILD/tmp/srv-$2.$$
+mkdir -p "$BUILD/tmp"
+trap 'server_stop; softhsm_teardown "$DIR"; rm -f "$DIR.policy.json"' EXIT
+command -v jq >/dev/null || { echo "SKIP: jq is not installed" >&2; exit 77; }
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+finish() {
+	[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+	echo "$(basename "$0" .sh): all checks passed"
+	exit 0
+}
+mk_policy() { bash "$SRC/tests/integration/server/mkpolicy.sh" "$SRC/policies/default.json" "$@"; }
+# server_setup with a test policy (host-key enabled, limits raised) in $POLICY,
+# a file next to DIR (server_setup empties DIR)
+POLICY=$DIR.policy.json
+setup_with_policy() { # [on_existing]
+	mk_policy "$POLICY" "${1:-}" || return 1
+	server_setup "$DIR" "$POLICY"
+}
+req() {
+	local method=$1 path=$2 tok=${3:-} body=${4:-}
+	shift 4 2>/dev/null || shift $#
+	local args=(-s -X "$method" -o "$DIR/out.json" -D "$DIR/hdr.txt" -w '%{http_code}' --max-time 30)
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $(cat "$tok")")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "@$body")
+	curl "${args[@]}" "$@" "$SERVER_URL$path"
+}
+jf() { jq -r ".$1 // empty" "${2:-$DIR/out.json}" 2>/dev/null; }
+cert_count() {
+	curl -s -H "Authorization: Bearer $(cat "$DIR/operator.token")" "$SERVER_URL/v1/certificates?limit=1000" |
+		jq '.certificates | length'
+}
+csr_body() { jq -n --rawfile c "$1" --arg p "${3:-host-key}" '{csr: $c, profile: $p}' >"$2"; }
+new_csr() {
+	local kind=${1%%:*} arg=${1#*:}
+	case $kind in
+	ec) openssl req -new -newkey ec -pkeyopt "ec_paramgen_curve:$arg" -nodes -keyout "$3.key" -subj "/CN=$2" -out "$3" 2>/dev/null ;;
+	rsa) openssl req -new -newkey "rsa:$arg" -nodes -keyout "$3.key" -subj "/CN=$2" -out "$3" 2>/dev/null ;;
+	esac
+}
+uuid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12})$/\1-\2-4\3-8\4-\5/'; }
