@@ -354,6 +354,26 @@ row "resend identical %KEYGEN" nrf-cloud-mqtt station a_uuid.2 '{}' real 200 "" 
 row "supersede: dry run says so" nrf-cloud-mqtt station a_uuid.3 '{}' dry 200 "" &&
 	{ [ "$(jq -r .action resp.json)" = supersede ] && ok || fail "dry supersede: $resp"; }
 row "supersede: new key" nrf-cloud-mqtt station a_uuid.3 '{}' real 201 "" && new=$(jq -r .serial resp.json)
+# the certificate is built from the profile: subject, extensions, validity, trust bundle
+jq -r .certificate resp.json >new.pem
+txt=$(openssl x509 -in new.pem -noout -text -nameopt RFC2253 2>&1)
+grep -q "Subject: CN=$UA\$" <<<"$txt" && grep -A1 'X509v3 Key Usage: critical' <<<"$txt" | grep -qx ' *Digital Signature' &&
+	grep -A1 'X509v3 Extended Key Usage' <<<"$txt" | grep -qx ' *TLS Web Client Authentication' &&
+	grep -A1 'X509v3 Basic Constraints: critical' <<<"$txt" | grep -qx ' *CA:FALSE' && ok ||
+	fail "the nrf-cloud-mqtt certificate does not follow the profile: $txt"
+nb=$(date -d "$(openssl x509 -in new.pem -noout -startdate | cut -d= -f2)" +%s)
+na=$(date -d "$(openssl x509 -in new.pem -noout -enddate | cut -d= -f2)" +%s)
+[ $(( (na - nb + 43200) / 86400 )) = 3650 ] && ok || fail "validity $(( (na - nb) / 86400 )) days, expected 3650"
+jq -j .trust_bundle resp.json | cmp -s - "$SRC/policies/trust/aws-root-ca1.pem" && ok ||
+	fail "the trust bundle is not Amazon Root CA 1 byte for byte"
+[ "$(jq -r '[.device_id, .sec_tag, .profile] | join(" ")' resp.json)" = "$UA 42 nrf-cloud-mqtt" ] && ok ||
+	fail "device_id / sec_tag / profile of the answer: $resp"
+openssl verify -CAfile ca-chain.pem new.pem >/dev/null 2>&1 && ok || fail "the certificate does not verify with the CA chain"
+# imei: the accepted nrf-<IMEI> is issued with that CN
+row "imei: real issuance" imei station a_imei.2 "{\"imei\":\"$IA\"}" real 201 "" &&
+	{ [ "$(jq -r .device_id resp.json)" = "nrf-$IA" ] &&
+	  jq -r .certificate resp.json | openssl x509 -noout -subject -nameopt RFC2253 | grep -qx "subject=CN=nrf-$IA" &&
+	  ok || fail "imei issuance: $resp"; }
 rec=$(curl -s -H "Authorization: Bearer $(cat operator.token)" "$SERVER_URL/v1/certificates/$old")
 [ "$(jq -r .status <<<"$rec")" = revoked ] && jq -r '.. | strings' <<<"$rec" | grep -qx superseded && ok ||
 	fail "the superseded certificate $old: $rec"
