@@ -394,8 +394,11 @@ openssl crl -inform DER -in crl.der -noout -CAfile ca-chain.pem 2>&1 | grep -q '
 	fail "the CRL does not verify with the CA chain"
 
 # ---------------------------------------------------------------- rate limit
+# dry runs sign nothing, so they take no token
+for i in 1 2 3; do row "rate: dry run $i is not charged" rl station rl$i.csr '{}' dry 200 ""; done
 row "rate 1" rl station rl1.csr '{}' real 201 ""
 row "rate 2" rl station rl2.csr '{}' real 201 ""
+row "rate: replay of an issued CSR is not charged" rl station rl1.csr '{}' real 200 ""
 row "rate 3" rl station rl3.csr '{}' real 429 rate_limit &&
 	{ ra=$(awk -F': *' 'tolower($1) == "retry-after" { print $2 + 0 }' hdr.txt)
 	  [ -n "$ra" ] && [ "$ra" -ge 1 ] && [ "$ra" -le 60 ] && ok || fail "429 without a Retry-After of 1..60 s: $(cat hdr.txt)"; }
