@@ -7,5 +7,6 @@
 
 int cmd_parse(int argc, char **argv);
 int cmd_creds(int argc, char **argv);
+int cmd_provision(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "exitcodes.h"
 
 struct subcommand {
 	const char *name;
@@ -13,6 +14,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{ "parse", cmd_parse, "decode %KEYGEN / %ATTESTTOKEN output and check the binding" },
 	{ "creds", cmd_creds, "list, write or delete credentials on a modem" },
+	{ "provision", cmd_provision, "provision one modem end to end (key, CA, write, verify)" },
 };
 
 static void usage(FILE *f)
@@ -22,7 +24,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: nrfca <command> [options]\n\ncommands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(f, "\n`nrfca <command> --help` describes one command.\n");
+	fprintf(f, "\n`nrfca <command> --help` describes one command.\n\n");
+	nrfca_exit_print_table(f);
 }
 
 int main(int argc, char **argv)

@@ -1,0 +1,79 @@
+/*
+ * provision.h - `nrfca provision`: the whole flow on one modem.
+ *
+ * The flow is a table of steps (open, firmware, offline, identity, existing
+ * credentials, key generation, enrollment, local check, write, read-back,
+ * finish), each a function over one context, run in order by
+ * nrfca_provision; every step is timed for the report.  See cmd_provision.c
+ * for the command line and issue 6 / DESIGN.md for the contract.
+ *
+ * Key facts:
+ * - The key is made inside the modem (%KEYGEN) unless host_key is set; the
+ *   %KEYGEN output is kept in the station journal (journal.h) until the
+ *   device is provisioned, so a rerun after a failure re-sends the same CSR
+ *   and the CA replays its certificate: never a second key or certificate.
+ * - A certificate is written only after it was checked locally (its public
+ *   key equals the CSR's, it chains to the CA's chain).
+ * - The host-key path generates a P-256 key on the station, writes it as
+ *   PKCS#8 PEM (type 2), keeps no copy on disk and wipes it from memory.
+ *
+ * Ownership: options are borrowed; the result is plain data.
+ */
+#ifndef NRFCA_CLIENT_PROVISION_H
+#define NRFCA_CLIENT_PROVISION_H
+
+#include <stdint.h>
+
+#include "caclient.h"
+#include "error.h"
+#include "nrf91.h"
+#include "progress.h"
+
+#define NRFCA_PROV_DEFAULT_SEC_TAG 16842753u
+#define NRFCA_ONBOARD_MAX_ROWS 1000u            /* nRF Cloud's limit per CSV file */
+#define NRFCA_CSV_MAX (8u * 1024u * 1024u)     /* bytes of an existing CSV we read */
+
+struct nrfca_prov_opts {
+	struct nrf91_opts modem;
+	struct nrfca_ca_opts ca;
+	uint32_t sec_tag;
+	const char *id;            /* NULL or "uuid", "imei", "nrf-imei", or a fixed CN */
+	const char *profile;       /* NULL = the server's default ("host-key" with host_key) */
+	int replace, online, host_key;
+	enum nrf91_eol eol;
+	const char *journal_dir;   /* required unless host_key */
+	const char *csv, *devinfo, *report;   /* may be NULL */
+	const char *sub_type;      /* onboarding subType; NULL = empty */
+	const char *tags;          /* pipe-delimited; NULL = empty */
+	const char *fw_types;      /* NULL = "APP|MODEM" */
+	struct nrfca_progress *progress;
+};
+
+struct nrfca_prov_result {
+	char device_id[65], imei[16], uuid[37], serial[65], firmware[64], profile[65];
+	char ca_hash[65], cert_hash[65];  /* SHA-256 of what was written (hex) */
+	int resumed;                      /* the CSR came from the journal */
+	int replay;                       /* the CA answered 200 (replay) */
+	int online;
+	double seconds;
+};
+
+/* Run the flow.  Returns the exit status (exitcodes.h); on failure e says
+ * what went wrong and what state the modem was left in. */
+int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r,
+		    struct nrfca_err *e);
+
+/* One nRF Cloud onboarding CSV row: device_id,subType,tags,fwTypes,"PEM"
+ * with the PEM's line endings converted to LF and a final LF after the
+ * closing quote.  Refuses fields holding ',', '"' or control characters.
+ * *row is malloc'd. */
+int nrfca_onboard_row(const char *device_id, const char *sub_type, const char *tags,
+		      const char *fw_types, const char *cert_pem, char **row,
+		      struct nrfca_err *e);
+
+/* Count the records of a CSV text (quoted fields may span lines) and tell
+ * whether one has `key` as first field.  -1 when malformed. */
+int nrfca_csv_scan(const char *text, size_t len, const char *key, size_t *rows,
+		   int *has_key, struct nrfca_err *e);
+
+#endif
