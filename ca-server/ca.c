@@ -12,6 +12,8 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/objects.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -481,6 +483,27 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		vctx.m = m;
 		f.verify = verify_attestation;
 		f.verify_ctx = &vctx;
+		if (m->kind == NRFCA_MODEM_PUBLIC_KEY) {
+			/* no CSR: describe the key so the policy can name what it refuses */
+			EVP_PKEY *pk = NULL;
+
+			if (nrfca_spki_from_der(m->part1, m->part1_len, &pk, &e) != 0) {
+				fail_res(res, 400, "invalid_keygen", NULL, "%s", e.msg);
+				goto out;
+			}
+			f.key_type = EVP_PKEY_get_base_id(pk);
+			f.key_bits = EVP_PKEY_get_bits(pk);
+			f.curve_nid = NID_undef;
+			if (f.key_type == EVP_PKEY_EC) {
+				char g[64] = "";
+				size_t gl = 0;
+
+				EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, g,
+							       sizeof(g), &gl);
+				f.curve_nid = OBJ_sn2nid(g);
+			}
+			EVP_PKEY_free(pk);
+		}
 		if (m->kind == NRFCA_MODEM_CSR &&
 		    nrfca_csr_from_der(m->part1, m->part1_len, &csr, &e) != 0) {
 			fail_res(res, 400, e.code == NRFCA_E_CRYPTO ? "csr_signature" : "invalid_csr",
@@ -546,9 +569,11 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 
 		fail_res(res, st, code, d.rule_name, "%s", d.detail);
 		res->retry_after = d.retry_after;
-		metrics_inc(M_REJECTIONS, d.rule_name, NULL);
-		if (st != 429 && !rq->dry_run)
-			audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
+		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
+			metrics_inc(M_REJECTIONS, d.rule_name, NULL);
+			if (st != 429)
+				audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
+		}
 		goto out;
 	}
 	if (csr == NULL) {

@@ -247,7 +247,7 @@ plain CSR to input any with attestation required|any-input|station|k_o.csr|{}|re
 # attestation (binding is refused by the parser before the policy: 400)
 digest of another request|nrf-cloud-mqtt|station|unbound|{}|real|400|
 public-key %KEYGEN (payload 8)|nrf-cloud-mqtt|station|$V/keygen-pubkey-sectag16.txt|{}|real|403|payload_id
-public-key %KEYGEN, payload any: passes payload_id, no CSR key|any-payload|station|$V/keygen-pubkey-sectag16.txt|{}|real|403|key_type
+public-key %KEYGEN, payload any: passes payload_id and the key checks, has no CN|any-payload|station|$V/keygen-pubkey-sectag16.txt|{}|real|403|cn_missing
 identity key A verifies sim A|idkeys|station|a_uuid.1|{}|dry|200|
 sim B signs with another identity key|idkeys|station|b_uuid.1|{}|real|403|attestation_signature
 tampered COSE signature|idkeys|station|a_tampered|{}|real|403|attestation_signature
