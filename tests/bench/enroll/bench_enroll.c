@@ -11,7 +11,8 @@
  *
  * Also used by the integration tests as a load source: --seconds S runs until
  * S seconds passed (or the pool is used up), tolerating refused connections
- * and errors, and --save DIR writes the body of every 201 answer to
+ * and errors (a request not answered or answered 503/429 is retried after 50 ms
+ * with the same CSR, so an issued one comes back as a 200 replay), and --save DIR writes the body of every 201 answer to
  * DIR/c<thread>-<n>.json and every other answer's status to DIR/status.log.
  *
  * usage: bench_enroll --url URL --token FILE [--clients 1,8,32] [--count N]
@@ -171,12 +172,20 @@ static void save_answer(const struct client *c, long code, unsigned long n)
 	fclose(f);
 }
 
+static void backoff(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdr = NULL;
 	unsigned long n = 0;
+	size_t i = (size_t)-1;
 
 	if (h == NULL)
 		die("curl_easy_init failed");
@@ -191,14 +200,16 @@ static void *client_main(void *arg)
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
 	for (;;) {
-		size_t i;
 		double t0;
 		long code = 0;
 		CURLcode rc;
 
 		if (c->deadline > 0 ? now() >= c->deadline : n >= c->count)
 			break;
-		i = atomic_fetch_add(&c->pool->next, 1);
+		/* seconds mode: a request that was not answered, or answered 503/429,
+		 * is sent again after 50 ms with the same CSR (a replay if it was issued) */
+		if (i == (size_t)-1)
+			i = atomic_fetch_add(&c->pool->next, 1);
 		if (i >= c->pool->n)
 			break;
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->pool->body[i]);
@@ -211,11 +222,10 @@ static void *client_main(void *arg)
 			c->conn_err++;
 			if (c->save)
 				save_answer(c, 0, n);
-			if (c->deadline > 0) {
-				struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-				nanosleep(&ts, NULL);
-			}
+			if (c->deadline > 0)
+				backoff();
+			else
+				i = (size_t)-1;
 			continue;
 		}
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -228,6 +238,10 @@ static void *client_main(void *arg)
 			c->http_err++;
 		if (c->save)
 			save_answer(c, code, n);
+		if (c->deadline > 0 && (code == 503 || code == 429))
+			backoff();
+		else
+			i = (size_t)-1;
 	}
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(h);

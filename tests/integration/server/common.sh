@@ -50,6 +50,19 @@ cert_count() {
 	curl -s -H "Authorization: Bearer $(cat "$DIR/operator.token")" "$SERVER_URL/v1/certificates?limit=1000" |
 		jq '.certificates | length'
 }
+# every serial in the ledger (API paging), sorted
+ledger_serials() {
+	local after= i
+	for i in $(seq 1 200); do
+		curl -s -H "Authorization: Bearer $(cat "$DIR/operator.token")" \
+			"$SERVER_URL/v1/certificates?limit=1000${after:+&after=$after}" -o "$DIR/page.json"
+		jq -r '.certificates[].serial' "$DIR/page.json"
+		after=$(jq -r '.next // empty' "$DIR/page.json")
+		[ -n "$after" ] || break
+	done | sort -u
+}
+# serials of the 201 bodies bench_enroll --save wrote to DIR, sorted
+saved_serials() { find "$1" -name 'c*.json' -print0 | xargs -0 -r grep -ho '"serial":"[0-9a-f]*"' | cut -d'"' -f4 | sort; }
 csr_body() { jq -n --rawfile c "$1" --arg p "${3:-host-key}" '{csr: $c, profile: $p}' >"$2"; }
 new_csr() {
 	local kind=${1%%:*} arg=${1#*:}

@@ -28,19 +28,9 @@ echo "clients received $received certificates before the kill ($(cat load.txt))"
 grep -q ' 0 $' got/status.log 2>/dev/null || fail "no client saw the connection fail: was the server killed mid-load?"
 
 server_start "$DIR" || exit 1
-# every serial in the ledger, through the API's paging
-: >ledger.serials
-after=
-for i in $(seq 1 100); do
-	curl -s -H "Authorization: Bearer $(cat operator.token)" \
-		"$SERVER_URL/v1/certificates?limit=1000${after:+&after=$after}" -o page.json
-	jq -r '.certificates[].serial' page.json >>ledger.serials
-	after=$(jq -r '.next // empty' page.json)
-	[ -n "$after" ] || break
-done
-sort -u ledger.serials -o ledger.serials
-for f in got/c*.json; do jq -r .serial "$f"; done | sort -u >received.serials
-[ "$(wc -l <received.serials)" = "$received" ] || fail "clients received duplicate serials"
+ledger_serials >ledger.serials
+saved_serials got >received.serials
+[ "$(sort -u received.serials | wc -l)" = "$received" ] || fail "clients received duplicate serials"
 missing=$(comm -23 received.serials ledger.serials | wc -l)
 [ "$missing" = 0 ] || fail "$missing received certificates are not in the ledger: $(comm -23 received.serials ledger.serials | head -3)"
 echo "ledger holds $(wc -l <ledger.serials) certificates"

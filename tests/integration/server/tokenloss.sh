@@ -1,0 +1,64 @@
+#!/bin/bash
+# Token loss during load: the SoftHSM2 token directory is moved away while 4
+# clients enroll: 503 token_unavailable with Retry-After and /v1/ready 503 while
+# it is gone; moved back: certificates again within 10 s, same server process.
+# usage: tokenloss.sh BUILD
+. "$(dirname "$0")/common.sh" "$1" tokenloss
+[ -x "$BUILD/bin/bench_enroll" ] || { echo "SKIP: bench_enroll not built" >&2; exit 77; }
+setup_with_policy || exit 1
+cd "$DIR"
+server_start "$DIR" || exit 1
+pid=$SERVER_PID
+mkdir got
+"$BUILD/bin/bench_enroll" --url "$SERVER_URL" --token station.token --clients 4 --seconds 8 \
+	--pool 3000 --save got >load.txt 2>&1 &
+load=$!
+for i in $(seq 1 300); do
+	[ "$(ls got | wc -l)" -ge 50 ] && break
+	sleep 0.05
+done
+one() { # a fresh enrollment; prints the status
+	new_csr ec:P-256 "$(uuid)" one.csr; csr_body one.csr one.json
+	req POST /v1/enroll station.token one.json
+}
+mv tokens tokens.away
+t0=$(date +%s.%N)
+ok=0
+for i in $(seq 1 50); do
+	[ "$(one)" = 503 ] && { ok=1; break; }
+	sleep 0.2
+done
+[ $ok = 1 ] || fail "no 503 within 10 s of the token leaving: $(cat out.json)"
+[ "$(jf error)" = token_unavailable ] || fail "503 error '$(jf error)', want token_unavailable"
+grep -qiE '^Retry-After: *[0-9]+' hdr.txt || fail "503 without Retry-After"
+c=$(req GET /v1/ready "" "")
+[ "$c" = 503 ] || fail "/v1/ready while the token is gone: HTTP $c $(cat out.json)"
+[ "$(jf token)" != ok ] || fail "/v1/ready does not say the token is the reason: $(cat out.json)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/v1/health")" = 200 ] || fail "/v1/health while the token is gone"
+curl -s "$SERVER_URL/metrics" | grep -q '^nrfca_token_ready 0$' || fail "nrfca_token_ready is not 0"
+n_gone=$(cert_count)
+sleep 2
+mv tokens.away tokens
+t1=$(date +%s.%N)
+ok=0
+for i in $(seq 1 40); do
+	[ "$(one)" = 201 ] && { ok=1; break; }
+	sleep 0.25
+done
+t2=$(date +%s.%N)
+[ $ok = 1 ] || fail "no certificate within 10 s of the token's return: $(cat out.json)"
+echo "token away for $(echo "$t1 - $t0" | bc | cut -c1-4) s; recovered $(echo "$t2 - $t1" | bc | cut -c1-4) s after the return"
+[ "$(req GET /v1/ready "" "")" = 200 ] || fail "/v1/ready after the return: $(cat out.json)"
+wait $load || fail "bench_enroll failed"
+cat load.txt | tail -1
+kill -0 "$pid" 2>/dev/null && [ "$SERVER_PID" = "$pid" ] || fail "the server process did not survive"
+grep -q ' 503 .*token_unavailable' got/status.log || fail "the load saw no 503 token_unavailable"
+[ "$(cert_count)" -gt "$n_gone" ] || fail "no certificates after the return"
+# nothing half-written: every 201 the load received is in the ledger
+saved_serials got >received.serials
+ledger_serials >ledger.serials
+[ -z "$(comm -23 received.serials ledger.serials)" ] || fail "received certificates missing from the ledger"
+"$BUILD/bin/nrfca-admin" audit verify >audit.txt 2>&1 || fail "audit verify: $(cat audit.txt)"
+server_stop
+[ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC"
+finish
