@@ -285,6 +285,8 @@ int cmd_provision(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "nrfca provision: %s (exit %d, %s)\n", e.msg, rc,
 			nrfca_exit_info((enum nrfca_exit)rc).name);
+		if (r.modem_state[0])
+			fprintf(stderr, "nrfca provision: modem state: %s\n", r.modem_state);
 	} else {
 		printf("provisioned %s serial %s sec_tag %u in %.1f s%s; modem %s\n",
 		       r.device_id, r.serial, (unsigned)o.sec_tag, r.seconds,

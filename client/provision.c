@@ -581,16 +581,10 @@ out:
 
 static int write_one(struct prov *p, int type, const char *content, char hash[65])
 {
-	int code = 0;
-
+	/* nrf91_cmng_write explains 527 (line ending) and a plain ERROR (length). */
 	if (nrf91_cmng_write(p->m, p->o->sec_tag, type, content, strlen(content), p->o->eol,
 			     hash, p->e) == 0)
 		return 0;
-	if (nrf91_last_final(p->m, &code) == NRFCA_AT_FINAL_ERROR &&
-	    nrf91_last_failure(p->m) == NRF91_FAIL_REFUSED)
-		nrfca_err_prefix(p->e, "a plain ERROR to a %%CMNG write often means the command "
-				 "is longer than the modem or its AT host accepts (%zu bytes of "
-				 "content)", strlen(content));
 	return modem_exit(p);
 }
 
@@ -810,7 +804,8 @@ static const struct step steps[S_MAX] = {
 static const char *modem_state(struct prov *p, char *buf, size_t cap)
 {
 	if (p->failed_step < S_EXISTING)
-		snprintf(buf, cap, "no credentials were changed");
+		snprintf(buf, cap, "no credentials were changed%s",
+			 p->failed_step >= S_OFFLINE ? "; the modem may be offline (AT+CFUN=4)" : "");
 	else if (p->o->host_key && !p->cert_written)
 		snprintf(buf, cap, "no key or certificate was written at sec_tag %u",
 			 (unsigned)p->o->sec_tag);
@@ -843,6 +838,7 @@ static void write_report(struct prov *p, int rc)
 	char *text;
 	int i;
 	struct nrfca_err e2 = { 0 };
+	char state[300];
 
 	if (p->o->report == NULL)
 		return;
@@ -877,6 +873,9 @@ static void write_report(struct prov *p, int rc)
 		return;
 	if (rc != 0)
 		json_object_set_new(doc, "error", json_string(p->e->msg));
+	if (rc != 0 && p->failed_step >= S_OFFLINE)
+		json_object_set_new(doc, "modem_state", json_string(modem_state(p, state,
+										 sizeof(state))));
 	text = json_dumps(doc, JSON_INDENT(2));
 	if (text != NULL && nrfca_write_atomic(p->o->report, text, strlen(text), 0644, &e2) != 0)
 		nrfca_progress_warn(p->o->progress, "report not written: %s", e2.msg);
@@ -912,12 +911,12 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	}
 	r->resumed = p.resume;
 	r->seconds = mono() - t0;
-	if (rc != 0 && p.failed_step >= S_EXISTING)
-		nrfca_err_prefix(e, "step %d (%s) failed [%s]", p.failed_step + 1,
-				 steps[p.failed_step].name, modem_state(&p, state, sizeof(state)));
-	else if (rc != 0)
-		nrfca_err_prefix(e, "step %d (%s) failed", p.failed_step + 1,
-				 steps[p.failed_step].name);
+	if (rc != 0) {
+		nrfca_err_prefix(e, "step %d (%s)", p.failed_step + 1, steps[p.failed_step].name);
+		snprintf(r->modem_state, sizeof(r->modem_state), "%s",
+			 p.failed_step >= S_OFFLINE ? modem_state(&p, state, sizeof(state)) :
+			 "unchanged");
+	}
 	write_report(&p, rc);
 	if (p.host_key != NULL)
 		EVP_PKEY_free(p.host_key);

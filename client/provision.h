@@ -56,6 +56,7 @@ struct nrfca_prov_result {
 	int replay;                       /* the CA answered 200 (replay) */
 	int online;
 	double seconds;
+	char modem_state[300];            /* on failure: what the modem holds now */
 };
 
 /* Run the flow.  Returns the exit status (exitcodes.h); on failure e says
