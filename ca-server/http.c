@@ -91,6 +91,7 @@ struct http_server {
 	int tls, mtls;
 	char *tls_cert, *tls_key, *tls_ca;   /* PEM text kept for MHD's lifetime */
 	atomic_int in_flight;
+	atomic_int stopping;     /* set by http_stop: answers close their connection */
 	atomic_long requests;
 };
 
@@ -750,6 +751,9 @@ static enum MHD_Result finish(struct request *rq)
 		respond_error(rq, 500, "internal", NULL, 0, "no answer was produced");
 	if (rq->resp == NULL)
 		return MHD_NO;
+	/* stopping: a keep-alive client must not keep the server serving past the grace */
+	if (atomic_load(&rq->srv->stopping))
+		MHD_add_response_header(rq->resp, "Connection", "close");
 	r = MHD_queue_response(rq->conn, (unsigned)rq->status, rq->resp);
 	MHD_destroy_response(rq->resp);
 	rq->resp = NULL;
@@ -1081,6 +1085,7 @@ void http_stop(struct http_server *h, int grace_seconds)
 
 	if (h == NULL)
 		return;
+	atomic_store(&h->stopping, 1);
 	if (h->d)
 		MHD_quiesce_daemon(h->d);
 	for (i = 0; i < grace_seconds * 20 && atomic_load(&h->in_flight) > 0; i++)

@@ -13,7 +13,9 @@
  * S seconds passed (or the pool is used up), tolerating refused connections
  * and errors (a request not answered or answered 503/429 is retried after 50 ms
  * with the same CSR, so an issued one comes back as a 200 replay), and --save DIR writes the body of every 201 answer to
- * DIR/c<thread>-<n>.json and every other answer's status to DIR/status.log.
+ * DIR/c<thread>-<n>.json and every other answer's status to DIR/status.log
+ * ("c<thread>-<n> <status> <body>", or "... 0 curl=<CURLcode> http=<status of a
+ * response that began, else 0>" when no complete answer arrived).
  *
  * usage: bench_enroll --url URL --token FILE [--clients 1,8,32] [--count N]
  *                     [--seconds S] [--pool N] [--profile NAME] [--save DIR]
@@ -149,7 +151,9 @@ static void add_lat(struct client *c, double v)
 	c->lat[c->nlat++] = v;
 }
 
-static void save_answer(const struct client *c, long code, unsigned long n)
+/* code 0: no complete answer; rc is curl's error, got the status of a
+ * response that began (0 if none) */
+static void save_answer(const struct client *c, long code, unsigned long n, int rc, long got)
 {
 	char path[4096];
 	FILE *f;
@@ -167,8 +171,11 @@ static void save_answer(const struct client *c, long code, unsigned long n)
 	f = fopen(path, "a");
 	if (f == NULL)
 		die("cannot write to the --save directory");
-	fprintf(f, "c%d-%lu %ld %.*s\n", c->id, n, code, (int)(c->resp_len > 200 ? 200 : c->resp_len),
-		c->resp);
+	if (code == 0)
+		fprintf(f, "c%d-%lu 0 curl=%d http=%ld\n", c->id, n, rc, got);
+	else
+		fprintf(f, "c%d-%lu %ld %.*s\n", c->id, n, code,
+			(int)(c->resp_len > 200 ? 200 : c->resp_len), c->resp);
 	fclose(f);
 }
 
@@ -220,8 +227,9 @@ static void *client_main(void *arg)
 		n++;
 		if (rc != CURLE_OK) {
 			c->conn_err++;
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 			if (c->save)
-				save_answer(c, 0, n);
+				save_answer(c, 0, n, (int)rc, code);
 			if (c->deadline > 0)
 				backoff();
 			else
@@ -237,7 +245,7 @@ static void *client_main(void *arg)
 		else
 			c->http_err++;
 		if (c->save)
-			save_answer(c, code, n);
+			save_answer(c, code, n, 0, code);
 		if (c->deadline > 0 && (code == 503 || code == 429))
 			backoff();
 		else
