@@ -365,8 +365,9 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 			if (ca->notify != NULL) {
 				char msg[520];
 
-				snprintf(msg, sizeof(msg), "CA not available (%s); retrying in %.1f s",
-					 why, (double)this_wait / 1000.0);
+				snprintf(msg, sizeof(msg), "retrying in %.1f s, attempt %u of %u: CA "
+					 "not available (%s)", (double)this_wait / 1000.0, i + 2,
+					 ca->attempts, why);
 				ca->notify(ca->notify_ctx, msg);
 			}
 			usleep((useconds_t)(this_wait * 1000ul));

@@ -14,6 +14,7 @@ struct nrfca_progress {
 	int open_line;        /* a redrawn line is on screen */
 	unsigned total, cur;
 	char what[160];
+	char note[200];       /* latest note, shown after `what` on a terminal */
 	struct timespec t0;
 };
 
@@ -55,7 +56,10 @@ double nrfca_progress_elapsed(const struct nrfca_progress *p)
 
 static void redraw(struct nrfca_progress *p)
 {
-	fprintf(p->f, "\r\033[K[%u/%u %5.1f s] %s", p->cur, p->total, since(&p->t0), p->what);
+	/* One line, kept short enough for an 80-column terminal not to wrap. */
+	fprintf(p->f, "\r\033[K[%u/%u %5.1f s] %.60s", p->cur, p->total, since(&p->t0), p->what);
+	if (p->note[0])
+		fprintf(p->f, ": %.40s%s", p->note, strlen(p->note) > 40 ? "..." : "");
 	fflush(p->f);
 	p->open_line = 1;
 }
@@ -75,6 +79,7 @@ void nrfca_progress_step(struct nrfca_progress *p, unsigned n, const char *what)
 		return;
 	p->cur = n;
 	snprintf(p->what, sizeof(p->what), "%s", what);
+	p->note[0] = '\0';
 	if (p->level == NRFCA_PROGRESS_QUIET)
 		return;
 	if (p->tty && p->level != NRFCA_PROGRESS_VERBOSE) {
@@ -103,7 +108,12 @@ void nrfca_progress_note(struct nrfca_progress *p, const char *fmt, ...)
 	if (p == NULL || p->level == NRFCA_PROGRESS_QUIET)
 		return;
 	va_start(ap, fmt);
-	vline(p, fmt, ap);
+	if (p->tty && p->level == NRFCA_PROGRESS_NORMAL && p->cur > 0) {
+		vsnprintf(p->note, sizeof(p->note), fmt, ap);
+		redraw(p);
+	} else {
+		vline(p, fmt, ap);
+	}
 	va_end(ap);
 }
 

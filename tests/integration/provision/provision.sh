@@ -297,6 +297,16 @@ if prov 0 "host-key" --host-key; then
 fi
 stop_sim host
 
+# ---- 7b. onboarding file full (1000 rows): refused before the CA issues ----
+start_sim full --imei "$(imei_of 35265610948013)" --uuid "$(uuid_of 13)"
+for i in $(seq 1 1000); do printf 'dev%d,,,APP|MODEM,"x\ny"\n' "$i"; done >"$dir/full.csv"
+prov 10 "1000-row CSV" --csv "$dir/full.csv" && { grep -q "1000 rows" <<<"$err" &&
+	ok "onboarding file with 1000 rows refused (exit 10)" || fail "full CSV message: $err"; }
+[ "$(cert_count "$(uuid_of 13)")" = 0 ] || fail "full CSV: a certificate was issued"
+prov 0 "full CSV: rerun with a new file" --csv "$dir/full2.csv" &&
+	{ grep -q resumed <<<"$out" && ok "full CSV: rerun resumes with the same CSR" || fail "full CSV rerun not resumed"; }
+stop_sim full
+
 # ---- 8. twenty in a row, then four at once ----
 n_ok=0
 for i in $(seq 1 20); do
