@@ -72,21 +72,6 @@ static void trace_line(void *ctx, enum nrfca_at_dir dir, const char *line)
 	fprintf(stderr, "%s %s\n", dir == NRFCA_AT_SENT ? "->" : "<-", line);
 }
 
-static int exit_for(const struct nrf91 *m)
-{
-	switch (nrf91_last_failure(m)) {
-	case NRF91_FAIL_REFUSED:
-		return NRFCA_EXIT_MODEM_REFUSED;
-	case NRF91_FAIL_INPUT:
-		return NRFCA_EXIT_USAGE;
-	case NRF91_FAIL_PORT:
-	case NRF91_FAIL_ANSWER:
-		return NRFCA_EXIT_MODEM_SILENT;
-	default:
-		return NRFCA_EXIT_FAILURE;
-	}
-}
-
 static int parse_args(int argc, char **argv, struct creds_opts *o)
 {
 	static const struct option longopts[] = {
@@ -316,7 +301,7 @@ static int do_list(struct nrf91 *m, const struct creds_opts *o, struct nrfca_err
 	int rc;
 
 	if (nrf91_cmng_list(m, &v, &n, e) != 0)
-		return exit_for(m);
+		return nrf91_failure_exit(m);
 	if (o->json) {
 		doc = json_object();
 		arr = json_array();
@@ -359,7 +344,7 @@ static int do_delete(struct nrf91 *m, const struct creds_opts *o, struct nrfca_e
 {
 	if (ensure_offline(m, e) != 0 ||
 	    nrf91_cmng_delete(m, (uint32_t)o->sec_tag, o->type, e) != 0)
-		return exit_for(m);
+		return nrf91_failure_exit(m);
 	printf("deleted sec_tag %lld type %d (%s)\n", o->sec_tag, o->type,
 	       nrf91_cred_type_name(o->type));
 	return 0;
@@ -378,12 +363,12 @@ static int do_write(struct nrf91 *m, const struct creds_opts *o, struct nrfca_er
 	if (nrf91_read_fw(m, &fw, e) == 0)
 		hashes = nrf91_fw_shows_hashes(&fw);
 	else if (nrf91_last_failure(m) == NRF91_FAIL_PORT) {
-		rc = exit_for(m);
+		rc = nrf91_failure_exit(m);
 		goto out;
 	}
 	if (ensure_offline(m, e) != 0 ||
 	    nrf91_cmng_write(m, (uint32_t)o->sec_tag, o->type, content, len, o->eol, hash, e) != 0) {
-		rc = exit_for(m);
+		rc = nrf91_failure_exit(m);
 		goto out;
 	}
 	printf("wrote %s to sec_tag %lld type %d (%s), SHA-256 %s\n", o->file, o->sec_tag,
@@ -394,7 +379,7 @@ static int do_write(struct nrf91 *m, const struct creds_opts *o, struct nrfca_er
 		goto out;
 	}
 	if (nrf91_cmng_list(m, &v, &n, e) != 0) {
-		rc = exit_for(m);
+		rc = nrf91_failure_exit(m);
 		goto out;
 	}
 	for (i = 0; i < n; i++)

@@ -1,5 +1,6 @@
 /* nrf91.c - nRF91 modem operations as a table of steps (see nrf91.h). */
 #include "nrf91.h"
+#include "exitcodes.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -566,6 +567,21 @@ void nrf91_close(struct nrf91 *m)
 enum nrf91_fail nrf91_last_failure(const struct nrf91 *m)
 {
 	return m->fail;
+}
+
+int nrf91_failure_exit(const struct nrf91 *m)
+{
+	switch (nrf91_last_failure(m)) {
+	case NRF91_FAIL_REFUSED:
+		return NRFCA_EXIT_MODEM_REFUSED;
+	case NRF91_FAIL_INPUT:
+		return NRFCA_EXIT_USAGE;
+	case NRF91_FAIL_PORT:
+	case NRF91_FAIL_ANSWER:
+		return NRFCA_EXIT_MODEM_SILENT;
+	default:
+		return NRFCA_EXIT_FAILURE;
+	}
 }
 
 enum nrfca_at_final nrf91_last_final(const struct nrf91 *m, int *code)

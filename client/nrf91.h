@@ -94,6 +94,8 @@ int nrf91_attach(struct nrfca_at *at, struct nrf91 **out, struct nrfca_err *e);
 void nrf91_close(struct nrf91 *m);
 
 enum nrf91_fail nrf91_last_failure(const struct nrf91 *m);
+/* The station exit status (exitcodes.h) for the last failure. */
+int nrf91_failure_exit(const struct nrf91 *m);
 /* Final line of the last command and its CME code (for callers that map
  * specific codes, e.g. 513 on delete). */
 enum nrfca_at_final nrf91_last_final(const struct nrf91 *m, int *code);

@@ -83,17 +83,7 @@ static void note(struct prov *p, const char *fmt, ...)
 
 static int modem_exit(struct prov *p)
 {
-	switch (nrf91_last_failure(p->m)) {
-	case NRF91_FAIL_REFUSED:
-		return NRFCA_EXIT_MODEM_REFUSED;
-	case NRF91_FAIL_INPUT:
-		return NRFCA_EXIT_USAGE;
-	case NRF91_FAIL_PORT:
-	case NRF91_FAIL_ANSWER:
-		return NRFCA_EXIT_MODEM_SILENT;
-	default:
-		return NRFCA_EXIT_FAILURE;
-	}
+	return nrf91_failure_exit(p->m);
 }
 
 /* ---- steps ---- */

@@ -152,7 +152,7 @@ void nrfca_hex_encode(const unsigned char *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int nrfca_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -171,8 +171,8 @@ int nrfca_hex_decode(const char *in, size_t len, unsigned char *out, size_t out_
 	if (len != 2 * out_len)
 		return -1;
 	for (i = 0; i < out_len; i++) {
-		hi = hex_value(in[2 * i]);
-		lo = hex_value(in[2 * i + 1]);
+		hi = nrfca_hex_value(in[2 * i]);
+		lo = nrfca_hex_value(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

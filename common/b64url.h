@@ -38,6 +38,8 @@ int nrfca_b64url_encode(const unsigned char *in, size_t len, char *out, size_t c
 char *nrfca_b64url_encode_alloc(const unsigned char *in, size_t len);
 
 /* Lower-case hex of `len` bytes into `out`, which holds 2 * len + 1 characters. */
+/* Value of one hex digit (either case), or -1. */
+int nrfca_hex_value(int c);
 void nrfca_hex_encode(const unsigned char *in, size_t len, char *out);
 
 /* Decode exactly 2 * out_len hex digits (either case) into `out`.

@@ -5,6 +5,8 @@
 
 #include <openssl/crypto.h>
 
+#include "b64url.h"
+
 enum attr_kind { A_STR, A_ID };
 
 struct attr_def {
@@ -29,17 +31,6 @@ static const struct attr_def attrs[] = {
 	{ "pin-source", 1, A_STR, 1024, OFF(pin_source) },
 	{ "pin-value", 1, A_STR, 256, OFF(pin_value) },
 };
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* RFC 7512 pchar/qchar: unreserved, pct-encoded and a few sub-delims. */
 static int allowed_char(int c, int query)
@@ -78,8 +69,8 @@ static int decode(const char *name, const char *s, size_t n, int query, enum att
 				return nrfca_err_set(err, NRFCA_E_INPUT,
 						     "PKCS#11 URI: '%s' has an incomplete %%-escape", name);
 			}
-			h = hexval(s[i + 1]);
-			l = hexval(s[i + 2]);
+			h = nrfca_hex_value(s[i + 1]);
+			l = nrfca_hex_value(s[i + 2]);
 			if (h < 0 || l < 0) {
 				free(buf);
 				return nrfca_err_set(err, NRFCA_E_INPUT,
