@@ -317,7 +317,11 @@ static int host_key_csr(struct prov *p, const char *cn)
 		goto out;
 	}
 	BIO_get_mem_ptr(b, &bm);
-	p->csr_pem = strndup(bm->data, bm->length);
+	p->csr_pem = malloc(bm->length + 1);   /* BIO memory is not NUL-terminated */
+	if (p->csr_pem != NULL) {
+		memcpy(p->csr_pem, bm->data, bm->length);
+		p->csr_pem[bm->length] = '\0';
+	}
 	if (p->csr_pem == NULL ||
 	    nrfca_csr_from_pem(p->csr_pem, strlen(p->csr_pem), &p->csr, p->e) != 0)
 		goto out;
