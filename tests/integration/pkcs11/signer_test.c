@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "signer.h"
@@ -53,6 +54,51 @@ static int sign_and_verify(EVP_PKEY *pub)
 	}
 	ERR_clear_error();
 	EVP_MD_CTX_free(mc);
+	return ok;
+}
+
+/* X509_sign, X509_CRL_sign and OCSP_basic_sign all work with the token key. */
+static int openssl_signers(EVP_PKEY *pub)
+{
+	X509 *x = X509_new();
+	X509_NAME *n = X509_NAME_new();
+	X509_CRL *crl = X509_CRL_new();
+	OCSP_BASICRESP *br = OCSP_BASICRESP_new();
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	X509_STORE *st = X509_STORE_new();
+	int ok = 0;
+
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"t", -1, -1, 0);
+	X509_set_version(x, X509_VERSION_3);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_set_subject_name(x, n);
+	X509_set_issuer_name(x, n);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, pub);
+	if (X509_sign(x, signer_pkey(sgn), EVP_sha256()) <= 0 || X509_verify(x, pub) != 1)
+		goto out;
+	X509_CRL_set_version(crl, X509_CRL_VERSION_2);
+	X509_CRL_set_issuer_name(crl, n);
+	if (X509_CRL_sign(crl, signer_pkey(sgn), EVP_sha256()) <= 0 || X509_CRL_verify(crl, pub) != 1)
+		goto out;
+	if (OCSP_basic_sign(br, x, signer_pkey(sgn), EVP_sha256(), NULL, OCSP_NOCERTS) != 1)
+		goto out;
+	sk_X509_push(certs, x);
+	X509_STORE_add_cert(st, x);
+	if (OCSP_basic_verify(br, certs, st, OCSP_TRUSTOTHER | OCSP_NOCHECKS) != 1)
+		goto out;
+	ok = 1;
+out:
+	if (!ok)
+		ERR_print_errors_fp(stderr);
+	ERR_clear_error();
+	sk_X509_free(certs);
+	X509_STORE_free(st);
+	OCSP_BASICRESP_free(br);
+	X509_CRL_free(crl);
+	X509_NAME_free(n);
+	X509_free(x);
 	return ok;
 }
 
@@ -125,6 +171,9 @@ int main(int argc, char **argv)
 	}
 	pub = public_copy(signer_pkey(sgn));
 	CHECK(strcmp(signer_key_desc(sgn), "EC P-256") == 0, "key is %s", signer_key_desc(sgn));
+
+	CHECK(openssl_signers(pub), "X509_sign / X509_CRL_sign / OCSP_basic_sign with the token key");
+	printf("X509_sign, X509_CRL_sign and OCSP_basic_sign sign in the token and verify\n");
 
 	/* 1. eight threads sign at once; every signature verifies */
 	for (i = 0; i < 8; i++) {
