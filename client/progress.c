@@ -91,6 +91,9 @@ void nrfca_progress_step(struct nrfca_progress *p, unsigned n, const char *what)
 }
 
 static void vline(struct nrfca_progress *p, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void vline(struct nrfca_progress *p, const char *fmt, va_list ap)
 {
 	nrfca_progress_end(p);
 	fprintf(p->f, "nrfca: ");

@@ -283,7 +283,7 @@ int main(int argc, char **argv)
 	struct pool pool;
 	double tgen;
 
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {   /* every option takes a value */
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (v == NULL)
@@ -308,7 +308,6 @@ int main(int argc, char **argv)
 			raw = strtod(v, NULL);
 		else
 			usage();
-		i++;
 	}
 	if (url == NULL || tokfile == NULL || count == 0 || count > 1000000 || strlen(profile) > 64)
 		usage();
