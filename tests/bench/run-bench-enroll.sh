@@ -21,7 +21,7 @@ bash "$root/tests/integration/server/mkpolicy.sh" "$root/policies/default.json" 
 server_setup "$dir" "$build/tmp/bench-enroll-policy.$$.json"
 mv "$build/tmp/bench-enroll-policy.$$.json" "$dir/policy.json"
 sed -i "s|\"policy\": \".*\"|\"policy\": \"$dir/policy.json\"|" "$dir/nrfca.json"
-raw_out=$("$build/bin/bench_signer" "$NRFCA_TEST_URI" 2)
+raw_out=$("$build/bin/bench_signer" "$NRFCA_TEST_URI" 1)
 echo "$raw_out"
 raw=$(awk '$1 == "2" { print $3 }' <<<"$raw_out")
 server_start "$dir"

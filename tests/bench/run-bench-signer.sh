@@ -2,7 +2,7 @@
 # Runs bench_signer on a private SoftHSM2 token: bash tests/bench/run-bench-signer.sh BUILD [SECONDS]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-secs=${2:-3}
+secs=${2:-1}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib/softhsm.sh"
 dir=$build/tmp/bench-signer.$$
