@@ -14,6 +14,7 @@ SRC=$2
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/softhsm.sh"
 . "$here/../lib/server.sh"
+. "$here/../lib/sim.sh"
 for b in nrfca-server nrfca-admin nrf91-sim; do
 	[ -x "$BUILD/bin/$b" ] || { echo "SKIP: $b not built"; exit 77; }
 done
@@ -49,18 +50,10 @@ UB=5a5a0002-aaaa-4bbb-8ccc-000000000002
 IA=352656109480783                 # valid Luhn
 IB=490154203237518                 # valid Luhn, another device
 start_sim() { # NAME ARGS... -> $port
-	local name=$1 i
+	local name=$1
 	shift
-	"$BUILD/bin/nrf91-sim" --state "$dir/$name.state" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
-	sims+=($!)
-	port=
-	for i in $(seq 1 100); do
-		port=$(head -n1 "$dir/$name.out" 2>/dev/null)
-		[ -n "$port" ] && return 0
-		sleep 0.05
-	done
-	echo "simulator $name did not start: $(cat "$dir/$name.err")" >&2
-	exit 1
+	sim_start "$BUILD/bin/nrf91-sim" "$dir/$name.state" "$dir/$name" "$@" || exit 1
+	sims+=("$SIM_PID")
 }
 keygen() { # PORT TAG ATTRS COUNT OUTFILE
 	"$helper" "$1" "$2" "$3" "$4" >"$5" || { echo "keygen on $1 failed" >&2; exit 1; }

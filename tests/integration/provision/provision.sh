@@ -18,6 +18,7 @@ mkdir -p "$dir"
 . "$src/tests/integration/lib/softhsm.sh"
 # shellcheck source=../lib/server.sh
 . "$src/tests/integration/lib/server.sh"
+. "$src/tests/integration/lib/sim.sh"
 
 declare -A simpid=()
 cleanup() {
@@ -54,18 +55,10 @@ uuid_of() { printf '%08x-0000-4000-8000-%012x' "$1" "$1"; }
 
 # start_sim NAME ARGS...: sets $port; state in $dir/NAME.json
 start_sim() {
-	local name=$1 i
+	local name=$1
 	shift
-	"$sim" --state "$dir/$name.json" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
-	simpid[$name]=$!
-	port=
-	for i in $(seq 1 100); do
-		port=$(head -n1 "$dir/$name.out" 2>/dev/null)
-		[ -n "$port" ] && return 0
-		sleep 0.05
-	done
-	echo "simulator $name did not start: $(cat "$dir/$name.err")" >&2
-	exit 1
+	sim_start "$sim" "$dir/$name.json" "$dir/$name" "$@" || exit 1
+	simpid[$name]=$SIM_PID
 }
 stop_sim() {
 	local p=${simpid[$1]:-}

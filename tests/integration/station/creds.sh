@@ -7,6 +7,7 @@ nrfca=$build/bin/nrfca
 sim=$build/bin/nrf91-sim
 aws=$src/policies/trust/aws-root-ca1.pem
 coap=$src/policies/trust/nrfcloud-coap-ca.pem
+. "$src/tests/integration/lib/sim.sh"
 aws_sha=2C43952EE9E000FF2ACC4E2ED0897C0A72AD5FA72C3D934E81741CBD54F05BD1
 for b in "$nrfca" "$sim"; do
 	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
@@ -27,18 +28,10 @@ ok() { echo "ok: $*"; }
 
 # start_sim NAME ARGS...: start a simulator, set $port
 start_sim() {
-	local name=$1 i
+	local name=$1
 	shift
-	"$sim" --state "$dir/$name.json" "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
-	pids+=($!)
-	port=
-	for i in $(seq 1 100); do
-		port=$(head -n1 "$dir/$name.out" 2>/dev/null)
-		[ -n "$port" ] && return 0
-		sleep 0.05
-	done
-	echo "simulator $name did not start: $(cat "$dir/$name.err")" >&2
-	exit 1
+	sim_start "$sim" "$dir/$name.json" "$dir/$name" "$@" || exit 1
+	pids+=("$SIM_PID")
 }
 
 # run EXPECTED_RC WHAT ARGS...: run nrfca with a hard time limit; $out, $err set
