@@ -200,30 +200,6 @@ static void iso_time(long long t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-char *ca_trust_bundle(const char *profile, size_t *len)
-{
-	struct nrfca_policy *p = policy_acquire();
-	const struct nrfca_profile *pr;
-	const char *tb;
-	char *out = NULL;
-	size_t n = 0;
-
-	if (p == NULL)
-		return NULL;
-	pr = nrfca_policy_profile_find(p, profile);
-	if (pr != NULL && (tb = nrfca_profile_trust_bundle(pr, &n)) != NULL) {
-		out = malloc(n + 1);
-		if (out) {
-			memcpy(out, tb, n);
-			out[n] = '\0';
-		}
-	}
-	policy_release(p);
-	if (len)
-		*len = n;
-	return out;
-}
-
 json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 {
 	char nb[32], na[32], ia[32], ra[32], sha[65], *pem = NULL;
@@ -265,10 +241,14 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 	return o;
 }
 
-/* The enrollment answer for a recorded certificate. */
-static json_t *enroll_body(struct ca *ca, const struct cert_record *r)
+/* The enrollment answer for a recorded certificate; the trust bundle comes
+ * from the record's profile in `pol`, the policy the request holds. */
+static json_t *enroll_body(struct ca *ca, const struct nrfca_policy *pol,
+			   const struct cert_record *r)
 {
-	char nb[32], na[32], *pem = NULL, *tb;
+	const struct nrfca_profile *pr = nrfca_policy_profile_find(pol, r->profile);
+	const char *tb = NULL;
+	char nb[32], na[32], *pem = NULL;
 	const unsigned char *p = r->der;
 	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
 	json_t *o;
@@ -282,16 +262,16 @@ static json_t *enroll_body(struct ca *ca, const struct cert_record *r)
 		return NULL;
 	iso_time(r->not_before, nb);
 	iso_time(r->not_after, na);
-	tb = ca_trust_bundle(r->profile, &tbl);
+	if (pr != NULL)
+		tb = nrfca_profile_trust_bundle(pr, &tbl);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial", r->serial, "device_id",
 		      r->device_id, "profile", r->profile, "certificate", pem, "chain",
 		      ca->chain_pem, "not_before", nb, "not_after", na);
 	if (o != NULL) {
 		json_object_set_new(o, "sec_tag",
 				    r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
-		json_object_set_new(o, "trust_bundle", tb ? json_string(tb) : json_null());
+		json_object_set_new(o, "trust_bundle", tb ? json_stringn(tb, tbl) : json_null());
 	}
-	free(tb);
 	free(pem);
 	return o;
 }
@@ -679,7 +659,7 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 	}
 	/* 9. answer */
 	res->status = 201;
-	res->body = enroll_body(ca, &rec);
+	res->body = enroll_body(ca, pol, &rec);
 	if (res->body == NULL)
 		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
 	metrics_inc(M_CERTS_ISSUED, rec.profile, rec.station);
@@ -692,7 +672,7 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 
 replay:
 	res->status = 200;
-	res->body = enroll_body(ca, &old);
+	res->body = enroll_body(ca, pol, &old);
 	if (res->body == NULL)
 		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
 	else

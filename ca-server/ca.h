@@ -76,8 +76,4 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err);
 /* Called periodically: refreshes the CRL when a quarter of its lifetime is left. */
 void ca_crl_tick(struct ca *ca);
 
-/* The trust bundle (PEM text) of profile `name` in the current policy, or
- * NULL; *len gets its length.  The returned string is malloc'd. */
-char *ca_trust_bundle(const char *profile, size_t *len);
-
 #endif
