@@ -6,11 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "exitcodes.h"
 #include "onboard.h"
 
 #define SHOWN_PROBLEMS 20
+#define CMD "nrfca onboard"
 
 static void usage(FILE *f)
 {
@@ -139,8 +141,8 @@ int cmd_onboard(int argc, char **argv)
 	char *end;
 
 	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_CSV: csv = optarg; break;
 		case O_QUEUE: queue = optarg; break;
@@ -155,26 +157,21 @@ int cmd_onboard(int argc, char **argv)
 
 			errno = 0;
 			a = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || a < 1 || a > 50) {
-				fprintf(stderr, "nrfca onboard: --attempts must be 1..50\n");
-				return NRFCA_EXIT_USAGE;
-			}
+			if (errno || *end || end == optarg || a < 1 || a > 50)
+				return nrfca_cli_usage_error(CMD, "--attempts '%s' must be 1..50", optarg);
 			co.attempts = (unsigned)a;
 			break;
 		}
 		case O_POLL:
-			if (parse_seconds(optarg, 0.05, 300, &secs) != 0) {
-				fprintf(stderr, "nrfca onboard: --poll-interval must be 0.05..300 "
-					"seconds\n");
-				return NRFCA_EXIT_USAGE;
-			}
+			if (parse_seconds(optarg, 0.05, 300, &secs) != 0)
+				return nrfca_cli_usage_error(CMD, "--poll-interval '%s' must be 0.05..300 "
+							     "seconds", optarg);
 			oo.poll_max_ms = (unsigned)(secs * 1000.0);
 			break;
 		case O_WAIT:
-			if (parse_seconds(optarg, 1, 86400, &secs) != 0) {
-				fprintf(stderr, "nrfca onboard: --wait must be 1..86400 seconds\n");
-				return NRFCA_EXIT_USAGE;
-			}
+			if (parse_seconds(optarg, 1, 86400, &secs) != 0)
+				return nrfca_cli_usage_error(CMD, "--wait '%s' must be 1..86400 seconds",
+							     optarg);
 			oo.wait_ms = (unsigned long)(secs * 1000.0);
 			break;
 		case O_RESULTS: oo.results = optarg; break;
@@ -184,37 +181,27 @@ int cmd_onboard(int argc, char **argv)
 			usage(stdout);
 			return NRFCA_EXIT_OK;
 		default:
-			return NRFCA_EXIT_USAGE;
+			return nrfca_cli_bad_option(CMD, argv, c);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "nrfca onboard: unexpected argument '%s' (the API key goes in a "
-			"file: --api-key-file)\n", argv[optind]);
-		return NRFCA_EXIT_USAGE;
-	}
-	if ((csv == NULL) == (queue == NULL)) {
-		fprintf(stderr, "nrfca onboard: give one of --csv F or --queue F; see --help\n");
-		return NRFCA_EXIT_USAGE;
-	}
-	if (co.api_key_file == NULL) {
-		fprintf(stderr, "nrfca onboard: --api-key-file K is required (a file holding the "
-			"nRF Cloud API key, mode 0600)\n");
-		return NRFCA_EXIT_USAGE;
-	}
-	if (stage != NULL && co.endpoint != NULL) {
-		fprintf(stderr, "nrfca onboard: --endpoint and --stage exclude each other\n");
-		return NRFCA_EXIT_USAGE;
-	}
-	if (stage != NULL && (co.endpoint = nrfcloud_stage_endpoint(stage)) == NULL) {
-		fprintf(stderr, "nrfca onboard: --stage must be prod, beta or dev\n");
-		return NRFCA_EXIT_USAGE;
-	}
-	if (pubkeys && (queue != NULL || oo.check)) {
-		fprintf(stderr, "nrfca onboard: --public-keys goes with --csv only, without "
-			"--check (RegisterPublicKeys replaces a device's key: there is nothing to "
-			"check; a queue holds both kinds of rows)\n");
-		return NRFCA_EXIT_USAGE;
-	}
+	if (optind < argc)
+		/* not echoed: it may be a pasted API key */
+		return nrfca_cli_usage_error(CMD, "unexpected argument %d (not shown); the API key "
+					     "goes in a file: --api-key-file", optind);
+	if ((csv == NULL) == (queue == NULL))
+		return nrfca_cli_usage_error(CMD, "give one of --csv F or --queue F");
+	if (co.api_key_file == NULL)
+		return nrfca_cli_usage_error(CMD, "needs --api-key-file K (a file holding the nRF "
+					     "Cloud API key, mode 0600)");
+	if (stage != NULL && co.endpoint != NULL)
+		return nrfca_cli_usage_error(CMD, "--endpoint and --stage exclude each other");
+	if (stage != NULL && (co.endpoint = nrfcloud_stage_endpoint(stage)) == NULL)
+		return nrfca_cli_usage_error(CMD, "--stage '%s' is not a stage; use prod, beta "
+					     "or dev", stage);
+	if (pubkeys && (queue != NULL || oo.check))
+		return nrfca_cli_usage_error(CMD, "--public-keys goes with --csv only, without "
+					     "--check (RegisterPublicKeys replaces a device's key: "
+					     "nothing to check; a queue holds both kinds of rows)");
 	oo.progress = nrfca_progress_create(stderr, quiet ? NRFCA_PROGRESS_QUIET :
 					    NRFCA_PROGRESS_NORMAL, -1, 1);
 	if (oo.progress == NULL)

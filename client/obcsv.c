@@ -452,7 +452,7 @@ int nrfca_ob_parse(const char *name, const char *text, size_t len, int kind,
 {
 	struct rec r = { { NULL }, 0 };
 	size_t pos = 0, rowno = 0, bad = 0, cap = 0;
-	char why[240], first[280] = "";
+	char why[240], first[400] = "";
 	int rc = -1;
 
 	memset(s, 0, sizeof(*s));

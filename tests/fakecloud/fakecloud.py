@@ -19,7 +19,7 @@ them.  A wrong or missing API key is 401.
 
 Test switches (flags, or POST /_fake/control with the same names in JSON):
   rate_limit N    the next N API requests get 429 with Retry-After: retry_after
-  fail_5xx N      the next N API requests get 503 (then 500, 502 alternating)
+  fail_5xx N      the next N API requests get 503 (with Retry-After), 500, 502 in turn
   slow N          bulk operations stay IN_PROGRESS for N status polls
   row_errors      {"device id": "message"} injected per-row errors
   existing        [{"id":..., "certPem":...}] devices that exist already
@@ -71,6 +71,7 @@ class Cloud:
         self.key = key
         self.lock = threading.Lock()
         self.devices = {}       # id -> {"certPem", "subType", "tags", "fwTypes"}
+        self.cert_owner = {}    # certPem -> id
         self.public_keys = {}   # id -> PEM
         self.ops = {}           # id -> op dict (+ private fields)
         self.summaries = {}     # name -> JSON text
@@ -87,8 +88,9 @@ class Cloud:
         if 'row_errors' in c:
             self.sw['row_errors'] = dict(c['row_errors'])
         for d in c.get('existing', []):
-            self.devices[d['id']] = {'certPem': norm_pem(d['certPem']), 'subType': '',
-                                     'tags': [], 'fwTypes': []}
+            pem = norm_pem(d['certPem'])
+            self.devices[d['id']] = {'certPem': pem, 'subType': '', 'tags': [], 'fwTypes': []}
+            self.cert_owner[pem] = d['id']
 
 
 def parse_csv(body, nfields, pem_re):
@@ -181,8 +183,11 @@ class Handler(BaseHTTPRequestHandler):
         if kind == 429:
             self.send_json(429, {'message': 'Too Many Requests'},
                            {'Retry-After': str(c.sw['retry_after'])})
+        elif kind == 503:
+            self.send_json(503, {'message': 'Service Unavailable'},
+                           {'Retry-After': str(c.sw['retry_after'])})
         else:
-            self.send_json(kind, {'message': 'Service Unavailable'})
+            self.send_json(kind, {'message': 'Internal Server Error'})
         return True
 
     # -- routes --
@@ -302,10 +307,11 @@ class Handler(BaseHTTPRequestHandler):
                     errors.append('[%d]: Thing %s already exists in account with different '
                                   'attributes' % (i, dev))
                     continue
-                if any(d['certPem'] == pem for k, d in c.devices.items() if k != dev):
+                if c.cert_owner.get(pem, dev) != dev:
                     errors.append('[%d]: The device certificate is already registered and '
                                   'attached to a different device.' % i)
                     continue
+                c.cert_owner[pem] = dev
                 c.devices[dev] = {'certPem': pem, 'subType': rec[1],
                                   'tags': rec[2].split('|') if rec[2] else [],
                                   'fwTypes': rec[3].split('|') if rec[3] else []}

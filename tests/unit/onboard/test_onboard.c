@@ -157,13 +157,26 @@ static void key_file_mode(void **state)
 
 /* ---- onboarding CSV ---- */
 
+/* A copy of a memory BIO's bytes (not NUL-terminated: no strndup). */
+static char *bio_text(BIO *b)
+{
+	BUF_MEM *bm;
+	char *out;
+
+	BIO_get_mem_ptr(b, &bm);
+	out = malloc(bm->length + 1);
+	assert_non_null(out);
+	memcpy(out, bm->data, bm->length);
+	out[bm->length] = '\0';
+	return out;
+}
+
 static char *cert_pem(const char *cn, const char *curve)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
 	X509 *x = X509_new();
 	X509_NAME *n = X509_NAME_new();
 	BIO *b = BIO_new(BIO_s_mem());
-	BUF_MEM *bm;
 	char *out;
 
 	assert_non_null(k);
@@ -177,8 +190,7 @@ static char *cert_pem(const char *cn, const char *curve)
 	X509_set_pubkey(x, k);
 	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
 	PEM_write_bio_X509(b, x);
-	BIO_get_mem_ptr(b, &bm);
-	out = strndup(bm->data, bm->length);
+	out = bio_text(b);
 	BIO_free(b);
 	X509_NAME_free(n);
 	X509_free(x);
@@ -190,12 +202,10 @@ static char *pub_pem(void)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	BIO *b = BIO_new(BIO_s_mem());
-	BUF_MEM *bm;
 	char *out;
 
 	PEM_write_bio_PUBKEY(b, k);
-	BIO_get_mem_ptr(b, &bm);
-	out = strndup(bm->data, bm->length);
+	out = bio_text(b);
 	BIO_free(b);
 	EVP_PKEY_free(k);
 	return out;
