@@ -237,7 +237,7 @@ int cmd_onboard(int argc, char **argv)
 		nrfca_progress_end(oo.progress);
 		report(&set, &sum, pubkeys ? "public keys" : "onboarding", oo.results);
 	} else {
-		if (nrfca_ob_queue_drain(queue, &oo, &sum, &busy, &e) != 0) {
+		if (nrfca_ob_queue_drain(queue, &oo, &sum, &busy, NULL, &e) != 0) {
 			nrfca_progress_end(oo.progress);
 			fprintf(stderr, "nrfca onboard: %s\n", e.msg);
 			rc = NRFCA_EXIT_LOCAL_IO;

@@ -369,6 +369,21 @@ static void describe_status(long st, const struct sink *b, char *why, size_t cap
 	json_decref(eb);
 }
 
+enum nrfca_http_outcome nrfca_http_request_once(struct nrfca_http *h,
+						const struct nrfca_http_req *rq,
+						struct nrfca_http_answer *a, struct nrfca_err *e)
+{
+	struct nrfca_http_opts keep = h->o;
+	enum nrfca_http_outcome r;
+
+	h->o.attempts = 1;
+	h->o.connect_timeout_ms = h->o.connect_timeout_ms < 5000 ? h->o.connect_timeout_ms : 5000;
+	h->o.timeout_ms = h->o.timeout_ms < 5000 ? h->o.timeout_ms : 5000;
+	r = nrfca_http_request(h, rq, a, e);
+	h->o = keep;
+	return r;
+}
+
 enum nrfca_http_outcome nrfca_http_request(struct nrfca_http *h, const struct nrfca_http_req *rq,
 					   struct nrfca_http_answer *a, struct nrfca_err *e)
 {

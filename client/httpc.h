@@ -90,6 +90,10 @@ void nrfca_http_free(struct nrfca_http *h);
  * cleared first. */
 enum nrfca_http_outcome nrfca_http_request(struct nrfca_http *h, const struct nrfca_http_req *rq,
 					   struct nrfca_http_answer *a, struct nrfca_err *e);
+/* The same with one attempt and a 5 s deadline (a quick probe). */
+enum nrfca_http_outcome nrfca_http_request_once(struct nrfca_http *h,
+						const struct nrfca_http_req *rq,
+						struct nrfca_http_answer *a, struct nrfca_err *e);
 void nrfca_http_answer_clear(struct nrfca_http_answer *a);
 
 /* Retry-After header value in seconds (delta form only); -1 when absent or

@@ -515,6 +515,25 @@ enum nrfcloud_outcome nrfcloud_error_summary(struct nrfcloud *c, const char *url
 	return r;
 }
 
+enum nrfcloud_outcome nrfcloud_check_key(struct nrfcloud *c, struct nrfca_err *e)
+{
+	struct nrfca_http_answer a;
+	struct nrfca_http_req rq = {
+		.method = "GET", .auth = c->auth, .accept = "application/json",
+		.max_answer = NRFCLOUD_MAX_ANSWER, .peer = "nRF Cloud",
+	};
+	enum nrfcloud_outcome r;
+	char url[640];
+
+	snprintf(url, sizeof(url), "%s/v1/account", c->endpoint);
+	rq.url = url;
+	r = from_http(nrfca_http_request_once(c->http, &rq, &a, e));
+	if (r == NRFCLOUD_OK && a.status != 200)
+		r = refused(&a, "the API key check (GET /v1/account)", e);
+	nrfca_http_answer_clear(&a);
+	return r;
+}
+
 enum nrfcloud_outcome nrfcloud_device_exists(struct nrfcloud *c, const char *device_id,
 					     int *exists, struct nrfca_err *e)
 {

@@ -127,6 +127,11 @@ void nrfcloud_row_errors_free(struct nrfcloud_row_error *v, size_t n);
 enum nrfcloud_outcome nrfcloud_device_exists(struct nrfcloud *c, const char *device_id,
 					     int *exists, struct nrfca_err *e);
 
+/* GET /v1/account (FetchAccountInfo) once, without retries: NRFCLOUD_AUTH
+ * when the key is refused, NRFCLOUD_UNREACHABLE when nRF Cloud does not
+ * answer now.  A station checks its key before it touches a modem. */
+enum nrfcloud_outcome nrfcloud_check_key(struct nrfcloud *c, struct nrfca_err *e);
+
 /* ---- parsers of untrusted answers (pure; fuzzed by fuzz_nrfcloud) ---- */
 
 /* 202 answer: {"bulkOpsRequestId": "<1..64 of [A-Za-z0-9_-]>"}. */

@@ -531,6 +531,10 @@ static int append_refused(const char *queue, const struct nrfca_ob_set *s, struc
 	size_t i;
 	int fd, rc = 0;
 
+	for (i = 0; i < s->n && s->rows[i].result != NRFCA_OB_ERROR; i++)
+		;
+	if (i == s->n)
+		return 0;
 	snprintf(path, sizeof(path), "%s.refused", queue);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
@@ -610,7 +614,8 @@ static void add_summary(struct nrfca_ob_summary *to, const struct nrfca_ob_summa
 }
 
 int nrfca_ob_queue_drain(const char *queue, const struct nrfca_ob_opts *o,
-			 struct nrfca_ob_summary *sum, int *busy, struct nrfca_err *e)
+			 struct nrfca_ob_summary *sum, int *busy, struct nrfca_ob_set *handled_out,
+			 struct nrfca_err *e)
 {
 	struct nrfca_ob_opts ro = *o;
 	struct nrfca_ob_set all = { 0 };
@@ -678,6 +683,9 @@ int nrfca_ob_queue_drain(const char *queue, const struct nrfca_ob_opts *o,
 	}
 	if (o->results != NULL && all.n > 0 && nrfca_ob_write_results(o->results, &all, e) != 0)
 		rc = -1;
-	nrfca_ob_set_clear(&all);
+	if (handled_out != NULL)
+		*handled_out = all;
+	else
+		nrfca_ob_set_clear(&all);
 	return rc;
 }

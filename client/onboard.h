@@ -62,9 +62,11 @@ int nrfca_ob_queue_add(const char *queue, const char *row, struct nrfca_err *e);
 /* Onboard what the queue holds (with the check: a queued device may already
  * be in nRF Cloud).  *busy = 1 when another process is draining (it takes
  * the rows, including any added meanwhile).  sum covers this process's
- * rounds; o->results (if set) lists every row this process handled. */
+ * rounds; o->results (if set) lists every row this process handled, and so
+ * does *handled (if not NULL; the caller clears it). */
 int nrfca_ob_queue_drain(const char *queue, const struct nrfca_ob_opts *o,
-			 struct nrfca_ob_summary *sum, int *busy, struct nrfca_err *e);
+			 struct nrfca_ob_summary *sum, int *busy, struct nrfca_ob_set *handled,
+			 struct nrfca_err *e);
 
 /* The exit status (exitcodes.h) a run's summary calls for: 0 when every
  * device is OK or EXISTS; cloud-refused when the key or a device was

@@ -7,6 +7,7 @@ Implements, from nRF Cloud's OpenAPI document and Nordic's nrf_cloud_onboard:
   GET  /v1/bulk-ops-requests/ID FetchBulkOpsRequest: PENDING, IN_PROGRESS, then
                                 SUCCEEDED or FAILED (+ errorSummaryUrl)
   GET  /v1/devices/ID           FetchDevice: 200 or 404
+  GET  /v1/account              FetchAccountInfo (a station checks its key with it)
   GET  /bulk-ops-results/NAME   the error summary {"errors": ["[i]: message"]}: a
                                 link on "another host" (no API key; one that
                                 carries one is logged as a leak)
@@ -224,6 +225,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(401, {'message': 'Unauthorized'})
             return self.record(auth)
         if self.fault():
+            return self.record(auth)
+        if path == '/v1/account':
+            self.send_json(200, {'team': {'tenantId': 'fake-tenant', 'name': 'fake team'},
+                                 'role': 'owner'})
             return self.record(auth)
         m = re.match(r'^/v1/bulk-ops-requests/([A-Za-z0-9_-]+)$', path)
         if m:
