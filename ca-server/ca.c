@@ -30,6 +30,7 @@
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
+#define STALE_TRIES 8   /* decisions made again when the device changed meanwhile */
 
 struct ca {
 	struct signer *signer;
@@ -417,6 +418,42 @@ static int status_for_rule(enum nrfca_policy_rule r, const char **code)
 	}
 }
 
+/* The policy refused: answer, count, audit (a dry run is a question, not a
+ * refused enrollment; rate limits are counted, not audited). */
+static void refuse(struct ca *ca, const struct principal *who, const struct enroll_req *rq,
+		   const struct nrfca_policy_decision *d, struct ca_result *res)
+{
+	const char *code;
+	int st = status_for_rule(d->rule, &code);
+
+	fail_res(res, st, code, d->rule_name, "%s", d->detail);
+	res->retry_after = d->retry_after;
+	if (!rq->dry_run) {
+		metrics_inc(M_REJECTIONS, d->rule_name, NULL);
+		if (st != 429)
+			audit_reject(ca, who, d->rule_name, d->detail, d->profile_name);
+	}
+}
+
+/* The device's current certificate (the ledger's one-active holder) into
+ * old, and what the policy calls it.  0, or -1 on a database error. */
+static int device_facts(struct ca *ca, struct nrfca_policy_facts *f, const unsigned char spki_hash[32],
+			struct cert_record *old, struct nrfca_err *e)
+{
+	int rc;
+
+	cert_record_clear(old);
+	rc = ledger_find_holder(ca->ledger, f->cn, CERT_KIND_CERTIFICATE, old, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		f->existing = memcmp(old->pubkey_sha256, spki_hash, 32) == 0 ?
+				      NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
+	else
+		f->existing = NRFCA_EXISTING_NONE;
+	return 0;
+}
+
 void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_req *rq,
 	       struct ca_result *res)
 {
@@ -430,7 +467,7 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 	struct nrfca_err e = { 0 };
 	X509_NAME *subject = NULL;
 	X509 *x = NULL;
-	int rc, tries, existing_found = 0;
+	int rc, tries, stale = 0, existing_found = 0;
 	unsigned char csr_hash[32], spki_hash[32];
 	char serial[LEDGER_SERIAL_MAX + 1];
 
@@ -530,30 +567,14 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 			goto db_fail;
 		existing_found = rc == 0;
 	}
-	if (!existing_found && csr != NULL && f.cn != NULL) {
-		rc = ledger_find_active_by_device(ca->ledger, f.cn, &old, &e);
-		if (rc < 0)
-			goto db_fail;
-		if (rc == 0)
-			f.existing = memcmp(old.pubkey_sha256, spki_hash, 32) == 0 ?
-					     NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
-		else
-			f.existing = NRFCA_EXISTING_NONE;
-	}
+	if (!existing_found && csr != NULL && f.cn != NULL &&
+	    device_facts(ca, &f, spki_hash, &old, &e) != 0)
+		goto db_fail;
 
 	/* 4. policy (a replay or a dry run signs nothing: no rate-limit charge) */
 	f.no_charge = existing_found || rq->dry_run;
 	if (nrfca_policy_decide(pol, &f, &d, &e) != 0) {
-		const char *code;
-		int st = status_for_rule(d.rule, &code);
-
-		fail_res(res, st, code, d.rule_name, "%s", d.detail);
-		res->retry_after = d.retry_after;
-		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
-			metrics_inc(M_REJECTIONS, d.rule_name, NULL);
-			if (st != 429)
-				audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
-		}
+		refuse(ca, who, rq, &d, res);
 		goto out;
 	}
 	if (csr == NULL) {
@@ -587,10 +608,12 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		fail_res(res, 500, "internal", NULL, "%s", e.msg);
 		goto out;
 	}
-	for (tries = 0; tries < SERIAL_TRIES; tries++) {
+	for (tries = 0; tries < SERIAL_TRIES;) {
 		unsigned char *p;
 		int n;
 
+		if (rec.der != NULL)
+			goto record;  /* signed already: decided again after a stale answer */
 		X509_free(x);
 		x = build_cert(ca, X509_REQ_get0_pubkey((X509_REQ *)nrfca_csr_req(csr)), subject,
 			       d.ext, d.validity_days, serial, &e);
@@ -635,14 +658,34 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		}
 		p = rec.der;
 		rec.der_len = (size_t)i2d_X509(x, &p);
+		rec.kind = CERT_KIND_CERTIFICATE;
+		rec.one_active = 1;   /* every on_existing mode allows one active certificate */
+record:
+		/* the ledger checks, in the recording transaction, that the device's
+		 * certificate is still the one this decision saw */
 		rc = ledger_record_issuance(ca->ledger, &rec, who->name,
-					    d.action == NRFCA_ACTION_SUPERSEDE ? old.serial : NULL,
-					    &e);
+					    old.serial[0] != '\0' ? old.serial : NULL, &e);
 		if (rc == 0)
 			break;
-		if (e.code == NRFCA_E_EXISTS)
-			continue;         /* serial collision: new serial, sign again */
-		if (e.code == NRFCA_E_CONFLICT &&
+		if (e.code == NRFCA_E_EXISTS) {
+			cert_record_clear(&rec);  /* serial collision: new serial, sign again */
+			tries++;
+			continue;
+		}
+		if (e.code == NRFCA_E_STALE && stale++ < STALE_TRIES) {
+			/* another request changed the device meanwhile: decide again */
+			if (device_facts(ca, &f, spki_hash, &old, &e) != 0)
+				goto db_fail;
+			f.no_charge = 1;
+			if (nrfca_policy_decide(pol, &f, &d, &e) != 0) {
+				refuse(ca, who, rq, &d, res);
+				goto out;
+			}
+			if (d.action == NRFCA_ACTION_REPLAY)
+				goto replay;
+			continue;
+		}
+		if (e.code == NRFCA_E_CONFLICT && (cert_record_clear(&old), 1) &&
 		    ledger_find_by_csr(ca->ledger, csr_hash, &old, NULL) == 0) {
 			existing_found = 1;   /* a concurrent request for the same CSR won */
 			goto replay;
