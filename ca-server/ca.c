@@ -4,6 +4,7 @@
  */
 #include "ca.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "b64url.h"
@@ -46,6 +48,8 @@ struct ca {
 	size_t crl_len;
 	time_t crl_this, crl_next;
 	long long crl_revoked;        /* revoked certificates the current CRL lists */
+	long long crl_ledger_revoked; /* revoked records of every kind when it was made
+	                                 (public-key registrations are never listed) */
 };
 
 static double mono_now(void)
@@ -201,18 +205,51 @@ static void iso_time(long long t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A registration's key (SubjectPublicKeyInfo DER) as PEM, or NULL. */
+static char *spki_to_pem(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)len);
+	BIO *b = k ? BIO_new(BIO_s_mem()) : NULL;
+	char *data, *out = NULL;
+	long n;
+
+	if (b != NULL && PEM_write_bio_PUBKEY(b, k) == 1) {
+		n = BIO_get_mem_data(b, &data);
+		out = malloc((size_t)n + 1);
+		if (out) {
+			memcpy(out, data, (size_t)n);
+			out[n] = '\0';
+		}
+	}
+	BIO_free(b);
+	EVP_PKEY_free(k);
+	return out;
+}
+
+/* The record's DER as PEM: the certificate, or a registration's public key. */
+static char *record_pem(const struct cert_record *r)
+{
+	const unsigned char *p = r->der;
+	X509 *x;
+	char *pem;
+
+	if (r->kind == CERT_KIND_PUBLIC_KEY)
+		return spki_to_pem(r->der, r->der_len);
+	x = d2i_X509(NULL, &p, (long)r->der_len);
+	if (x == NULL)
+		return NULL;
+	pem = x509_to_pem(x);
+	X509_free(x);
+	return pem;
+}
+
 json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 {
-	char nb[32], na[32], ia[32], ra[32], sha[65], *pem = NULL;
-	const unsigned char *p = r->der;
-	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
+	char nb[32], na[32], ia[32], ra[32], sha[65], *pem = record_pem(r);
 	json_t *o;
 
 	(void)ca;
-	if (x != NULL) {
-		pem = x509_to_pem(x);
-		X509_free(x);
-	}
 	iso_time(r->not_before, nb);
 	iso_time(r->not_after, na);
 	iso_time(r->issued_at, ia);
@@ -236,8 +273,10 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 				    json_string(crl_reason_name(r->revocation_reason) ?
 						crl_reason_name(r->revocation_reason) : "unspecified"));
 	}
+	json_object_set_new(o, "kind", json_string(cert_kind_name(r->kind)));
 	if (pem != NULL)
-		json_object_set_new(o, "certificate", json_string(pem));
+		json_object_set_new(o, r->kind == CERT_KIND_PUBLIC_KEY ? "public_key" :
+				    "certificate", json_string(pem));
 	free(pem);
 	return o;
 }
@@ -249,25 +288,27 @@ static json_t *enroll_body(struct ca *ca, const struct nrfca_policy *pol,
 {
 	const struct nrfca_profile *pr = nrfca_policy_profile_find(pol, r->profile);
 	const char *tb = NULL;
-	char nb[32], na[32], *pem = NULL;
-	const unsigned char *p = r->der;
-	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
+	char nb[32], na[32], *pem = record_pem(r);
 	json_t *o;
 	size_t tbl = 0;
 
-	if (x == NULL)
-		return NULL;
-	pem = x509_to_pem(x);
-	X509_free(x);
 	if (pem == NULL)
 		return NULL;
 	iso_time(r->not_before, nb);
 	iso_time(r->not_after, na);
 	if (pr != NULL)
 		tb = nrfca_profile_trust_bundle(pr, &tbl);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial", r->serial, "device_id",
-		      r->device_id, "profile", r->profile, "certificate", pem, "chain",
-		      ca->chain_pem, "not_before", nb, "not_after", na);
+	if (r->kind == CERT_KIND_PUBLIC_KEY)
+		/* a registration: no certificate, no chain; the device gets the trust
+		 * bundle and the station the key nrfca recorded */
+		o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "registration", 1,
+			      "kind", "public_key", "serial", r->serial, "device_id",
+			      r->device_id, "profile", r->profile, "public_key", pem,
+			      "not_before", nb, "not_after", na);
+	else
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial", r->serial,
+			      "device_id", r->device_id, "profile", r->profile, "certificate",
+			      pem, "chain", ca->chain_pem, "not_before", nb, "not_after", na);
 	if (o != NULL) {
 		json_object_set_new(o, "sec_tag",
 				    r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
@@ -367,7 +408,7 @@ ssl_fail:
 /* enrollment: DESIGN.md "The issuance path" as a table of steps */
 
 enum enroll_step {
-	E_INTAKE, E_FACTS, E_DECIDE, E_BUILD, E_SIGN, E_RECORD, E_ANSWER,
+	E_INTAKE, E_FACTS, E_DECIDE, E_BUILD, E_SIGN, E_REGISTER, E_RECORD, E_ANSWER,
 	E_MAX,
 	E_END = E_MAX      /* stop: the result holds the answer or the error */
 };
@@ -385,11 +426,14 @@ struct enrollment {
 	/* intake */
 	struct nrfca_modem_out *m;        /* %KEYGEN output, or NULL */
 	struct nrfca_csr *csr;            /* verified CSR, or NULL (public-key %KEYGEN) */
+	int public_key;                   /* %KEYGEN public key: a registration if allowed */
+	char device_lc[37];               /* its attested UUID in lower case */
 	/* facts */
 	struct nrfca_policy *pol;         /* the policy this request holds to the end */
 	struct nrfca_policy_facts f;
 	unsigned char csr_hash[32], spki_hash[32];
-	int csr_seen;                     /* this CSR was certified before: `old` is that record */
+	int csr_seen;                     /* this CSR (or public key) was recorded before:
+	                                     `old` is that record */
 	struct cert_record old;           /* that record, or the device's active one */
 	/* decide */
 	struct nrfca_policy_decision d;
@@ -515,9 +559,16 @@ static enum enroll_step intake_keygen(struct enrollment *en)
 	f->payload_id = en->m->payload_id;
 	f->verify = verify_attestation;
 	f->verify_ctx = en->m;
-	if (en->m->kind == NRFCA_MODEM_PUBLIC_KEY && describe_public_key(en) != 0) {
-		fail_res(en->res, 400, "invalid_keygen", NULL, "%s", en->e.msg);
-		return E_END;
+	if (en->m->kind == NRFCA_MODEM_PUBLIC_KEY) {
+		if (describe_public_key(en) != 0) {
+			fail_res(en->res, 400, "invalid_keygen", NULL, "%s", en->e.msg);
+			return E_END;
+		}
+		/* replay and the device's key are found by the key's hash */
+		en->public_key = 1;
+		f->input = NRFCA_INPUT_PUBLIC_KEY;
+		SHA256(en->m->part1, en->m->part1_len, en->spki_hash);
+		memcpy(en->csr_hash, en->spki_hash, 32);
 	}
 	if (en->m->kind == NRFCA_MODEM_CSR &&
 	    nrfca_csr_from_der(en->m->part1, en->m->part1_len, &en->csr, &en->e) != 0)
@@ -544,6 +595,21 @@ static enum enroll_step step_intake(struct enrollment *en)
 	return E_END;
 }
 
+/* The device the request is for: the CSR's CN, or for a public key the
+ * attested UUID in lower case (what a registration records). */
+static const char *device_of(struct enrollment *en)
+{
+	size_t i;
+
+	if (!en->public_key)
+		return en->f.cn;
+	if (en->m->device_uuid_str[0] == '\0' || strlen(en->m->device_uuid_str) != 36)
+		return NULL;
+	for (i = 0; i <= 36; i++)
+		en->device_lc[i] = (char)tolower((unsigned char)en->m->device_uuid_str[i]);
+	return en->device_lc;
+}
+
 /* What the ledger knows: a certificate for this very CSR (a replay), else
  * the device's active certificate (the ledger's one-active holder, which the
  * record step names to the ledger) and whether it has the same key.  Callers
@@ -556,15 +622,16 @@ static int ledger_facts(struct enrollment *en)
 	memset(&en->old, 0, sizeof(en->old));
 	en->csr_seen = 0;
 	en->f.existing = NRFCA_EXISTING_NONE;
-	if (en->csr == NULL)
+	if (en->csr == NULL && !en->public_key)
 		return 0;
 	rc = ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
 	en->csr_seen = rc == 0;
-	if (en->csr_seen || en->f.cn == NULL)
+	if (en->csr_seen || device_of(en) == NULL)
 		return 0;
-	rc = ledger_find_holder(en->ca->ledger, en->f.cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
+	rc = ledger_find_holder(en->ca->ledger, device_of(en), en->public_key ?
+				CERT_KIND_PUBLIC_KEY : CERT_KIND_CERTIFICATE, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -625,16 +692,22 @@ static enum enroll_step step_decide(struct enrollment *en)
 		}
 		return E_END;
 	}
-	if (en->csr == NULL) {
+	if (en->csr == NULL && !d->registration) {
 		fail_res(en->res, 400, "invalid_keygen", NULL,
 			 "this %%KEYGEN output carries a public key, not a CSR, so it proves no "
-			 "possession of the key; use AT%%KEYGEN=<sec_tag>,2,0");
+			 "possession of the key; use AT%%KEYGEN=<sec_tag>,2,0, or a profile that "
+			 "registers public keys");
 		return E_END;
 	}
 	if (en->csr_seen && en->old.status != CERT_ACTIVE) {
-		fail_res(en->res, 409, "certificate_revoked", NULL,
-			 "this CSR was certified before (serial %s) and that certificate is "
-			 "revoked; generate a new key", en->old.serial);
+		if (en->public_key)
+			fail_res(en->res, 409, "registration_revoked", NULL,
+				 "this public key was registered before (serial %s) and that "
+				 "registration is revoked; generate a new key", en->old.serial);
+		else
+			fail_res(en->res, 409, "certificate_revoked", NULL,
+				 "this CSR was certified before (serial %s) and that certificate is "
+				 "revoked; generate a new key", en->old.serial);
 		return E_END;
 	}
 	if (en->csr_seen || d->action == NRFCA_ACTION_REPLAY) {
@@ -646,7 +719,9 @@ static enum enroll_step step_decide(struct enrollment *en)
 		return E_ANSWER;
 	}
 	en->outcome = OUT_ISSUED;
-	return en->rec.der != NULL ? E_RECORD : E_BUILD; /* signed before a stale answer: reuse */
+	if (en->rec.der != NULL)
+		return E_RECORD;      /* signed (or described) before a stale answer: reuse */
+	return d->registration ? E_REGISTER : E_BUILD;
 }
 
 /* The ledger's description of the certificate being issued (DER added by
@@ -733,6 +808,51 @@ static enum enroll_step step_sign(struct enrollment *en)
 	return E_RECORD;
 }
 
+/* register: the variant of build + sign for a public-key profile.  The
+ * record holds the attested public key (SubjectPublicKeyInfo DER) as kind
+ * public_key; its hash is the replay key; nothing is signed.  It is
+ * recorded, listed, fetched and revoked like a certificate, never in the
+ * CRL. */
+static enum enroll_step step_register(struct enrollment *en)
+{
+	struct cert_record *rec = &en->rec;
+	char serial[LEDGER_SERIAL_MAX + 1];
+	unsigned char b[16];
+	time_t now = time(NULL);
+
+	if (!nrfca_random_serial(b, serial)) {
+		fail_res(en->res, 500, "internal", NULL, "no random bytes for a serial");
+		return E_END;
+	}
+	cert_record_clear(rec);
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->serial, sizeof(rec->serial), "%s", serial);
+	snprintf(rec->device_id, sizeof(rec->device_id), "%s", en->d.device_id);
+	snprintf(rec->uuid, sizeof(rec->uuid), "%s", en->m->device_uuid_str);
+	snprintf(rec->imei, sizeof(rec->imei), "%s", en->d.imei);
+	snprintf(rec->profile, sizeof(rec->profile), "%s", en->d.profile_name);
+	snprintf(rec->station, sizeof(rec->station), "%s", en->who->name);
+	rec->sec_tag = en->m->has_sec_tag ? (long long)en->m->sec_tag : -1;
+	memcpy(rec->csr_sha256, en->csr_hash, 32);
+	memcpy(rec->pubkey_sha256, en->spki_hash, 32);
+	rec->not_before = (long long)now;
+	rec->not_after = (long long)now + 86400LL * en->d.validity_days;
+	rec->status = CERT_ACTIVE;
+	rec->revocation_reason = -1;
+	rec->kind = CERT_KIND_PUBLIC_KEY;
+	rec->one_active = 1;
+	if (en->rq->request_id)
+		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
+	rec->der = malloc(en->m->part1_len);
+	if (rec->der == NULL) {
+		fail_res(en->res, 500, "internal", NULL, "out of memory");
+		return E_END;
+	}
+	memcpy(rec->der, en->m->part1, en->m->part1_len);
+	rec->der_len = en->m->part1_len;
+	return E_RECORD;
+}
+
 /* record: certificate + audit entry in one transaction (superseding the
  * device's active certificate when the policy says so).  The ledger checks
  * in that transaction that the device's certificate is still the one the
@@ -752,7 +872,7 @@ static enum enroll_step step_record(struct enrollment *en)
 	}
 	if (en->e.code == NRFCA_E_EXISTS) {   /* serial collision: new serial, sign again */
 		if (++en->serial_tries < SERIAL_TRIES)
-			return E_BUILD;
+			return en->public_key ? E_REGISTER : E_BUILD;
 		fail_res(en->res, 500, "internal", NULL, "no free serial number after %d tries",
 			 SERIAL_TRIES);
 		return E_END;
@@ -775,10 +895,11 @@ static enum enroll_step step_record(struct enrollment *en)
 
 static json_t *dry_run_body(const struct nrfca_policy_decision *d)
 {
-	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:i}", "dry_run", 1, "decision", "allow",
+	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:i, s:b}", "dry_run", 1, "decision", "allow",
 			 "profile", d->profile_name, "device_id", d->device_id, "action",
-			 d->action == NRFCA_ACTION_SUPERSEDE ? "supersede" : "issue",
-			 "validity_days", d->validity_days);
+			 d->action == NRFCA_ACTION_SUPERSEDE ? "supersede" :
+			 d->registration ? "register" : "issue",
+			 "validity_days", d->validity_days, "registration", d->registration);
 }
 
 /* answer: 201 with the new certificate, 200 with the one issued before for
@@ -807,7 +928,8 @@ static enum enroll_step step_answer(struct enrollment *en)
 	res->body = enroll_body(en->ca, en->pol, &en->rec);
 	if (res->body == NULL)
 		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
-	metrics_inc(M_CERTS_ISSUED, en->rec.profile, en->rec.station);
+	metrics_inc(en->rec.kind == CERT_KIND_PUBLIC_KEY ? M_KEYS_REGISTERED : M_CERTS_ISSUED,
+		    en->rec.profile, en->rec.station);
 	if (en->d.action == NRFCA_ACTION_SUPERSEDE) {
 		metrics_inc(M_REVOCATIONS, "superseded", NULL);
 		if (ca_crl_refresh(en->ca, &en->e) != 0)
@@ -828,6 +950,7 @@ static const struct {
 	[E_DECIDE] = { "decide", step_decide },   /* policy verdict; replay; dry run */
 	[E_BUILD] = { "build", step_build },      /* from the profile, with the CSR's key */
 	[E_SIGN] = { "sign", step_sign },         /* inside the token */
+	[E_REGISTER] = { "register", step_register }, /* public-key profile: the key, unsigned */
 	[E_RECORD] = { "record", step_record },   /* certificate + audit, one transaction */
 	[E_ANSWER] = { "answer", step_answer },   /* 201 issued, 200 replay or dry run */
 };
@@ -974,6 +1097,12 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 	if (ledger_revoked_each(ca->ledger, add_revoked, &cb, err) != 0)
 		goto out;
 	ca->crl_revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(cb.crl));
+	{
+		long long all = 0, rv = -1;
+
+		ledger_count(ca->ledger, &all, &rv, NULL);
+		ca->crl_ledger_revoked = rv;
+	}
 	if (cb.failed)
 		goto ssl_fail;
 	if (ledger_next_crl_number(ca->ledger, &number, err) != 0)
@@ -1041,7 +1170,7 @@ void ca_crl_tick(struct ca *ca)
 	/* revocations made by another process (nrfca-admin revoke) count too */
 	ledger_count(ca->ledger, &certs, &revoked, NULL);
 	pthread_mutex_lock(&ca->crl_mu);
-	due = crl_due(ca, time(NULL)) || (revoked >= 0 && revoked != ca->crl_revoked);
+	due = crl_due(ca, time(NULL)) || (revoked >= 0 && revoked != ca->crl_ledger_revoked);
 	pthread_mutex_unlock(&ca->crl_mu);
 	if (due && ca_crl_refresh(ca, &e) != 0)
 		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);

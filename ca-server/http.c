@@ -648,8 +648,13 @@ static void h_cert(struct request *rq)
 	{
 		json_t *o = ca_record_json(rq->srv->ca, &r);
 
-		if (accept && strstr(accept, "application/pem-certificate-chain") && o &&
-		    json_is_string(json_object_get(o, "certificate"))) {
+		if (accept && strstr(accept, "application/pem-certificate-chain") &&
+		    r.kind == CERT_KIND_PUBLIC_KEY) {
+			respond_error(rq, 406, "not_a_certificate", NULL, 0, "serial %s is a "
+				      "public-key registration, not a certificate: ask for "
+				      "application/json (its \"public_key\")", rq->serial);
+		} else if (accept && strstr(accept, "application/pem-certificate-chain") && o &&
+			   json_is_string(json_object_get(o, "certificate"))) {
 			const char *c = json_string_value(json_object_get(o, "certificate"));
 			const char *ch = ca_chain_pem(rq->srv->ca);
 			size_t cl = strlen(c), hl = strlen(ch);
@@ -732,9 +737,11 @@ static void h_profiles(struct request *rq)
 		if (rq->who.role == ROLE_STATION &&
 		    (!nrfca_profile_enabled(pr) || !nrfca_profile_station_allowed(pr, rq->who.name)))
 			continue;
-		o = json_pack("{s:s, s:s, s:b, s:b}", "name", nrfca_profile_name(pr), "description",
+		o = json_pack("{s:s, s:s, s:b, s:b, s:s}", "name", nrfca_profile_name(pr),
+			      "description",
 			      nrfca_profile_description(pr) ? nrfca_profile_description(pr) : "",
-			      "enabled", nrfca_profile_enabled(pr), "default", pr == def);
+			      "enabled", nrfca_profile_enabled(pr), "default", pr == def, "input",
+			      nrfca_profile_input_name(pr));
 		json_object_set_new(o, "trust_bundle", tb ? json_stringn(tb, tl) : json_null());
 		json_array_append_new(arr, o);
 	}

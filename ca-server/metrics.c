@@ -45,6 +45,9 @@ static struct family families[M_MAX] = {
 	[M_HTTP_CLOSED] = { "nrfca_http_connections_closed_total",
 			    "Connections the server closed or refused by its limits, by reason", 0,
 			    "reason", NULL, NULL, 0 },
+	[M_KEYS_REGISTERED] = { "nrfca_public_keys_registered_total",
+				"Attested public keys registered (no certificate) by profile and "
+				"station", 0, "profile", "station", NULL, 0 },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

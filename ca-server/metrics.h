@@ -18,6 +18,7 @@ enum metric {
 	M_REQUEST_SECONDS,    /* histogram {route} */
 	M_SIGN_SECONDS,       /* histogram {what} */
 	M_HTTP_CLOSED,        /* counter {reason}: connections closed by the server's limits */
+	M_KEYS_REGISTERED,    /* counter {profile, station}: public-key registrations */
 	M_MAX
 };
 

@@ -91,13 +91,15 @@ static const char *str_field(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
-				    struct nrfca_ca_answer *a, struct nrfca_err *e)
+/* One JSON exchange: POST body, or GET when body is NULL. */
+static enum nrfca_ca_outcome exchange_json(struct nrfca_ca *ca, const char *path, json_t *body,
+					   struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
-	char *payload = json_dumps(body, JSON_COMPACT);
+	char *payload = body ? json_dumps(body, JSON_COMPACT) : strdup("");
 	struct nrfca_http_answer ha;
 	struct nrfca_http_req rq = {
-		.method = "POST", .auth = ca->auth, .content_type = "application/json",
+		.method = body ? "POST" : "GET", .auth = ca->auth,
+		.content_type = body ? "application/json" : NULL,
 		.accept = "application/json", .max_answer = NRFCA_CA_MAX_RESPONSE,
 		.peer = "the CA",
 	};
@@ -118,8 +120,8 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 		return NRFCA_CA_UNREACHABLE;
 	}
 	rq.url = url;
-	rq.body = payload;
-	rq.body_len = strlen(payload);
+	rq.body = body ? payload : NULL;
+	rq.body_len = body ? strlen(payload) : 0;
 	switch (nrfca_http_request(ca->http, &rq, &ha, e)) {
 	case NRFCA_HTTP_ANSWERED:
 		break;
@@ -153,6 +155,8 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 		a->not_before = str_field(a->body, "not_before");
 		a->not_after = str_field(a->body, "not_after");
 		a->sec_tag = json_is_integer(t) ? json_integer_value(t) : -1;
+		a->registration = json_is_true(json_object_get(a->body, "registration"));
+		a->public_key = str_field(a->body, "public_key");
 		res = NRFCA_CA_OK;
 		goto out;
 	}
@@ -171,6 +175,42 @@ out:
 	return res;
 }
 
+enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
+				    struct nrfca_ca_answer *a, struct nrfca_err *e)
+{
+	return exchange_json(ca, path, body, a, e);
+}
+
+int nrfca_ca_profile_input(struct nrfca_ca *ca, const char *profile, char input[16],
+			   struct nrfca_err *e)
+{
+	struct nrfca_ca_answer a;
+	json_t *arr, *it;
+	size_t i;
+	int rc = -1;
+
+	a.body = NULL;
+	if (exchange_json(ca, "/v1/profiles", NULL, &a, e) != NRFCA_CA_OK)
+		goto out;
+	arr = json_object_get(a.body, "profiles");
+	json_array_foreach(arr, i, it) {
+		const char *name = str_field(it, "name"), *in = str_field(it, "input");
+
+		if (name == NULL || (profile != NULL ? strcmp(name, profile) != 0 :
+				     !json_is_true(json_object_get(it, "default"))))
+			continue;
+		/* a CA that does not say takes %KEYGEN CSRs */
+		snprintf(input, 16, "%s", in != NULL && strlen(in) < 16 ? in : "keygen");
+		rc = 0;
+		goto out;
+	}
+	nrfca_err_set(e, NRFCA_E_CONFIG, "the CA offers this station no profile %s%s%s",
+		      profile ? "'" : "(default)", profile ? profile : "", profile ? "'" : "");
+out:
+	nrfca_ca_answer_clear(&a);
+	return rc;
+}
+
 enum nrfca_ca_outcome nrfca_ca_enroll(struct nrfca_ca *ca, json_t *body,
 				      struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
@@ -178,6 +218,14 @@ enum nrfca_ca_outcome nrfca_ca_enroll(struct nrfca_ca *ca, json_t *body,
 
 	if (r != NRFCA_CA_OK)
 		return r;
+	if (a->registration) {
+		if (a->serial == NULL || a->device_id == NULL || a->public_key == NULL) {
+			nrfca_err_set(e, NRFCA_E_INPUT, "the CA's registration answer (HTTP %ld) "
+				      "lacks serial, device_id or public_key", a->status);
+			return NRFCA_CA_BAD_ANSWER;
+		}
+		return NRFCA_CA_OK;
+	}
 	if (a->serial == NULL || a->device_id == NULL || a->certificate == NULL ||
 	    a->chain == NULL) {
 		nrfca_err_set(e, NRFCA_E_INPUT, "the CA's enrollment answer (HTTP %ld) lacks "

@@ -58,6 +58,8 @@ struct nrfca_ca_answer {
 	/* POST /v1/enroll success (borrowed from body; may be NULL) */
 	const char *serial, *device_id, *profile, *certificate, *chain, *trust_bundle,
 		*not_before, *not_after;
+	int registration;           /* a public-key profile: no certificate, public_key set */
+	const char *public_key;     /* the registered key (PEM), for a registration */
 	long long sec_tag;          /* -1 when null or absent */
 	/* error answers (borrowed; "" when absent) */
 	const char *error, *detail, *rule;
@@ -76,8 +78,15 @@ void nrfca_ca_free(struct nrfca_ca *ca);
 enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
 				    struct nrfca_ca_answer *a, struct nrfca_err *e);
 
+/* GET /v1/profiles: what the profile (NULL: the default) takes as input,
+ * "keygen", "csr", "any" or "public-key".  -1 with e set when the CA cannot
+ * be asked or does not offer the profile to this station (NRFCA_E_CONFIG). */
+int nrfca_ca_profile_input(struct nrfca_ca *ca, const char *profile, char input[16],
+			   struct nrfca_err *e);
+
 /* POST /v1/enroll, and check that a success carries serial, device_id,
- * certificate and chain (else NRFCA_CA_BAD_ANSWER). */
+ * certificate and chain, or for a registration ("registration": true)
+ * serial, device_id and public_key (else NRFCA_CA_BAD_ANSWER). */
 enum nrfca_ca_outcome nrfca_ca_enroll(struct nrfca_ca *ca, json_t *body,
 				      struct nrfca_ca_answer *a, struct nrfca_err *e);
 

@@ -49,7 +49,12 @@ static void usage(FILE *f)
 		"Certificate:\n"
 		"  --id ID                uuid (default: CN is the device UUID), imei (CN=<IMEI>),\n"
 		"                         nrf-imei (CN=nrf-<IMEI>), or a fixed CN\n"
-		"  --profile P            CA profile (default: the server's default)\n"
+		"  --profile P            CA profile (default: the server's default); a profile\n"
+		"                         whose input is public-key (nrf-cloud-jwt) registers the\n"
+		"                         modem's attested public key (AT%%KEYGEN=<tag>,2,1) instead\n"
+		"                         of a certificate: only the trust bundle is written and\n"
+		"                         --csv gets the row id,\"public key\" (nrfca onboard\n"
+		"                         --public-keys)\n"
 		"  --coap                 the nrf-cloud-coap profile (AWS + CoAP roots)\n"
 		"  --host-key             generate the key on the station and write it (type 2);\n"
 		"                         less secure: the key leaves the modem's protection;\n"
@@ -101,6 +106,37 @@ static int parse_eol(const char *s, enum nrf91_eol *out)
 	else
 		return -1;
 	return 0;
+}
+
+/* A named profile that registers public keys ("input": "public-key", e.g.
+ * nrf-cloud-jwt) makes the modem return its public key instead of a CSR:
+ * ask the CA before the modem is touched. */
+static int profile_kind(struct nrfca_prov_opts *o)
+{
+	struct nrfca_ca *ca = NULL;
+	struct nrfca_err e = { 0 };
+	char input[16] = "keygen";
+	int rc = 0;
+
+	if (o->profile == NULL || o->host_key)
+		return 0;
+	if (nrfca_ca_create(&o->ca, &ca, &e) != 0 ||
+	    nrfca_ca_profile_input(ca, o->profile, input, &e) != 0) {
+		fprintf(stderr, "nrfca provision: profile %s: %s (the modem was not touched)\n",
+			o->profile, e.msg);
+		rc = e.code == NRFCA_E_CONFIG ? NRFCA_EXIT_CA_REFUSED :
+		     e.code == NRFCA_E_IO ? NRFCA_EXIT_CA_UNREACHABLE : NRFCA_EXIT_USAGE;
+	} else if (strcmp(input, "public-key") == 0) {
+		if (o->id != NULL && strcmp(o->id, "uuid") != 0) {
+			fprintf(stderr, "nrfca provision: profile %s registers the modem's public "
+				"key under its attested UUID: --id %s does not apply\n", o->profile,
+				o->id);
+			rc = NRFCA_EXIT_USAGE;
+		}
+		o->public_key = 1;
+	}
+	nrfca_ca_free(ca);
+	return rc;
 }
 
 /* --onboard: the queue defaults to the journal; the key is tried before the
@@ -359,6 +395,9 @@ int cmd_provision(int argc, char **argv)
 		rc = NRFCA_EXIT_USAGE;
 		goto out;
 	}
+	rc = profile_kind(&o);
+	if (rc != 0)
+		goto out;
 	if (onboard) {
 		rc = cloud_preflight(&cloud_o, cloud_stage, &o, queue, sizeof(queue), &cloud,
 				     cloud_warning, sizeof(cloud_warning));
@@ -390,7 +429,8 @@ int cmd_provision(int argc, char **argv)
 		if (r.modem_state[0])
 			fprintf(stderr, "nrfca provision: modem state: %s\n", r.modem_state);
 	} else {
-		printf("provisioned %s serial %s sec_tag %u in %.1f s%s; modem %s\n",
+		printf("%s %s serial %s sec_tag %u in %.1f s%s; modem %s\n",
+		       r.registration ? "registered the public key of" : "provisioned",
 		       r.device_id, r.serial, (unsigned)o.sec_tag, r.seconds,
 		       r.resumed ? " (resumed)" : "",
 		       r.online ? "online (AT+CFUN=1)" : "left offline (AT+CFUN=4)");

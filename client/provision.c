@@ -23,6 +23,7 @@
 #include "exitcodes.h"
 #include "journal.h"
 #include "modem_out.h"
+#include "obcsv.h"
 
 #define CERT_PEM_MAX 16384u
 #define CHAIN_MAX_CERTS 16
@@ -364,8 +365,8 @@ static int st_keygen(struct prov *p)
 		     p->request_id);
 	} else {
 		kr.sec_tag = p->o->sec_tag;
-		kr.content = 0;
-		if (id_cn(p, cn, sizeof(cn))) {
+		kr.content = p->o->public_key ? 1 : 0;
+		if (!p->o->public_key && id_cn(p, cn, sizeof(cn))) {
 			snprintf(attrs, sizeof(attrs), "CN=%s", cn);
 			kr.attributes = attrs;
 		}
@@ -379,9 +380,10 @@ static int st_keygen(struct prov *p)
 					 "(truncated or altered?)");
 			return NRFCA_EXIT_VERIFY_FAILED;
 		}
-		if (p->mo->kind != NRFCA_MODEM_CSR) {
-			nrfca_err_set(p->e, NRFCA_E_BINDING, "%%KEYGEN gave %s, not a CSR",
-				      nrfca_modem_kind_name(p->mo->kind));
+		if (p->mo->kind != (p->o->public_key ? NRFCA_MODEM_PUBLIC_KEY : NRFCA_MODEM_CSR)) {
+			nrfca_err_set(p->e, NRFCA_E_BINDING, "%%KEYGEN gave %s, not a %s",
+				      nrfca_modem_kind_name(p->mo->kind),
+				      p->o->public_key ? "public key" : "CSR");
 			return NRFCA_EXIT_VERIFY_FAILED;
 		}
 		if (p->mo->has_sec_tag && p->mo->sec_tag != p->o->sec_tag) {
@@ -396,7 +398,8 @@ static int st_keygen(struct prov *p)
 		}
 		if (!p->have_uuid)
 			snprintf(p->r->uuid, sizeof(p->r->uuid), "%s", p->mo->device_uuid_str);
-		if (nrfca_csr_from_der(p->mo->part1, p->mo->part1_len, &p->csr, p->e) != 0) {
+		if (!p->o->public_key &&
+		    nrfca_csr_from_der(p->mo->part1, p->mo->part1_len, &p->csr, p->e) != 0) {
 			nrfca_err_prefix(p->e, "the CSR in the %%KEYGEN output");
 			return NRFCA_EXIT_VERIFY_FAILED;
 		}
@@ -418,17 +421,23 @@ static int st_keygen(struct prov *p)
 				return NRFCA_EXIT_LOCAL_IO;
 			p->journal_found = 1;
 		}
-		note(p, "binding checked: the attestation covers the CSR (CN=%s, %s)",
-		     nrfca_csr_cn(p->csr) ? nrfca_csr_cn(p->csr) : "(none)",
-		     nrfca_csr_key_desc(p->csr));
+		if (p->o->public_key)
+			note(p, "binding checked: the attestation covers the public key of device "
+			     "%s", p->mo->device_uuid_str);
+		else
+			note(p, "binding checked: the attestation covers the CSR (CN=%s, %s)",
+			     nrfca_csr_cn(p->csr) ? nrfca_csr_cn(p->csr) : "(none)",
+			     nrfca_csr_key_desc(p->csr));
 	} else if (random_hex(p->request_id, 16, p->e) != 0) {
 		return NRFCA_EXIT_FAILURE;
 	}
 	/* Local files refuse early, before the CA issues anything. */
-	if (nrfca_csr_cn(p->csr) != NULL) {
-		rc = check_csv(p, p->o->csv, nrfca_csr_cn(p->csr), 1);
+	if (p->o->public_key || nrfca_csr_cn(p->csr) != NULL) {
+		const char *id = p->o->public_key ? p->r->uuid : nrfca_csr_cn(p->csr);
+
+		rc = check_csv(p, p->o->csv, id, 1);
 		if (rc == 0)
-			rc = check_csv(p, p->o->devinfo, nrfca_csr_cn(p->csr), 0);
+			rc = check_csv(p, p->o->devinfo, id, 0);
 		if (rc != 0)
 			return rc;
 	}
@@ -486,9 +495,43 @@ static int st_enroll(struct prov *p)
 	snprintf(p->r->device_id, sizeof(p->r->device_id), "%s", p->ans.device_id);
 	snprintf(p->r->profile, sizeof(p->r->profile), "%s",
 		 p->ans.profile ? p->ans.profile : (p->profile ? p->profile : ""));
-	note(p, "certificate %s for %s (profile %s)%s", p->r->serial, p->r->device_id,
-	     p->r->profile, p->r->replay ? ", the CA's replay of an earlier issue" : "");
+	if (p->ans.registration != p->o->public_key) {
+		nrfca_err_set(p->e, NRFCA_E_INPUT, "the CA answered with %s, but profile %s was "
+			      "expected to %s", p->ans.registration ? "a public-key registration" :
+			      "a certificate", p->r->profile, p->o->public_key ?
+			      "register the public key" : "issue a certificate");
+		return NRFCA_EXIT_VERIFY_FAILED;
+	}
+	p->r->registration = p->ans.registration;
+	note(p, "%s %s for %s (profile %s)%s", p->ans.registration ? "registration" :
+	     "certificate", p->r->serial, p->r->device_id, p->r->profile,
+	     p->r->replay ? ", the CA's replay of an earlier one" : "");
 	return 0;
+}
+
+/* A registration: the key the CA recorded must be the modem's attested key. */
+static int check_registration(struct prov *p)
+{
+	BIO *b = BIO_new_mem_buf(p->ans.public_key, -1);
+	EVP_PKEY *got = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *want = NULL;
+	int rc = NRFCA_EXIT_VERIFY_FAILED;
+
+	BIO_free(b);
+	ERR_clear_error();
+	if (nrfca_spki_from_der(p->mo->part1, p->mo->part1_len, &want, p->e) != 0)
+		goto out;
+	if (got == NULL || EVP_PKEY_eq(got, want) != 1) {
+		nrfca_err_set(p->e, NRFCA_E_BINDING, "the CA's registration %s does not hold the "
+			      "modem's attested public key", p->r->serial);
+		goto out;
+	}
+	note(p, "registration checked: the CA recorded the modem's attested public key");
+	rc = 0;
+out:
+	EVP_PKEY_free(got);
+	EVP_PKEY_free(want);
+	return rc;
 }
 
 static X509 *cert_from_pem(const char *pem, struct nrfca_err *e)
@@ -518,6 +561,8 @@ static int st_check(struct prov *p)
 	BIO *b = NULL;
 	int rc = NRFCA_EXIT_VERIFY_FAILED, n = 0;
 
+	if (p->ans.registration)
+		return check_registration(p);
 	cert = cert_from_pem(p->ans.certificate, p->e);
 	if (cert == NULL)
 		goto out;
@@ -593,6 +638,11 @@ static int st_write(struct prov *p)
 	} else {
 		note(p, "profile %s has no trust bundle: type 0 not written", p->r->profile);
 	}
+	if (p->ans.registration) {
+		note(p, "a registration: no client certificate to write (the device signs JWTs "
+		     "with its key at sec_tag %u)", (unsigned)p->o->sec_tag);
+		return 0;
+	}
 	rc = write_one(p, NRF91_CRED_CLIENT_CERT, p->ans.certificate, p->r->cert_hash);
 	if (rc != 0)
 		return rc;
@@ -655,17 +705,22 @@ static int st_readback(struct prov *p)
 			goto out;
 		}
 	}
-	if (!seen[NRF91_CRED_CLIENT_CERT] || !seen[NRF91_CRED_CLIENT_KEY] ||
-	    (need_ca && !seen[NRF91_CRED_CA_CERT])) {
+	if ((!seen[NRF91_CRED_CLIENT_CERT] && !p->ans.registration) ||
+	    !seen[NRF91_CRED_CLIENT_KEY] || (need_ca && !seen[NRF91_CRED_CA_CERT])) {
 		nrfca_err_set(p->e, NRFCA_E_BINDING, "after writing, the modem does not list "
 			      "%s at sec_tag %u", !seen[NRF91_CRED_CLIENT_KEY] ? "the key (type 2)" :
 			      !seen[NRF91_CRED_CLIENT_CERT] ? "the certificate (type 1)" :
 			      "the trust bundle (type 0)", (unsigned)p->o->sec_tag);
 		goto out;
 	}
-	note(p, hashes ? "modem lists the key, the certificate%s with the SHA-256 written" :
-	     "modem lists the key and the certificate%s (firmware shows no hashes)",
-	     need_ca ? " and the trust bundle" : "");
+	if (p->ans.registration)
+		note(p, hashes ? "modem lists the key%s with the SHA-256 written" :
+		     "modem lists the key%s (firmware shows no hashes)",
+		     need_ca ? " and the trust bundle" : "");
+	else
+		note(p, hashes ? "modem lists the key, the certificate%s with the SHA-256 written" :
+		     "modem lists the key and the certificate%s (firmware shows no hashes)",
+		     need_ca ? " and the trust bundle" : "");
 	rc = 0;
 out:
 	free(v);
@@ -754,7 +809,9 @@ static int st_finish(struct prov *p)
 		p->journal_found = 0;
 	}
 	if (p->o->csv != NULL) {
-		if (nrfca_onboard_row(p->r->device_id, p->o->sub_type, p->o->tags,
+		if (p->ans.registration ?
+		    nrfca_ob_pubkey_row(p->r->device_id, p->ans.public_key, &row, p->e) != 0 :
+		    nrfca_onboard_row(p->r->device_id, p->o->sub_type, p->o->tags,
 				      p->o->fw_types, p->ans.certificate, &row, p->e) != 0)
 			return NRFCA_EXIT_USAGE;
 		rc = append_row(p, p->o->csv, row, 1);
@@ -906,7 +963,8 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	r->resumed = p.resume;
 	r->seconds = mono() - t0;
 	if (rc == 0 && o->on_done != NULL)
-		o->on_done(o->on_done_ctx, r, p.ans.certificate, NULL);
+		o->on_done(o->on_done_ctx, r, p.ans.registration ? NULL : p.ans.certificate,
+			   p.ans.registration ? p.ans.public_key : NULL);
 	if (rc != 0) {
 		nrfca_err_prefix(e, "step %d (%s)", p.failed_step + 1, steps[p.failed_step].name);
 		snprintf(r->modem_state, sizeof(r->modem_state), "%s",

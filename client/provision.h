@@ -42,6 +42,9 @@ struct nrfca_prov_opts {
 	const char *id;            /* NULL or "uuid", "imei", "nrf-imei", or a fixed CN */
 	const char *profile;       /* NULL = the server's default ("host-key" with host_key) */
 	int replace, online, host_key;
+	int public_key;            /* the profile registers public keys (its "input" is
+	                              "public-key"): AT%KEYGEN=<tag>,2,1, no certificate,
+	                              only the trust bundle is written */
 	enum nrf91_eol eol;
 	const char *journal_dir;   /* required unless host_key */
 	const char *csv, *devinfo, *report;   /* may be NULL */
@@ -62,6 +65,7 @@ struct nrfca_prov_result {
 	char ca_hash[65], cert_hash[65];  /* SHA-256 of what was written (hex) */
 	int resumed;                      /* the CSR came from the journal */
 	int replay;                       /* the CA answered 200 (replay) */
+	int registration;                 /* a public key was registered, no certificate */
 	int online;
 	double seconds;
 	char modem_state[300];            /* on failure: what the modem holds now */

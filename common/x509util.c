@@ -17,17 +17,26 @@ int nrfca_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	return ok;
 }
 
+int nrfca_random_serial(unsigned char b[16], char hex[33])
+{
+	do {
+		if (RAND_bytes(b, 16) != 1)
+			return 0;
+		b[0] &= 0x7f;
+	} while (b[0] == 0);
+	if (hex != NULL)
+		nrfca_hex_encode(b, 16, hex);
+	return 1;
+}
+
 int nrfca_x509_random_serial(X509 *x, char hex[33])
 {
 	unsigned char b[16];
 	BIGNUM *bn;
 	int ok;
 
-	do {
-		if (RAND_bytes(b, sizeof(b)) != 1)
-			return 0;
-		b[0] &= 0x7f;
-	} while (b[0] == 0);
+	if (!nrfca_random_serial(b, NULL))
+		return 0;
 	bn = BN_bin2bn(b, sizeof(b), NULL);
 	ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
 	BN_free(bn);

@@ -16,5 +16,8 @@ int nrfca_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value);
  * random bits).  hex (may be NULL) gets the 32 lower-case hex digits.
  * 1 on success. */
 int nrfca_x509_random_serial(X509 *x, char hex[33]);
+/* The same 16 bytes and hex digits without a certificate (ledger records
+ * that are not certificates: public-key registrations).  1 on success. */
+int nrfca_random_serial(unsigned char b[16], char hex[33]);
 
 #endif

@@ -48,7 +48,7 @@ enum nrfca_policy_rule {
 	NRFCA_RULE_PROFILE_UNKNOWN,     /* requested profile does not exist */
 	NRFCA_RULE_PROFILE_DISABLED,    /* profile exists, "enabled": false */
 	NRFCA_RULE_STATION,             /* caller not in the profile's stations */
-	NRFCA_RULE_INPUT,               /* keygen/csr input kind not accepted */
+	NRFCA_RULE_INPUT,               /* keygen/csr/public-key input kind not accepted */
 	NRFCA_RULE_ATTESTATION_REQUIRED,
 	NRFCA_RULE_ATTESTATION_BINDING, /* COSE digest != SHA-256(part 1) */
 	NRFCA_RULE_PAYLOAD_ID,          /* attested payload is not a CSR */
@@ -77,6 +77,7 @@ const char *nrfca_policy_rule_name(enum nrfca_policy_rule r);
 enum nrfca_policy_input {
 	NRFCA_INPUT_KEYGEN = 0,  /* %KEYGEN output: CSR + COSE attestation */
 	NRFCA_INPUT_CSR,         /* plain PKCS#10 (host-generated key) */
+	NRFCA_INPUT_PUBLIC_KEY,  /* %KEYGEN public key (AT%KEYGEN=<tag>,2,1) + COSE attestation */
 	NRFCA_INPUT_MAX
 };
 
@@ -174,6 +175,8 @@ struct nrfca_policy_decision {
 	const char *profile_name;
 
 	/* set on allow */
+	int registration;             /* a public-key profile: record the attested key,
+	                                 sign nothing (device_id = the attested UUID) */
 	char device_id[NRFCA_POLICY_CN_MAX + 1];  /* the CN to certify */
 	char imei[16];                /* IMEI named by the CN or sent by the station, "" if none */
 	int validity_days;
@@ -215,6 +218,9 @@ const char *nrfca_policy_path(const struct nrfca_policy *p);
 
 const char *nrfca_profile_name(const struct nrfca_profile *pr);
 const char *nrfca_profile_description(const struct nrfca_profile *pr);
+/* What the profile takes: "keygen", "csr", "any" or "public-key" (a station
+ * asks the modem for a public key instead of a CSR for the last). */
+const char *nrfca_profile_input_name(const struct nrfca_profile *pr);
 int nrfca_profile_enabled(const struct nrfca_profile *pr);
 /* 1 when `station` may use the profile (no "stations" list = everybody). */
 int nrfca_profile_station_allowed(const struct nrfca_profile *pr, const char *station);

@@ -355,6 +355,10 @@ static int check_attestation(const struct nrfca_profile *pr, const struct nrfca_
 		return deny(d, err, NRFCA_RULE_PAYLOAD_ID,
 			    "the attestation's payload id is %d; profile '%s' needs 9 (CSR)",
 			    f->payload_id, pr->name);
+	if (pr->inputs == (1u << NRFCA_INPUT_PUBLIC_KEY) && f->payload_id != 8)
+		return deny(d, err, NRFCA_RULE_PAYLOAD_ID,
+			    "the attestation's payload id is %d; profile '%s' needs 8 (public key)",
+			    f->payload_id, pr->name);
 	if (pr->n_idkeys == 0)
 		return 0;
 	if (f->verify == NULL)
@@ -444,6 +448,7 @@ static int check_lists(const struct nrfca_profile *pr, const struct nrfca_policy
 static int check_existing(const struct nrfca_profile *pr, const struct nrfca_policy_facts *f,
 			  struct nrfca_policy_decision *d, struct nrfca_err *err)
 {
+	const char *what = d->registration ? "public-key registration" : "certificate";
 	char a[72];
 
 	d->action = NRFCA_ACTION_ISSUE;
@@ -452,13 +457,13 @@ static int check_existing(const struct nrfca_profile *pr, const struct nrfca_pol
 	switch (pr->on_existing) {
 	case NRFCA_ON_EXISTING_REJECT:
 		return deny(d, err, NRFCA_RULE_ON_EXISTING,
-			    "device '%s' already holds an active certificate and profile '%s' "
-			    "rejects a second one (revoke the first)", show(f->cn, a), pr->name);
+			    "device '%s' already holds an active %s and profile '%s' "
+			    "rejects a second one (revoke the first)", show(f->cn, a), what, pr->name);
 	case NRFCA_ON_EXISTING_REPLAY:
 		if (f->existing == NRFCA_EXISTING_OTHER_KEY)
 			return deny(d, err, NRFCA_RULE_ON_EXISTING,
-				    "device '%s' already holds an active certificate for another key "
-				    "and profile '%s' only replays the same key", show(f->cn, a),
+				    "device '%s' already holds an active %s for another key "
+				    "and profile '%s' only replays the same key", show(f->cn, a), what,
 				    pr->name);
 		d->action = NRFCA_ACTION_REPLAY;
 		return 0;
@@ -469,12 +474,33 @@ static int check_existing(const struct nrfca_profile *pr, const struct nrfca_pol
 	}
 }
 
+/* The facts of a public-key registration: the CN the rules check is the
+ * attested UUID in lower case (none when not attested: cn_missing). */
+static const struct nrfca_policy_facts *registration_facts(const struct nrfca_policy_facts *f,
+							    struct nrfca_policy_facts *reg,
+							    char uuid[37])
+{
+	size_t i;
+
+	*reg = *f;
+	reg->cn = NULL;
+	reg->subject = NULL;
+	if (f->attested_uuid != NULL && strlen(f->attested_uuid) == 36) {
+		for (i = 0; i < 36; i++)
+			uuid[i] = (char)tolower((unsigned char)f->attested_uuid[i]);
+		uuid[36] = '\0';
+		reg->cn = uuid;
+	}
+	return reg;
+}
+
 int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_facts *f,
 			struct nrfca_policy_decision *d, struct nrfca_err *err)
 {
 	const struct nrfca_profile *pr;
+	struct nrfca_policy_facts reg;
 	const char *want;
-	char imei[16], a[72];
+	char imei[16], a[72], uuid[37];
 	unsigned retry;
 	int days;
 
@@ -496,8 +522,16 @@ int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_
 			    show(f->station, a), pr->name);
 	if ((unsigned)f->input >= NRFCA_INPUT_MAX || !(pr->inputs & (1u << f->input)))
 		return deny(d, err, NRFCA_RULE_INPUT, "profile '%s' does not accept %s", pr->name,
-			    f->input == NRFCA_INPUT_CSR ? "plain CSRs (host-generated keys)"
-						        : "%KEYGEN output");
+			    f->input == NRFCA_INPUT_CSR ? "plain CSRs (host-generated keys)" :
+			    pr->inputs == (1u << NRFCA_INPUT_PUBLIC_KEY) ?
+			    "a CSR: it registers public keys (AT%KEYGEN=<sec_tag>,2,1)" :
+			    "%KEYGEN output");
+	if (pr->inputs == (1u << NRFCA_INPUT_PUBLIC_KEY)) {
+		/* a registration: the device id is the attested UUID (checked by the
+		 * attested_uuid CN rule like a certificate's CN) */
+		f = registration_facts(f, &reg, uuid);
+		d->registration = 1;
+	}
 	if (check_attestation(pr, f, d, err) != 0 || check_key(pr, f, d, err) != 0 ||
 	    check_subject(pr, f, d, err) != 0 || check_cn(pr, f, imei, d, err) != 0 ||
 	    check_sec_tag(pr, f, d, err) != 0 || check_lists(pr, f, imei, d, err) != 0)
@@ -561,6 +595,13 @@ const char *nrfca_profile_name(const struct nrfca_profile *pr)
 const char *nrfca_profile_description(const struct nrfca_profile *pr)
 {
 	return pr->description;
+}
+
+const char *nrfca_profile_input_name(const struct nrfca_profile *pr)
+{
+	static const char *const names[] = { "keygen", "csr", "any", "public-key" };
+
+	return (unsigned)pr->input_name < 4 ? names[pr->input_name] : "keygen";
 }
 
 int nrfca_profile_enabled(const struct nrfca_profile *pr)

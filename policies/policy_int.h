@@ -51,6 +51,7 @@ struct nrfca_profile {
 	char *description;
 	int enabled;
 	unsigned inputs;            /* bit (1u << enum nrfca_policy_input) */
+	int input_name;             /* index of "input" in the file: keygen, csr, any, public-key */
 
 	unsigned key_types;         /* POL_KT_* bits */
 	int *curves;

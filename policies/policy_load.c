@@ -1306,10 +1306,47 @@ static int valid_profile_name(const char *s)
 	return 1;
 }
 
-static const char *const input_names[] = { "keygen", "csr", "any", NULL };
+static const char *const input_names[] = { "keygen", "csr", "any", "public-key", NULL };
+#define PUBKEY_ONLY (1u << NRFCA_INPUT_PUBLIC_KEY)
 static const char *const on_existing_names[NRFCA_ON_EXISTING_MAX + 1] = {
 	"reject", "replay", "supersede", NULL
 };
+
+/* "input": "public-key": the attested key is registered, no certificate is
+ * made.  A bare public key proves no possession and names no device: only
+ * the attestation binds it to a modem, and only the attested UUID can be
+ * the device id. */
+static int check_public_key_profile(const struct ld *c, json_t *o, const char *path,
+				    struct nrfca_profile *pr)
+{
+	json_t *att = json_object_get(o, "attestation");
+	json_t *pl = att != NULL ? json_object_get(att, "payload") : NULL;
+	char p[PATH_BUF];
+
+	if (!pr->att_required) {
+		jp(p, path, "attestation.required");
+		return cfg_err(c, p, "a profile with \"input\": \"public-key\" must require the "
+			       "attestation: it is all that binds a bare public key to the modem");
+	}
+	if (pr->cn_source != POL_CN_ATTESTED_UUID) {
+		jp(p, path, "cn.source");
+		return cfg_err(c, p, "a profile with \"input\": \"public-key\" identifies the "
+			       "device by its attested UUID only (\"attested_uuid\"): a public key "
+			       "carries no CN");
+	}
+	if (pl != NULL && json_is_string(pl) && strcmp(json_string_value(pl), "csr") == 0) {
+		jp(p, path, "attestation.payload");
+		return cfg_err(c, p, "\"csr\" contradicts \"input\": \"public-key\" (the "
+			       "attested payload is a public key, id 8)");
+	}
+	if (json_object_get(o, "extensions") != NULL || json_object_get(o, "subject") != NULL) {
+		jp(p, path, json_object_get(o, "extensions") != NULL ? "extensions" : "subject");
+		return cfg_err(c, p, "a profile with \"input\": \"public-key\" makes no "
+			       "certificate: remove it");
+	}
+	pr->payload_csr = 0;   /* the engine requires payload id 8 for these profiles */
+	return 0;
+}
 
 static int load_profile(const struct ld *c, const char *name, json_t *o, struct nrfca_profile *pr)
 {
@@ -1336,12 +1373,16 @@ static int load_profile(const struct ld *c, const char *name, json_t *o, struct 
 		return -1;
 	jp(p, path, "input");
 	if (json_object_get(o, "input") == NULL)
-		return cfg_err(c, p, "missing: \"keygen\" (modem-generated key), \"csr\" (host key) or \"any\"");
+		return cfg_err(c, p, "missing: \"keygen\" (modem-generated key), \"csr\" (host key), "
+			       "\"any\" or \"public-key\" (register the modem's attested public key)");
 	if (get_enum(c, o, "input", path, input_names, 0, &in) != 0)
 		return -1;
-	pr->inputs = in == 0 ? 1u << NRFCA_INPUT_KEYGEN :
+	/* a %KEYGEN public key meets a keygen profile's payload rule, as before */
+	pr->input_name = in;
+	pr->inputs = in == 0 ? (1u << NRFCA_INPUT_KEYGEN) | PUBKEY_ONLY :
 		     in == 1 ? 1u << NRFCA_INPUT_CSR :
-			       (1u << NRFCA_INPUT_KEYGEN) | (1u << NRFCA_INPUT_CSR);
+		     in == 2 ? (1u << NRFCA_INPUT_KEYGEN) | (1u << NRFCA_INPUT_CSR) | PUBKEY_ONLY :
+			       PUBKEY_ONLY;
 	if (load_key(c, o, path, pr) != 0 || load_cn(c, o, path, pr) != 0 ||
 	    load_subject(c, o, path, pr) != 0 || load_attestation(c, o, path, pr) != 0 ||
 	    load_sec_tags(c, o, path, pr) != 0 || load_devices(c, o, path, pr) != 0 ||
@@ -1373,6 +1414,8 @@ static int load_profile(const struct ld *c, const char *name, json_t *o, struct 
 			return cfg_err(c, p, "a profile with \"input\": \"csr\" never learns an attested sec_tag");
 		}
 	}
+	if (pr->inputs == PUBKEY_ONLY && check_public_key_profile(c, o, path, pr) != 0)
+		return -1;
 	if (pr->cn_source == POL_CN_ATTESTED_UUID && !pr->att_required) {
 		jp(p, path, "cn.source");
 		return cfg_err(c, p, "\"attested_uuid\" needs \"attestation\": {\"required\": true}");
@@ -1621,8 +1664,9 @@ int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 			fprintf(report, "  %-16s %s; input %s; %s%s; attestation %s%s; %zu identity key%s; "
 				"on_existing %s; validity %d/%d days; trust bundle %zu bytes%s%s%s\n",
 				pr->name, pr->enabled ? "enabled" : "DISABLED",
-				pr->inputs == (1u << NRFCA_INPUT_KEYGEN) ? "keygen" :
-				csr_only ? "csr (host-generated keys)" : "any",
+				pr->inputs == PUBKEY_ONLY ? "public-key (registers the attested key, "
+							    "no certificate)" :
+				csr_only ? "csr (host-generated keys)" : input_names[pr->input_name],
 				cn_desc[pr->cn_source],
 				pr->has_re && pr->cn_source != POL_CN_PATTERN ? " and a pattern" : "",
 				csr_only ? "none" : pr->att_required ? "required" : "optional",

@@ -2,10 +2,11 @@
  * keygen_helper - %KEYGEN output from a modem (nrf91-sim) for the policy
  * integration test.
  *
- *   keygen_helper PORT SEC_TAG ATTRIBUTES COUNT
+ *   keygen_helper PORT SEC_TAG ATTRIBUTES COUNT [public-key]
  *
  * Takes the modem offline (CFUN=4), then COUNT times deletes the key in
- * SEC_TAG (if any) and runs AT%KEYGEN=SEC_TAG,2,0[,"ATTRIBUTES"], printing
+ * SEC_TAG (if any) and runs AT%KEYGEN=SEC_TAG,2,0[,"ATTRIBUTES"] (with
+ * `public-key`: AT%KEYGEN=SEC_TAG,2,1, the public key form), printing
  * the payload (what is inside the quotes) on one line each.  An empty
  * ATTRIBUTES keeps the modem's default subject (CN=<device UUID>).
  * Exit 0 on success, 1 with a sentence on stderr otherwise.
@@ -28,8 +29,8 @@ int main(int argc, char **argv)
 	unsigned long tag, count, i;
 	int rc = 1;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: keygen_helper PORT SEC_TAG ATTRIBUTES COUNT\n");
+	if ((argc != 5 && argc != 6) || (argc == 6 && strcmp(argv[5], "public-key") != 0)) {
+		fprintf(stderr, "usage: keygen_helper PORT SEC_TAG ATTRIBUTES COUNT [public-key]\n");
 		return 2;
 	}
 	tag = strtoul(argv[2], &end, 10);
@@ -52,7 +53,7 @@ int main(int argc, char **argv)
 		goto out;
 	memset(&rq, 0, sizeof(rq));
 	rq.sec_tag = (uint32_t)tag;
-	rq.content = 0;
+	rq.content = argc == 6 ? 1 : 0;
 	rq.attributes = argv[3][0] != '\0' ? argv[3] : NULL;
 	for (i = 0; i < count; i++) {
 		/* the modem refuses %KEYGEN over an existing key (519); 513 = none there */

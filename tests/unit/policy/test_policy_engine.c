@@ -488,11 +488,12 @@ static void test_shipped_default(void **state)
 	FILE *rep;
 
 	(void)state;
-	assert_int_equal(nrfca_policy_profile_count(shipped), 4);
+	assert_int_equal(nrfca_policy_profile_count(shipped), 5);
 	assert_string_equal(nrfca_profile_name(nrfca_policy_default_profile(shipped)), "nrf-cloud-mqtt");
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 5; i++)
 		assert_true(strlen(nrfca_profile_description(nrfca_policy_profile_at(shipped, i))) > 20);
 	assert_false(nrfca_profile_enabled(nrfca_policy_profile_find(shipped, "host-key")));
+	assert_false(nrfca_profile_enabled(nrfca_policy_profile_find(shipped, "nrf-cloud-jwt")));
 
 	aws = slurp(policy_dir_file("trust/aws-root-ca1.pem"), &awsl);
 	coap = slurp(policy_dir_file("trust/nrfcloud-coap-ca.pem"), &coapl);
@@ -517,7 +518,7 @@ static void test_shipped_default(void **state)
 	rep = open_memstream(&report, &rl);
 	assert_int_equal(policy_check_file(policy_dir_file("default.json"), rep, NULL), 0);
 	fclose(rep);
-	assert_non_null(strstr(report, "OK, 4 profiles, default \"nrf-cloud-mqtt\""));
+	assert_non_null(strstr(report, "OK, 5 profiles, default \"nrf-cloud-mqtt\""));
 	assert_non_null(strstr(report, "host-key"));
 	free(report);
 }
