@@ -62,11 +62,24 @@ static double mono_now(void)
 
 /* ------------------------------------------------------------------ */
 
+/* The text a memory BIO holds, NUL-terminated (malloc'd), or NULL. */
+static char *bio_to_string(BIO *b)
+{
+	char *data, *out;
+	long n = BIO_get_mem_data(b, &data);
+
+	out = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (out) {
+		memcpy(out, data, (size_t)n);
+		out[n] = '\0';
+	}
+	return out;
+}
+
 static char *chain_to_pem(STACK_OF(X509) *chain)
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *out = NULL;
-	long n;
+	char *out = NULL;
 	int i;
 
 	if (b == NULL)
@@ -74,12 +87,7 @@ static char *chain_to_pem(STACK_OF(X509) *chain)
 	for (i = 0; i < sk_X509_num(chain); i++)
 		if (PEM_write_bio_X509(b, sk_X509_value(chain, i)) != 1)
 			goto out;
-	n = BIO_get_mem_data(b, &data);
-	out = malloc((size_t)n + 1);
-	if (out) {
-		memcpy(out, data, (size_t)n);
-		out[n] = '\0';
-	}
+	out = bio_to_string(b);
 out:
 	BIO_free(b);
 	return out;
@@ -88,19 +96,10 @@ out:
 static char *x509_to_pem(X509 *x)
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *out = NULL;
-	long n;
+	char *out = NULL;
 
-	if (b == NULL)
-		return NULL;
-	if (PEM_write_bio_X509(b, x) == 1) {
-		n = BIO_get_mem_data(b, &data);
-		out = malloc((size_t)n + 1);
-		if (out) {
-			memcpy(out, data, (size_t)n);
-			out[n] = '\0';
-		}
-	}
+	if (b != NULL && PEM_write_bio_X509(b, x) == 1)
+		out = bio_to_string(b);
 	BIO_free(b);
 	return out;
 }
@@ -211,17 +210,10 @@ static char *spki_to_pem(const unsigned char *der, size_t len)
 	const unsigned char *p = der;
 	EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)len);
 	BIO *b = k ? BIO_new(BIO_s_mem()) : NULL;
-	char *data, *out = NULL;
-	long n;
+	char *out = NULL;
 
-	if (b != NULL && PEM_write_bio_PUBKEY(b, k) == 1) {
-		n = BIO_get_mem_data(b, &data);
-		out = malloc((size_t)n + 1);
-		if (out) {
-			memcpy(out, data, (size_t)n);
-			out[n] = '\0';
-		}
-	}
+	if (b != NULL && PEM_write_bio_PUBKEY(b, k) == 1)
+		out = bio_to_string(b);
 	BIO_free(b);
 	EVP_PKEY_free(k);
 	return out;
