@@ -21,29 +21,7 @@ done
 dir=$BUILD/tmp/jwt.$$
 srv=$dir/srv
 mkdir -p "$srv"
-. "$src/tests/integration/lib/softhsm.sh"
-. "$src/tests/integration/lib/server.sh"
-. "$src/tests/integration/lib/sim.sh"
-. "$src/tests/integration/lib/fakecloud.sh"
-declare -A simpid=()
-cleanup() {
-	local p
-	for p in "${simpid[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${simpid[@]}"; do wait "$p" 2>/dev/null; done
-	server_stop
-	fakecloud_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $* [${SECONDS}s]"; }
-start_sim() {
-	local name=$1
-	shift
-	sim_start "$sim" "$dir/$name.json" "$dir/$name" "$@" || exit 1
-	simpid[$name]=$SIM_PID
-}
+. "$src/tests/integration/onboard/lib.sh"
 
 # the simulated modems share one identity key, which the profile trusts
 start_sim m1 --imei 352656109482011 --identity-key "$dir/identity.key" --identity-pub-out "$dir/identity.pub"
@@ -221,5 +199,4 @@ recs=$(op "$SERVER_URL/v1/certificates?kind=public_key&device_id=$uuid2")
 	ok "provisioned again with a new key: one active registration, the old one superseded" ||
 	fail "supersede: $(jq -c '[.certificates[] | {status, revocation_reason}]' <<<"$recs")"
 
-echo "jwt tests: $fails failure(s)"
-[ $fails -eq 0 ]
+finish "jwt tests"

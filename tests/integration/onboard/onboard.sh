@@ -14,15 +14,7 @@ done
 command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 dir=$BUILD/tmp/onboard.$$
 mkdir -p "$dir"
-. "$src/tests/integration/lib/fakecloud.sh"
-cleanup() {
-	fakecloud_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $* [${SECONDS}s]"; }
+. "$src/tests/integration/onboard/lib.sh"
 
 fakecloud_start "$dir" || exit 1
 key=$(cat "$dir/api.key")
@@ -235,5 +227,4 @@ fakecloud_ctl '{"fail_5xx": 0}'
 onb 0 "queue drained later" --queue "$dir/queue.csv" && [ ! -s "$dir/queue.csv" ] &&
 	ok "queue: drained once the cloud is back" || fail "queue later: $err"
 
-echo "onboard tests: $fails failure(s)"
-[ $fails -eq 0 ]
+finish "onboard tests"

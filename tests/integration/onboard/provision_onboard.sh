@@ -17,23 +17,7 @@ command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
 dir=$BUILD/tmp/provonboard.$$
 srv=$dir/srv
 mkdir -p "$dir"
-. "$src/tests/integration/lib/softhsm.sh"
-. "$src/tests/integration/lib/server.sh"
-. "$src/tests/integration/lib/sim.sh"
-. "$src/tests/integration/lib/fakecloud.sh"
-declare -A simpid=()
-cleanup() {
-	local p
-	for p in "${simpid[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${simpid[@]}"; do wait "$p" 2>/dev/null; done
-	server_stop
-	fakecloud_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $* [${SECONDS}s]"; }
+. "$src/tests/integration/onboard/lib.sh"
 
 mkdir -p "$srv"
 server_setup "$srv" || { echo "server setup failed" >&2; exit 1; }
@@ -42,12 +26,6 @@ fakecloud_start "$dir/cloud" || exit 1
 key=$dir/cloud/api.key
 queue=$dir/journal/onboard-queue.csv
 
-start_sim() {
-	local name=$1
-	shift
-	sim_start "$sim" "$dir/$name.json" "$dir/$name" "$@" || exit 1
-	simpid[$name]=$SIM_PID
-}
 uuid_of() { printf '%08x-0000-4000-8000-%012x' "$1" "$1"; }
 
 # prov WANT WHAT ARGS...: nrfca provision --onboard on $port
@@ -149,5 +127,4 @@ else
 	fail "nrfca onboard --queue: exit $? $(cat "$dir/stderr")"
 fi
 
-echo "provision --onboard tests: $fails failure(s)"
-[ $fails -eq 0 ]
+finish "provision --onboard tests"
