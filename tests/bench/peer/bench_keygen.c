@@ -22,11 +22,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "sim_buf.h"
 #include "sim_crypto.h"
-#include "sim_enc.h"
 
 #define COUNT_MAX 2000000UL
 #define SEC_TAG 16842753u   /* nRF Cloud's sec_tag */
@@ -50,18 +48,16 @@ static void add_pem(struct sbuf *b, const uint8_t *der, size_t n)
 /* One device: its nrfca and cfssl request bodies appended to the buffers. */
 static int one_device(EVP_PKEY *id, struct sbuf *nrfca, struct sbuf *cfssl, struct nrfca_err *e)
 {
-	struct sbuf csr, payload, cose, tagb;
+	struct sbuf csr, cose;
 	struct simc_rdn rdn;
-	uint8_t uuid[16], nonce[16], digest[32];
+	uint8_t uuid[16];
 	char cn[37];
 	EVP_PKEY *k = NULL;
 	int rc = -1;
 
 	sbuf_init(&csr, 0);
-	sbuf_init(&payload, 0);
 	sbuf_init(&cose, 0);
-	sbuf_init(&tagb, 0);
-	if (RAND_bytes(uuid, sizeof(uuid)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1) {
+	if (RAND_bytes(uuid, sizeof(uuid)) != 1) {
 		nrfca_err_set(e, NRFCA_E_CRYPTO, "no random bytes");
 		goto out;
 	}
@@ -75,18 +71,8 @@ static int one_device(EVP_PKEY *id, struct sbuf *nrfca, struct sbuf *cfssl, stru
 	rdn.value = cn;
 	rdn.len = strlen(cn);
 	k = simc_p256_generate(e);
-	if (k == NULL || simc_build_csr(k, &rdn, 1, 0x1 | 0x2 | 0x4 | 0x10, &csr, e) < 0)
-		goto out;
-	SHA256(csr.p, csr.len, digest);
-	cbor_uint(&tagb, SEC_TAG);
-	cbor_head(&payload, CBOR_TAG, 55799);
-	cbor_head(&payload, CBOR_ARRAY, 5);
-	cbor_uint(&payload, 9);
-	cbor_bstr(&payload, uuid, sizeof(uuid));
-	cbor_bstr(&payload, tagb.p, tagb.len);
-	cbor_bstr(&payload, digest, sizeof(digest));
-	cbor_bstr(&payload, nonce, sizeof(nonce));
-	if (payload.failed || simc_cose_sign1(id, payload.p, payload.len, false, &cose, e) < 0)
+	if (k == NULL || simc_build_csr(k, &rdn, 1, 0x1 | 0x2 | 0x4 | 0x10, &csr, e) < 0 ||
+	    simc_keygen_cose(id, uuid, SEC_TAG, true, csr.p, csr.len, &cose, e) < 0)
 		goto out;
 	sbuf_adds(nrfca, "{\"keygen\": \"");
 	sbuf_addb64url(nrfca, csr.p, csr.len);
@@ -104,9 +90,7 @@ static int one_device(EVP_PKEY *id, struct sbuf *nrfca, struct sbuf *cfssl, stru
 out:
 	EVP_PKEY_free(k);
 	sbuf_free(&csr);
-	sbuf_free(&payload);
 	sbuf_free(&cose);
-	sbuf_free(&tagb);
 	return rc;
 }
 
