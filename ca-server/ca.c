@@ -24,6 +24,7 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
+#include "digest.h"
 #include "log.h"
 #include "metrics.h"
 #include "modem_out.h"
@@ -129,7 +130,7 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 		goto fail;
 	}
 	ca->md = EVP_PKEY_get_bits(signer_pkey(s)) >= 384 && EVP_PKEY_get_base_id(signer_pkey(s)) ==
-		 EVP_PKEY_EC ? EVP_sha384() : EVP_sha256();
+		 EVP_PKEY_EC ? nrfca_md_sha384() : nrfca_md_sha256();
 	*out = ca;
 	return 0;
 fail:
@@ -204,35 +205,16 @@ static void iso_time(long long t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A registration's key (SubjectPublicKeyInfo DER) as PEM, or NULL. */
-static char *spki_to_pem(const unsigned char *der, size_t len)
-{
-	const unsigned char *p = der;
-	EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)len);
-	BIO *b = k ? BIO_new(BIO_s_mem()) : NULL;
-	char *out = NULL;
-
-	if (b != NULL && PEM_write_bio_PUBKEY(b, k) == 1)
-		out = bio_to_string(b);
-	BIO_free(b);
-	EVP_PKEY_free(k);
-	return out;
-}
-
-/* The record's DER as PEM: the certificate, or a registration's public key. */
+/* The record's DER as PEM, straight from the bytes (parsing them would
+ * decode the key again): the certificate, or a registration's public key. */
 static char *record_pem(const struct cert_record *r)
 {
-	const unsigned char *p = r->der;
-	X509 *x;
-	char *pem;
+	char *pem = NULL;
 
-	if (r->kind == CERT_KIND_PUBLIC_KEY)
-		return spki_to_pem(r->der, r->der_len);
-	x = d2i_X509(NULL, &p, (long)r->der_len);
-	if (x == NULL)
+	if (r->der_len == 0 ||
+	    nrfca_der_to_pem(r->kind == CERT_KIND_PUBLIC_KEY ? "PUBLIC KEY" : "CERTIFICATE",
+			     r->der, r->der_len, &pem, NULL) != 0)
 		return NULL;
-	pem = x509_to_pem(x);
-	X509_free(x);
 	return pem;
 }
 
@@ -369,19 +351,22 @@ static int add_profile_extensions(struct ca *ca, X509 *x, const struct nrfca_pol
 
 /* The unsigned certificate: a new random serial, the subject, the validity
  * (never beyond the CA certificate), the key and the profile's extensions. */
-static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
+static X509 *build_cert(struct ca *ca, const struct nrfca_csr *csr, const X509_NAME *subject,
 			const struct nrfca_policy_ext *ext, int days,
 			char serial[LEDGER_SERIAL_MAX + 1], struct nrfca_err *err)
 {
+	const X509_ALGOR *alg;
+	const ASN1_BIT_STRING *key;
 	X509 *x = X509_new();
 
+	nrfca_csr_spki(csr, &alg, &key);
 	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 ||
 	    !nrfca_x509_random_serial(x, serial) ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
 	    X509_set_subject_name(x, subject) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
-	    X509_set_pubkey(x, pub) != 1)
+	    !nrfca_x509_set_spki(x, alg, key))
 		goto ssl_fail;
 	if (X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) > 0 &&
 	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
@@ -760,7 +745,7 @@ static enum enroll_step step_build(struct enrollment *en)
 		return E_END;
 	}
 	X509_free(en->x);
-	en->x = build_cert(en->ca, nrfca_csr_pubkey(en->csr), en->subject, en->d.ext,
+	en->x = build_cert(en->ca, en->csr, en->subject, en->d.ext,
 			   en->d.validity_days, serial, &en->e);
 	if (en->x == NULL) {
 		fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);
