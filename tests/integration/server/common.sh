@@ -20,7 +20,7 @@ VEC=$SRC/tests/data/vectors
 . "$SRC/tests/integration/lib/server.sh"
 DIR=$BUILD/tmp/srv-$2.$$
 mkdir -p "$BUILD/tmp"
-trap 'server_stop; softhsm_teardown "$DIR"; rm -f "$DIR.policy.json"' EXIT
+trap 'server_stop; server_db_teardown; softhsm_teardown "$DIR"; rm -f "$DIR.policy.json"' EXIT
 command -v jq >/dev/null || { echo "SKIP: jq is not installed" >&2; exit 77; }
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
