@@ -37,14 +37,8 @@ for f in nrfca.db nrfca.db-wal nrfca.db-shm nrfca.db.lock; do
 done
 
 # backup under load
-mkdir got
-"$BUILD/bin/bench_enroll" --url "$SERVER_URL" --token station.token --clients 4 --seconds 6 \
-	--pool 3000 --save got >load.txt 2>&1 &
-load=$!
-for i in $(seq 1 300); do
-	[ "$(ls got | wc -l)" -ge 30 ] && break
-	sleep 0.05
-done
+load_start 4 6 3000 30
+load=$LOAD_PID
 first=$(saved_serials got | head -1)
 echo '{"reason": "keyCompromise"}' >reason.json
 [ "$(req POST "/v1/certificates/$first/revoke" operator.token reason.json)" = 200 ] || fail "revoke: $(cat out.json)"

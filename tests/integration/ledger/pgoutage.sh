@@ -12,25 +12,10 @@ setup_with_policy || exit $?
 cd "$DIR"
 server_start "$DIR" || exit 1
 pid=$SERVER_PID
-mkdir got
-"$BUILD/bin/bench_enroll" --url "$SERVER_URL" --token station.token --clients 4 --seconds 10 \
-	--pool 3000 --save got >load.txt 2>&1 &
-load=$!
-for i in $(seq 1 300); do
-	[ "$(ls got | wc -l)" -ge 30 ] && break
-	sleep 0.05
-done
-one() { # a fresh enrollment; prints the status
-	new_csr ec:P-256 "$(uuid)" one.csr; csr_body one.csr one.json
-	req POST /v1/enroll station.token one.json
-}
+load_start 4 10 3000 30
+load=$LOAD_PID
 pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || fail "pg_ctl stop"
-ok=0
-for i in $(seq 1 50); do
-	[ "$(one)" = 503 ] && { ok=1; break; }
-	sleep 0.2
-done
-[ $ok = 1 ] || fail "no 503 within 10 s of the database stopping: $(cat out.json)"
+enroll_until 503 10 || fail "no 503 within 10 s of the database stopping: $(cat out.json)"
 [ "$(jf error)" = database_unavailable ] || fail "503 error '$(jf error)', want database_unavailable"
 grep -qiE '^Retry-After: *[0-9]+' hdr.txt || fail "503 without Retry-After"
 c=$(req GET /v1/ready "" "")
@@ -40,12 +25,7 @@ sleep 1
 pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA.log" -w -t 60 \
 	-o "-c listen_addresses='' -k $PG_SOCKDIR -c fsync=on" start >/dev/null || fail "pg_ctl start"
 t1=$(date +%s.%N)
-ok=0
-for i in $(seq 1 40); do
-	[ "$(one)" = 201 ] && { ok=1; break; }
-	sleep 0.25
-done
-[ $ok = 1 ] || fail "no certificate within 10 s of the database's return: $(cat out.json)"
+enroll_until 201 10 || fail "no certificate within 10 s of the database's return: $(cat out.json)"
 echo "recovered $(echo "$(date +%s.%N) - $t1" | bc | cut -c1-4) s after the database returned"
 [ "$(req GET /v1/ready "" "")" = 200 ] || fail "/v1/ready after the return: $(cat out.json)"
 wait $load || fail "bench_enroll failed: $(tail -3 load.txt)"
