@@ -82,5 +82,6 @@ ADMIN_CMD(admin_audit_verify);
 ADMIN_CMD(admin_policy_check);
 ADMIN_CMD(admin_migrate);
 ADMIN_CMD(admin_backup);
+ADMIN_CMD(admin_openssl_env);
 
 #endif
