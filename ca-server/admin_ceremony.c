@@ -315,10 +315,17 @@ int admin_check(struct admin *a, int argc, char **argv)
 		char why[256];
 		int r;
 
-		if (ledger_open(c->database, &l, &e) != 0 || ledger_ping(l, &e) != 0) {
+		struct ledger_config lc;
+		struct ledger_info info;
+
+		admin_ledger_config(c, &lc);
+		if (ledger_open_cfg(c->database, &lc, &l, &e) != 0 || ledger_ping(l, &e) != 0 ||
+		    ledger_info(l, &info, &e) != 0) {
 			ledger_close(l);
 			goto fail;
 		}
+		CHECK_OK("the ledger: %s, schema version %d, %s", info.engine, info.schema_version,
+			 info.connection);
 		r = ledger_audit_verify(l, &n, &broken, why, sizeof(why), &e);
 		ledger_close(l);
 		if (r < 0)
@@ -328,8 +335,7 @@ int admin_check(struct admin *a, int argc, char **argv)
 				      broken, why);
 			goto fail;
 		}
-		CHECK_OK("the database %s answers; its audit chain of %lld entries is intact",
-			 c->database, n);
+		CHECK_OK("the ledger answers; its audit chain of %lld entries is intact", n);
 	}
 	if (c->policy != NULL) {
 		if (policy_check_file(c->policy, NULL, &e) != 0)

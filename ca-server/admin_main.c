@@ -61,6 +61,8 @@ static const struct admin_cmd cmds[] = {
 	  "walk the hash chain of the audit log" },
 	{ "policy check", admin_policy_check, admin_policy_check_help,
 	  "validate a policy file (needs no configuration)" },
+	{ "backup", admin_backup, admin_backup_help, "copy the SQLite ledger to a file, verified" },
+	{ "migrate", admin_migrate, admin_migrate_help, "copy a ledger into an empty one (SQLite to PostgreSQL)" },
 	{ "openssl-env", admin_openssl_env, admin_openssl_env_help,
 	  "shell lines for openssl's pkcs11 engine to use the CA key (offline signing)" },
 };

@@ -31,7 +31,8 @@
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
-#define STALE_TRIES 8   /* decisions made again when the device changed meanwhile */
+#define STALE_TRIES 32  /* decisions made again when the device changed meanwhile (n
+                         * requests for one device at once need n - 1) */
 
 struct ca {
 	struct signer *signer;
@@ -562,6 +563,10 @@ static int ledger_facts(struct enrollment *en)
 	rc = ledger_find_holder(en->ca->ledger, en->f.cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
+	if (rc == 0 && memcmp(en->old.csr_sha256, en->csr_hash, 32) == 0) {
+		en->csr_seen = 1;   /* recorded between the two reads: a replay */
+		return 0;
+	}
 	if (rc == 0)
 		en->f.existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
 				 NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;

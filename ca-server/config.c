@@ -39,6 +39,8 @@ static const struct field fields[] = {
 	{ "token", "env", F_ENV, O(token_env), 0, 0 },
 	{ "ca", "chain", F_PATH, O(ca_chain), 0, 0 },
 	{ NULL, "database", F_DB, O(database), 0, 0 },
+	{ NULL, "database_password_file", F_PATH, O(database_password_file), 0, 0 },
+	{ NULL, "database_pool", F_INT, O(database_pool), 1, 256 },
 	{ NULL, "policy", F_PATH, O(policy), 0, 0 },
 	{ "crl", "next_update_hours", F_INT, O(crl_next_update_hours), 1, 24 * 366 },
 	{ "limits", "max_body", F_INT, O(max_body), 1024, 16 * 1024 * 1024 },
@@ -172,11 +174,15 @@ static int set_field(struct nrfca_config *c, const struct field *fd, json_t *v,
 		if (fd->type == F_PATH) {
 			*slot = resolve(c, s);
 		} else if (fd->type == F_DB) {
-			if (strncmp(s, "sqlite:", 7) != 0)
+			if (strncmp(s, "postgresql:", 11) == 0 || strncmp(s, "postgres:", 9) == 0 ||
+			    (strncmp(s, "sqlite:", 7) != 0 && strchr(s, '=') != NULL)) {
+				*slot = strdup(s);   /* PostgreSQL: libpq URI or keywords */
+			} else if (strncmp(s, "sqlite:", 7) != 0) {
 				return nrfca_err_set(err, NRFCA_E_CONFIG,
-						     "%s: $.database must be sqlite:PATH (got '%.40s')",
+						     "%s: $.database must be sqlite:PATH, postgresql://... or "
+						     "libpq keywords (host=... dbname=...) (got '%.40s')",
 						     c->path, s);
-			{
+			} else {
 				char *p = resolve(c, s + 7);
 
 				if (p == NULL)

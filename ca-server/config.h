@@ -37,7 +37,9 @@ struct nrfca_config {
 	/* ca */
 	char *ca_chain;            /* PEM, CA certificate first */
 	/* database / policy */
-	char *database;            /* sqlite:PATH */
+	char *database;            /* sqlite:PATH, postgresql://... or libpq keywords */
+	char *database_password_file; /* PostgreSQL password, mode 0600; NULL: libpq's own */
+	int database_pool;         /* connections besides the writer's; 0: default (8) */
 	char *policy;
 	/* crl */
 	int crl_next_update_hours; /* default 24 */

@@ -117,6 +117,25 @@ int ledger_info(struct ledger *l, struct ledger_info *out, struct nrfca_err *err
 int ledger_backup(struct ledger *l, const char *dest_path, long long *entries,
                   struct nrfca_err *err);
 
+/* Copy everything durable from one ledger to another, e.g. SQLite to
+ * PostgreSQL (nrfca-admin migrate): certificates, credentials with their
+ * groups and bindings, expected devices, the audit log entry by entry (ids,
+ * times and hashes unchanged, so the chain stays the same chain), the chain
+ * head and the CRL state; rate windows are not copied.  The target must be
+ * empty (NRFCA_E_EXISTS otherwise).  One transaction on the target: nothing
+ * is half-copied.  Afterwards the target is checked: the same counts, the
+ * audit chain verifies, the same CRL number; then the target's log gets a
+ * "ledger.migrated" entry naming the source.  progress (may be NULL) is
+ * called now and then with what is being copied.  Stop every writer of the
+ * source first (open it with cfg.exclusive to make sure for SQLite). */
+struct ledger_copy_stats {
+	long long certificates, revoked, credentials, groups, expected, audit_entries;
+	unsigned long long crl_number;
+};
+int ledger_copy(struct ledger *from, struct ledger *to,
+                void (*progress)(const char *what, long long done, long long total, void *arg),
+                void *arg, struct ledger_copy_stats *out, struct nrfca_err *err);
+
 /* ---- certificates and public-key registrations ---- */
 
 enum cert_status { CERT_ACTIVE, CERT_REVOKED, CERT_STATUS_MAX };

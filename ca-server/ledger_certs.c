@@ -287,8 +287,7 @@ static int ints_row(struct lq *q, void *ctx, struct nrfca_err *err)
 	return 1;
 }
 
-/* A single-row read of integers on a pool connection. */
-static int read_ints(struct ledger *l, enum qid id, long long *a, long long *b, const char *what,
+int ledger_read_ints(struct ledger *l, enum qid id, long long *a, long long *b, const char *what,
                      struct nrfca_err *err)
 {
 	struct ints x = { a, b, 0 };
@@ -302,12 +301,12 @@ static int read_ints(struct ledger *l, enum qid id, long long *a, long long *b, 
 
 int ledger_revocation_mark(struct ledger *l, long long *mark, struct nrfca_err *err)
 {
-	return read_ints(l, Q_REVOCATION_MARK, mark, NULL, "CRL state (no row)", err);
+	return ledger_read_ints(l, Q_REVOCATION_MARK, mark, NULL, "CRL state (no row)", err);
 }
 
 int ledger_count(struct ledger *l, long long *certs, long long *revoked, struct nrfca_err *err)
 {
-	return read_ints(l, Q_COUNT, certs, revoked, "count", err);
+	return ledger_read_ints(l, Q_COUNT, certs, revoked, "count", err);
 }
 
 /* ---- reads ---- */

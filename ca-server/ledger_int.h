@@ -12,6 +12,7 @@
  *   ledger_certs.c    certificates: issuance, revocation, CRL state, reads,
  *                     rate windows
  *   ledger_creds.c    credentials, their cache, groups, expected devices
+ *   ledger_copy.c     copying a whole ledger to another (migrate)
  *   ledger_sqlite.c   the SQLite engine        } ledger_engine.h
  *   ledger_pg.c       the PostgreSQL engine    }
  */
@@ -52,6 +53,9 @@ enum qid {
 	Q_EXPECTED_ADD, Q_EXPECTED_CHECK, Q_RATE_TAKE, Q_RATE_PRUNE,
 	/* migration 2 */
 	Q_M2_DUPLICATES, Q_M2_DEMOTE,
+	/* copying a whole ledger */
+	Q_COPY_COUNTS, Q_COPY_CERTS, Q_COPY_CREDS, Q_COPY_CRED_INSERT, Q_COPY_EXPECTED, Q_COPY_CRL,
+	Q_COPY_CRL_SET,
 	Q_MAX
 };
 extern const char *const ledger_sql[Q_MAX];
@@ -189,6 +193,9 @@ struct lq {
  * Then lq_next() / lq_end().  Extra arguments are ignored. */
 int lq_run(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, struct nrfca_err *err,
            const char *fmt, ...);
+/* lq_exec with a parameter array. */
+long long lq_exec_p(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, const struct lval *p, int np,
+                    struct nrfca_err *err);
 /* The same with a one-off SQL text and a parameter array. */
 int lq_run_sql(struct lq *q, struct ledger *l, struct lconn *c, const char *sql,
                const struct lval *p, int np, struct nrfca_err *err);
@@ -270,6 +277,11 @@ int ledger_m2_one_active(struct wctx *w, struct nrfca_err *err);
  * NRFCA_E_CONFLICT ("<what> <key> <already>") with the probe query. */
 int ledger_missing_or_conflict(struct wctx *w, enum qid probe, const char *key, const char *what,
                                const char *already, struct nrfca_err *err);
+
+/* A single-row read of one or two integers on a pool connection (b may be
+ * NULL); "holds a malformed <what>" when there is no row. */
+int ledger_read_ints(struct ledger *l, enum qid id, long long *a, long long *b, const char *what,
+                     struct nrfca_err *err);
 
 /* ---- credentials (ledger_creds.c) ---- */
 

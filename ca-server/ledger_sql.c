@@ -221,6 +221,21 @@ const char *const ledger_sql[Q_MAX] = {
 		" d.status = 'active' AND d.one_active = 1 AND d.serial <> c.serial)"
 		" ORDER BY c.device_id, c.kind, c.issued_at DESC, c.serial DESC",
 	[Q_M2_DEMOTE] = "UPDATE certificates SET one_active = 0 WHERE serial = $1",
+
+	[Q_COPY_COUNTS] = "SELECT (SELECT COUNT(*) FROM certificates),"
+		" (SELECT COUNT(*) FROM certificates WHERE status = 'revoked'),"
+		" (SELECT COUNT(*) FROM credentials), (SELECT COUNT(*) FROM credential_groups),"
+		" (SELECT COUNT(*) FROM expected_devices), (SELECT COUNT(*) FROM audit_log)",
+	[Q_COPY_CERTS] = "SELECT " CERT_COLS " FROM certificates ORDER BY serial",
+	[Q_COPY_CREDS] = "SELECT name, role, token_sha256, disabled, created_at, disabled_at,"
+		" expires_at, last_used_at, cert_sha256, cert_subject FROM credentials ORDER BY name",
+	[Q_COPY_CRED_INSERT] = "INSERT INTO credentials (name, role, token_sha256, disabled,"
+		" created_at, disabled_at, expires_at, last_used_at, cert_sha256, cert_subject)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+	[Q_COPY_EXPECTED] = "SELECT device_id, scope_kind, scope, batch, imported_at"
+		" FROM expected_devices ORDER BY device_id, scope_kind, scope",
+	[Q_COPY_CRL] = "SELECT crl_number, revocations FROM crl_state WHERE id = 1",
+	[Q_COPY_CRL_SET] = "UPDATE crl_state SET crl_number = $1, revocations = $2 WHERE id = 1",
 };
 
 /* What each engine reports for a violated unique constraint: SQLite names

@@ -105,10 +105,12 @@ int main(int argc, char **argv)
 	if (policy_store_load(cfg->policy, &e) != 0)
 		goto fail;
 	if (cfg->database == NULL) {
-		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH)", cfgpath);
+		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH or postgresql://...)", cfgpath);
 		goto fail;
 	}
 	lc.exclusive = 1;   /* one server per SQLite ledger */
+	lc.password_file = cfg->database_password_file;
+	lc.readers = cfg->database_pool;
 	lc.program = "nrfca-server";
 	if (ledger_open_cfg(cfg->database, &lc, &ledger, &e) != 0)
 		goto fail;

@@ -87,7 +87,7 @@ static void test_concurrent_open(void **state)
 	int i;
 
 	(void)state;
-	db_remove("race.db");
+	db_create("race.db");
 	db_url(url, sizeof(url), "race.db");
 	memset(jobs, 0, sizeof(jobs));
 	for (i = 0; i < 4; i++) {
