@@ -26,7 +26,9 @@
 
 #include "api_decode.h"
 #include "auth.h"
+#include "clientcert.h"
 #include "conntrack.h"
+#include "fileutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -92,7 +94,8 @@ struct http_server {
 	struct signer *signer;
 	struct ledger *ledger;
 	struct MHD_Daemon *d, *admin;
-	int tls, mtls;
+	int tls;                 /* the main listener serves HTTPS */
+	struct clientcert_verifier *ccv; /* tls.client_ca (+ client_crl), or NULL */
 	char *tls_cert, *tls_key, *tls_ca;   /* PEM text kept for MHD's lifetime */
 	atomic_int in_flight;
 	atomic_int stopping;     /* set by http_stop: answers close their connection */
@@ -315,80 +318,82 @@ static int peer_is_loopback(struct MHD_Connection *c)
 	return 0;
 }
 
-/* mTLS: libmicrohttpd only requests the client certificate; verify it here
- * against the configured client CA and map its CN to a station. */
-static int client_cert_principal(struct request *rq, struct principal *who, char *why, size_t wl)
+/* mTLS: libmicrohttpd only requests the client certificate; it is verified
+ * here against tls.client_ca and tls.client_crl.  0: none presented; 1:
+ * verified, *id names it; -1: presented and refused, `why` says why. */
+static int peer_certificate(struct request *rq, struct clientcert_id *id, char *why, size_t wl)
 {
 	const union MHD_ConnectionInfo *ci;
-	gnutls_session_t sess;
 	const gnutls_datum_t *certs;
-	unsigned int n = 0, status = 0;
-	gnutls_x509_crt_t crt;
-	char cn[LEDGER_CRED_NAME_MAX + 2];
-	size_t cnl = sizeof(cn);
-	int ok = 0;
+	unsigned int n = 0;
 
-	if (!rq->srv->mtls)
+	if (rq->srv->ccv == NULL || rq->is_admin_listener)
 		return 0;
 	ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
 		return 0;
-	sess = (gnutls_session_t)ci->tls_session;
-	certs = gnutls_certificate_get_peers(sess, &n);
+	certs = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
 	if (certs == NULL || n == 0)
 		return 0;
-	if (gnutls_certificate_verify_peers2(sess, &status) != GNUTLS_E_SUCCESS || status != 0) {
-		snprintf(why, wl, "the client certificate does not verify against the client CA");
-		return -1;
-	}
-	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
-		return -1;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS &&
-	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl) ==
-		    GNUTLS_E_SUCCESS && cnl > 0 && cnl <= LEDGER_CRED_NAME_MAX) {
-		memcpy(who->name, cn, cnl);
-		who->name[cnl] = '\0';
-		who->role = ROLE_STATION;
-		who->via_client_cert = 1;
-		ok = 1;
-	} else {
-		snprintf(why, wl, "the client certificate has no usable CN");
-		ok = -1;
-	}
-	gnutls_x509_crt_deinit(crt);
-	return ok;
+	return clientcert_verify(rq->srv->ccv, certs, n, id, why, wl) == 0 ? 1 : -1;
 }
 
+static void refuse_credential(struct request *rq, const struct nrfca_err *e)
+{
+	if (e->code == NRFCA_E_DB)
+		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e->msg);
+	else
+		respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e->msg);
+}
+
+/* Who is calling: a bearer token, a client certificate bound to a
+ * credential, or both naming the same credential.  A certificate bound to
+ * nothing identifies nobody, so bearer and certificate identities share
+ * one namespace: the credentials'. */
 static int authenticate(struct request *rq)
 {
 	const struct route *r = &routes[rq->route];
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
 	struct nrfca_err e = { 0 };
-	char why[128];
-	int cc;
+	struct clientcert_id id;
+	struct principal by_cert;
+	char why[256];
+	int cc = peer_certificate(rq, &id, why, sizeof(why));
 
+	if (cc < 0) {
+		respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
+		return 0;
+	}
+	if (cc == 0 && rq->srv->cfg->tls_require_client_cert && !rq->is_admin_listener) {
+		respond_error(rq, 401, "unauthorized", NULL, 0,
+			      "this server requires a client certificate (tls.require_client_cert)");
+		return 0;
+	}
 	if (r->roles == ANYONE)
 		return 1;
+	if (cc == 1 && auth_client_cert(rq->srv->ledger, id.sha256, id.subject, &by_cert, &e) != 0) {
+		refuse_credential(rq, &e);
+		return 0;
+	}
 	if (h != NULL) {
 		if (auth_bearer(rq->srv->ledger, h, &rq->who, &e) != 0) {
-			if (e.code == NRFCA_E_DB)
-				respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
-			else
-				respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e.msg);
+			refuse_credential(rq, &e);
 			return 0;
 		}
-	} else {
-		cc = client_cert_principal(rq, &rq->who, why, sizeof(why));
-		if (cc < 0) {
-			respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
-			return 0;
-		}
-		if (cc == 0) {
+		if (cc == 1 && strcmp(by_cert.name, rq->who.name) != 0) {
 			respond_error(rq, 401, "unauthorized", NULL, 0,
-				      "no credential: send 'Authorization: Bearer <token>'%s",
-				      rq->srv->mtls ? " or a client certificate" : "");
+				      "the bearer token is the credential '%s' but the client "
+				      "certificate is bound to '%s': send one identity",
+				      rq->who.name, by_cert.name);
 			return 0;
 		}
+	} else if (cc == 1) {
+		rq->who = by_cert;
+	} else {
+		respond_error(rq, 401, "unauthorized", NULL, 0,
+			      "no credential: send 'Authorization: Bearer <token>'%s",
+			      rq->srv->ccv ? " or a client certificate bound to a credential" : "");
+		return 0;
 	}
 	rq->authed = 1;
 	if ((r->roles & (1u << rq->who.role)) == 0) {
@@ -1106,30 +1111,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static char *read_small_file(const char *path, struct nrfca_err *err)
 {
-	struct stat st;
-	FILE *f;
-	char *buf;
+	char *buf = NULL;
+	size_t len;
 
-	if (stat(path, &st) != 0) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (st.st_size > TLS_FILE_MAX) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "%s is larger than %d bytes", path, TLS_FILE_MAX);
-		return NULL;
-	}
-	f = fopen(path, "r");
-	buf = malloc((size_t)st.st_size + 1);
-	if (f == NULL || buf == NULL ||
-	    fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s", path);
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[st.st_size] = '\0';
+	if (nrfca_read_file(path, TLS_FILE_MAX, &buf, &len, err) != 0 && err != NULL)
+		err->code = NRFCA_E_CONFIG;
 	return buf;
 }
 
@@ -1161,7 +1147,7 @@ static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, s
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, int port,
-				       int use_tls, MHD_AccessHandlerCallback cb,
+				       int use_tls, int ask_client_cert, MHD_AccessHandlerCallback cb,
 				       struct nrfca_err *err)
 {
 	const struct nrfca_config *c = h->cfg;
@@ -1200,7 +1186,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 		flags |= MHD_USE_TLS;
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
-		if (h->tls_ca)
+		if (ask_client_cert)
 			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, h->tls_ca };
 	}
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
@@ -1231,17 +1217,19 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 		    (h->tls_key = read_small_file(cfg->tls_key, err)) == NULL)
 			goto fail;
 		if (cfg->tls_client_ca) {
-			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL)
+			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL ||
+			    clientcert_verifier_open(cfg->tls_client_ca, cfg->tls_client_crl,
+						     &h->ccv, err) != 0)
 				goto fail;
-			h->mtls = 1;
 		}
 	}
-	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, on_main, err);
+	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, h->ccv != NULL,
+			    on_main, err);
 	if (h->d == NULL)
 		goto fail;
 	if (cfg->admin_address || cfg->admin_port) {
 		h->admin = start_daemon(h, cfg->admin_address ? cfg->admin_address : "127.0.0.1",
-					cfg->admin_port, 0, on_admin, err);
+					cfg->admin_port, h->tls && cfg->tls_admin, 0, on_admin, err);
 		if (h->admin == NULL) {
 			nrfca_err_prefix(err, "admin listener");
 			goto fail;
@@ -1274,6 +1262,13 @@ int http_admin_port(const struct http_server *h)
 	return daemon_port(h->admin);
 }
 
+int http_reload(struct http_server *h, struct nrfca_err *err)
+{
+	if (h->ccv == NULL)
+		return 0;
+	return clientcert_verifier_reload(h->ccv, err);
+}
+
 void http_stop(struct http_server *h, int grace_seconds)
 {
 	int i;
@@ -1290,6 +1285,7 @@ void http_stop(struct http_server *h, int grace_seconds)
 	if (h->admin)
 		MHD_stop_daemon(h->admin);
 	conntrack_stop(h->ct);
+	clientcert_verifier_free(h->ccv);
 	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_cert);
 	if (h->tls_key) {

@@ -19,6 +19,7 @@ struct nrfca_ca {
 	char *auth;        /* "Authorization: Bearer <secret>" (wiped) */
 	size_t auth_len;
 	char *ca_bundle;
+	char *client_cert, *client_key;
 	long connect_timeout_ms, timeout_ms;
 	unsigned attempts, backoff_ms, max_wait_ms;
 	unsigned long budget_ms;
@@ -164,6 +165,19 @@ int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct
 		ca->url[--ul] = '\0';
 	if (o->ca_bundle != NULL && (ca->ca_bundle = strdup(o->ca_bundle)) == NULL)
 		goto nomem;
+	if (o->client_cert != NULL) {
+		const char *key = o->client_key ? o->client_key : o->client_cert;
+
+		if (access(o->client_cert, R_OK) != 0 || access(key, R_OK) != 0) {
+			nrfca_err_set(e, NRFCA_E_IO, "cannot read the client certificate %s or its key %s",
+				      o->client_cert, key);
+			nrfca_ca_free(ca);
+			return -1;
+		}
+		if ((ca->client_cert = strdup(o->client_cert)) == NULL ||
+		    (ca->client_key = strdup(key)) == NULL)
+			goto nomem;
+	}
 	if (o->token_file != NULL && read_token(o->token_file, &ca->auth, &ca->auth_len, e) != 0) {
 		nrfca_ca_free(ca);
 		return -1;
@@ -193,6 +207,8 @@ void nrfca_ca_free(struct nrfca_ca *ca)
 	}
 	free(ca->url);
 	free(ca->ca_bundle);
+	free(ca->client_cert);
+	free(ca->client_key);
 	free(ca);
 }
 
@@ -285,6 +301,10 @@ static CURLcode exchange(struct nrfca_ca *ca, const char *path, const char *payl
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (ca->ca_bundle != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca->ca_bundle);
+	if (ca->client_cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, ca->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, ca->client_key);
+	}
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
