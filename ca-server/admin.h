@@ -52,6 +52,10 @@ int admin_fail(struct admin *a, const char *fmt, ...) __attribute__((format(prin
 /* Who runs the command, for the audit log ($SUDO_USER, $USER, nrfca-admin). */
 const char *admin_actor(void);
 
+/* The ledger the configuration names; NULL after printing why. */
+struct ledger;
+struct ledger *admin_open_ledger(struct admin *a);
+
 /* Open the signer the configuration names (shared by the subcommands). */
 struct signer;
 struct signer *admin_open_signer(struct nrfca_config *c, struct nrfca_err *err);
@@ -67,6 +71,8 @@ ADMIN_CMD(admin_check);
 ADMIN_CMD(admin_token_add);
 ADMIN_CMD(admin_token_list);
 ADMIN_CMD(admin_token_disable);
+ADMIN_CMD(admin_token_bind);
+ADMIN_CMD(admin_token_unbind);
 ADMIN_CMD(admin_revoke);
 ADMIN_CMD(admin_crl);
 ADMIN_CMD(admin_list);
