@@ -88,6 +88,15 @@ static const struct route routes[RT_MAX] = {
 	[RT_METRICS] = { "GET", "/metrics", ANYONE, 1, "metrics" },
 };
 
+/* The query parameters each route takes (at most QUERY_KEYS_MAX); any other,
+ * or one given twice, is refused with 400 naming it. */
+#define QUERY_KEYS_MAX 8
+static const char *const route_query[RT_MAX][QUERY_KEYS_MAX] = {
+	[RT_ENROLL] = { "dry_run" },
+	[RT_CERTS] = { "device_id", "status", "profile", "station", "issued_after", "limit",
+		       "after" },
+};
+
 struct http_server {
 	const struct nrfca_config *cfg;
 	struct ca *ca;
@@ -116,7 +125,7 @@ struct request {
 	char raw_path[RAW_PATH_MAX + 1]; /* the path as sent (before any %-decoding) */
 	int raw_path_too_long;
 	int route;                 /* -1: none */
-	char serial[LEDGER_SERIAL_MAX + 2];
+	char serial[3 * LEDGER_SERIAL_MAX + 2]; /* as sent: colons allowed */
 	char *body;
 	size_t body_len, body_cap;
 	int too_large;
@@ -491,6 +500,62 @@ static const char *query(struct request *rq, const char *key)
 	return v;
 }
 
+struct query_check {
+	const char *const *allowed;
+	unsigned count[QUERY_KEYS_MAX];
+	char unknown[160];
+	int n_unknown;
+};
+
+static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_check *qc = cls;
+	size_t i, used;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; i < QUERY_KEYS_MAX && qc->allowed[i] != NULL; i++)
+		if (strcmp(key, qc->allowed[i]) == 0) {
+			qc->count[i]++;
+			return MHD_YES;
+		}
+	used = strlen(qc->unknown);
+	if (qc->n_unknown++ < 4)
+		snprintf(qc->unknown + used, sizeof(qc->unknown) - used, "%s'%.30s'",
+			 used ? ", " : "", key);
+	return MHD_YES;
+}
+
+/* Unknown or repeated query parameters: 0, or -1 after answering 400. */
+static int query_ok(struct request *rq)
+{
+	struct query_check qc;
+	char takes[160] = "";
+	size_t i;
+
+	memset(&qc, 0, sizeof(qc));
+	qc.allowed = route_query[rq->route];
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_key, &qc);
+	for (i = 0; i < QUERY_KEYS_MAX && qc.allowed[i] != NULL; i++) {
+		snprintf(takes + strlen(takes), sizeof(takes) - strlen(takes), "%s%s",
+			 i ? ", " : "", qc.allowed[i]);
+		if (qc.count[i] > 1) {
+			respond_error(rq, 400, "invalid_request", NULL, 0,
+				      "the query parameter '%s' is given %u times; give it once",
+				      qc.allowed[i], qc.count[i]);
+			return -1;
+		}
+	}
+	if (qc.n_unknown == 0)
+		return 0;
+	respond_error(rq, 400, "invalid_request", NULL, 0,
+		      "unknown query parameter%s %s%s (%s %s takes %s)", qc.n_unknown > 1 ? "s" : "",
+		      qc.unknown, qc.n_unknown > 4 ? ", ..." : "", routes[rq->route].method,
+		      routes[rq->route].path, takes[0] ? takes : "none");
+	return -1;
+}
+
 static void h_enroll(struct request *rq)
 {
 	char why[NRFCA_ERR_MSG_MAX];
@@ -537,16 +602,18 @@ static int list_cb(const struct cert_record *r, void *arg)
 	return 0;
 }
 
-static int valid_serial(const char *s)
+/* The {serial} of the path, in the ledger's form (either case and colons
+ * accepted).  0, or -1 after answering 400. */
+static int path_serial(struct request *rq)
 {
-	size_t n = strlen(s), i;
+	char norm[LEDGER_SERIAL_MAX + 1], why[200];
 
-	if (n == 0 || n > LEDGER_SERIAL_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	if (api_serial(rq->serial, norm, why, sizeof(why)) != API_OK) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "%s", why);
+		return -1;
+	}
+	snprintf(rq->serial, sizeof(rq->serial), "%s", norm);
+	return 0;
 }
 
 static void h_certs(struct request *rq)
@@ -554,7 +621,8 @@ static void h_certs(struct request *rq)
 	struct ledger_filter f;
 	struct list_ctx lc;
 	struct nrfca_err e = { 0 };
-	const char *v, *limit_s, *after_s;
+	const char *v, *limit_s, *after_s, *after;
+	char after_norm[LEDGER_SERIAL_MAX + 1], why[200];
 	json_t *o;
 	char *end;
 
@@ -563,7 +631,7 @@ static void h_certs(struct request *rq)
 	f.status = query(rq, "status");
 	f.profile = query(rq, "profile");
 	f.station = query(rq, "station");
-	f.after_serial = query(rq, "after");
+	after = query(rq, "after");
 	limit_s = query(rq, "limit");
 	after_s = query(rq, "issued_after");
 	f.limit = 100;
@@ -578,10 +646,12 @@ static void h_certs(struct request *rq)
 			      "status must be 'active' or 'revoked'");
 		return;
 	}
-	if (f.after_serial && !valid_serial(f.after_serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "after must be a serial number in lower-case hex");
-		return;
+	if (after != NULL) {
+		if (api_serial(after, after_norm, why, sizeof(why)) != API_OK) {
+			respond_error(rq, 400, "invalid_request", NULL, 0, "after: %s", why);
+			return;
+		}
+		f.after_serial = after_norm;
 	}
 	if ((v = limit_s) != NULL) {
 		long l = strtol(v, &end, 10);
@@ -593,23 +663,9 @@ static void h_certs(struct request *rq)
 		}
 		f.limit = (int)l;
 	}
-	if ((v = after_s) != NULL) {
-		struct tm tm;
-
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (end != NULL && *end == '\0') {
-			f.issued_after = (long long)timegm(&tm);
-		} else {
-			long long t = strtoll(v, &end, 10);
-
-			if (*end != '\0' || t < 0) {
-				respond_error(rq, 400, "invalid_request", NULL, 0,
-					      "issued_after must be YYYY-MM-DDTHH:MM:SSZ or unix seconds");
-				return;
-			}
-			f.issued_after = t;
-		}
+	if (after_s != NULL && api_time(after_s, &f.issued_after, why, sizeof(why)) != API_OK) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "issued_after: %s", why);
+		return;
 	}
 	memset(&lc, 0, sizeof(lc));
 	lc.ca = rq->srv->ca;
@@ -632,11 +688,8 @@ static void h_cert(struct request *rq)
 	const char *accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Accept");
 	int rc;
 
-	if (!valid_serial(rq->serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "the serial must be lower-case hex, at most 32 digits");
+	if (path_serial(rq) != 0)
 		return;
-	}
 	memset(&r, 0, sizeof(r));
 	rc = ledger_get(rq->srv->ledger, rq->serial, &r, &e);
 	if (rc < 0) {
@@ -682,11 +735,8 @@ static void h_revoke(struct request *rq)
 	enum api_status st;
 	json_t *j;
 
-	if (!valid_serial(rq->serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "the serial must be lower-case hex, at most 32 digits");
+	if (path_serial(rq) != 0)
 		return;
-	}
 	j = body_json(rq);
 	if (j == NULL)
 		return;
@@ -991,7 +1041,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			      "the body is larger than %ld bytes", srv->cfg->max_body);
 		return finish(rq);
 	}
-	if (authenticate(rq))
+	if (authenticate(rq) && query_ok(rq) == 0)
 		handlers[rq->route](rq);
 	return finish(rq);
 }
