@@ -1129,10 +1129,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
 	const char *route;
+	const union MHD_ConnectionInfo *ci;
 	char st[8];
 	double el;
-
-	const union MHD_ConnectionInfo *ci;
 
 	if (rq == NULL)
 		return;
