@@ -75,6 +75,8 @@ ADMIN_CMD(admin_check);
 ADMIN_CMD(admin_token_add);
 ADMIN_CMD(admin_token_list);
 ADMIN_CMD(admin_token_disable);
+ADMIN_CMD(admin_token_bind);
+ADMIN_CMD(admin_token_unbind);
 ADMIN_CMD(admin_revoke);
 ADMIN_CMD(admin_crl);
 ADMIN_CMD(admin_list);

@@ -31,7 +31,9 @@ static const struct field fields[] = {
 	{ "tls", "certificate", F_PATH, O(tls_cert), 0, 0 },
 	{ "tls", "key", F_PATH, O(tls_key), 0, 0 },
 	{ "tls", "client_ca", F_PATH, O(tls_client_ca), 0, 0 },
+	{ "tls", "client_crl", F_PATH, O(tls_client_crl), 0, 0 },
 	{ "tls", "require_client_cert", F_BOOL, O(tls_require_client_cert), 0, 1 },
+	{ "tls", "admin", F_BOOL, O(tls_admin), 0, 1 },
 	{ "token", "uri", F_STR, O(token_uri), 0, 0 },
 	{ "token", "pin_env", F_STR, O(token_pin_env), 0, 0 },
 	{ "token", "pool_size", F_INT, O(token_pool_size), 1, 64 },
@@ -364,6 +366,17 @@ int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_
 	if (c->tls_client_ca != NULL && c->tls_cert == NULL) {
 		nrfca_err_set(err, NRFCA_E_CONFIG,
 			      "%s: $.tls.client_ca (mutual TLS) needs $.tls.certificate and key", path);
+		goto out;
+	}
+	if ((c->tls_client_crl != NULL || c->tls_require_client_cert) && c->tls_client_ca == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.tls.%s needs $.tls.client_ca (the stations' CA)",
+			      path, c->tls_client_crl ? "client_crl" : "require_client_cert");
+		goto out;
+	}
+	if (c->tls_admin && c->tls_cert == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG,
+			      "%s: $.tls.admin (HTTPS on the admin listener) needs $.tls.certificate and key",
+			      path);
 		goto out;
 	}
 	rc = 0;

@@ -26,7 +26,9 @@ struct nrfca_config {
 	int admin_port;
 	/* tls */
 	char *tls_cert, *tls_key, *tls_client_ca;
+	char *tls_client_crl;      /* CRL of the stations' CA, re-read on SIGHUP */
 	int tls_require_client_cert;
+	int tls_admin;             /* the admin listener serves HTTPS too */
 	/* token */
 	char *token_uri;
 	char *token_pin_env;

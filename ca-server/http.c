@@ -26,7 +26,9 @@
 
 #include "api_decode.h"
 #include "auth.h"
+#include "clientcert.h"
 #include "conntrack.h"
+#include "fileutil.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -86,13 +88,23 @@ static const struct route routes[RT_MAX] = {
 	[RT_METRICS] = { "GET", "/metrics", ANYONE, 1, "metrics" },
 };
 
+/* The query parameters each route takes (at most QUERY_KEYS_MAX); any other,
+ * or one given twice, is refused with 400 naming it. */
+#define QUERY_KEYS_MAX 8
+static const char *const route_query[RT_MAX][QUERY_KEYS_MAX] = {
+	[RT_ENROLL] = { "dry_run" },
+	[RT_CERTS] = { "device_id", "status", "profile", "station", "issued_after", "limit",
+		       "after" },
+};
+
 struct http_server {
 	const struct nrfca_config *cfg;
 	struct ca *ca;
 	struct signer *signer;
 	struct ledger *ledger;
 	struct MHD_Daemon *d, *admin;
-	int tls, mtls;
+	int tls;                 /* the main listener serves HTTPS */
+	struct clientcert_verifier *ccv; /* tls.client_ca (+ client_crl), or NULL */
 	char *tls_cert, *tls_key, *tls_ca;   /* PEM text kept for MHD's lifetime */
 	atomic_int in_flight;
 	atomic_int stopping;     /* set by http_stop: answers close their connection */
@@ -113,7 +125,7 @@ struct request {
 	char raw_path[RAW_PATH_MAX + 1]; /* the path as sent (before any %-decoding) */
 	int raw_path_too_long;
 	int route;                 /* -1: none */
-	char serial[LEDGER_SERIAL_MAX + 2];
+	char serial[3 * LEDGER_SERIAL_MAX + 2]; /* as sent: colons allowed */
 	char *body;
 	size_t body_len, body_cap;
 	int too_large;
@@ -329,80 +341,82 @@ static int peer_is_loopback(struct MHD_Connection *c)
 	return 0;
 }
 
-/* mTLS: libmicrohttpd only requests the client certificate; verify it here
- * against the configured client CA and map its CN to a station. */
-static int client_cert_principal(struct request *rq, struct principal *who, char *why, size_t wl)
+/* mTLS: libmicrohttpd only requests the client certificate; it is verified
+ * here against tls.client_ca and tls.client_crl.  0: none presented; 1:
+ * verified, *id names it; -1: presented and refused, `why` says why. */
+static int peer_certificate(struct request *rq, struct clientcert_id *id, char *why, size_t wl)
 {
 	const union MHD_ConnectionInfo *ci;
-	gnutls_session_t sess;
 	const gnutls_datum_t *certs;
-	unsigned int n = 0, status = 0;
-	gnutls_x509_crt_t crt;
-	char cn[LEDGER_CRED_NAME_MAX + 2];
-	size_t cnl = sizeof(cn);
-	int ok = 0;
+	unsigned int n = 0;
 
-	if (!rq->srv->mtls)
+	if (rq->srv->ccv == NULL || rq->is_admin_listener)
 		return 0;
 	ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
 		return 0;
-	sess = (gnutls_session_t)ci->tls_session;
-	certs = gnutls_certificate_get_peers(sess, &n);
+	certs = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
 	if (certs == NULL || n == 0)
 		return 0;
-	if (gnutls_certificate_verify_peers2(sess, &status) != GNUTLS_E_SUCCESS || status != 0) {
-		snprintf(why, wl, "the client certificate does not verify against the client CA");
-		return -1;
-	}
-	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
-		return -1;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS &&
-	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl) ==
-		    GNUTLS_E_SUCCESS && cnl > 0 && cnl <= LEDGER_CRED_NAME_MAX) {
-		memcpy(who->name, cn, cnl);
-		who->name[cnl] = '\0';
-		who->role = ROLE_STATION;
-		who->via_client_cert = 1;
-		ok = 1;
-	} else {
-		snprintf(why, wl, "the client certificate has no usable CN");
-		ok = -1;
-	}
-	gnutls_x509_crt_deinit(crt);
-	return ok;
+	return clientcert_verify(rq->srv->ccv, certs, n, id, why, wl) == 0 ? 1 : -1;
 }
 
+static void refuse_credential(struct request *rq, const struct nrfca_err *e)
+{
+	if (e->code == NRFCA_E_DB)
+		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e->msg);
+	else
+		respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e->msg);
+}
+
+/* Who is calling: a bearer token, a client certificate bound to a
+ * credential, or both naming the same credential.  A certificate bound to
+ * nothing identifies nobody, so bearer and certificate identities share
+ * one namespace: the credentials'. */
 static int authenticate(struct request *rq)
 {
 	const struct route *r = &routes[rq->route];
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
 	struct nrfca_err e = { 0 };
-	char why[128];
-	int cc;
+	struct clientcert_id id;
+	struct principal by_cert;
+	char why[256];
+	int cc = peer_certificate(rq, &id, why, sizeof(why));
 
+	if (cc < 0) {
+		respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
+		return 0;
+	}
+	if (cc == 0 && rq->srv->cfg->tls_require_client_cert && !rq->is_admin_listener) {
+		respond_error(rq, 401, "unauthorized", NULL, 0,
+			      "this server requires a client certificate (tls.require_client_cert)");
+		return 0;
+	}
 	if (r->roles == ANYONE)
 		return 1;
+	if (cc == 1 && auth_client_cert(rq->srv->ledger, id.sha256, id.subject, &by_cert, &e) != 0) {
+		refuse_credential(rq, &e);
+		return 0;
+	}
 	if (h != NULL) {
 		if (auth_bearer(rq->srv->ledger, h, &rq->who, &e) != 0) {
-			if (e.code == NRFCA_E_DB)
-				respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
-			else
-				respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e.msg);
+			refuse_credential(rq, &e);
 			return 0;
 		}
-	} else {
-		cc = client_cert_principal(rq, &rq->who, why, sizeof(why));
-		if (cc < 0) {
-			respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
-			return 0;
-		}
-		if (cc == 0) {
+		if (cc == 1 && strcmp(by_cert.name, rq->who.name) != 0) {
 			respond_error(rq, 401, "unauthorized", NULL, 0,
-				      "no credential: send 'Authorization: Bearer <token>'%s",
-				      rq->srv->mtls ? " or a client certificate" : "");
+				      "the bearer token is the credential '%s' but the client "
+				      "certificate is bound to '%s': send one identity",
+				      rq->who.name, by_cert.name);
 			return 0;
 		}
+	} else if (cc == 1) {
+		rq->who = by_cert;
+	} else {
+		respond_error(rq, 401, "unauthorized", NULL, 0,
+			      "no credential: send 'Authorization: Bearer <token>'%s",
+			      rq->srv->ccv ? " or a client certificate bound to a credential" : "");
+		return 0;
 	}
 	rq->authed = 1;
 	if ((r->roles & (1u << rq->who.role)) == 0) {
@@ -500,6 +514,62 @@ static const char *query(struct request *rq, const char *key)
 	return v;
 }
 
+struct query_check {
+	const char *const *allowed;
+	unsigned count[QUERY_KEYS_MAX];
+	char unknown[160];
+	int n_unknown;
+};
+
+static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_check *qc = cls;
+	size_t i, used;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; i < QUERY_KEYS_MAX && qc->allowed[i] != NULL; i++)
+		if (strcmp(key, qc->allowed[i]) == 0) {
+			qc->count[i]++;
+			return MHD_YES;
+		}
+	used = strlen(qc->unknown);
+	if (qc->n_unknown++ < 4)
+		snprintf(qc->unknown + used, sizeof(qc->unknown) - used, "%s'%.30s'",
+			 used ? ", " : "", key);
+	return MHD_YES;
+}
+
+/* Unknown or repeated query parameters: 0, or -1 after answering 400. */
+static int query_ok(struct request *rq)
+{
+	struct query_check qc;
+	char takes[160] = "";
+	size_t i;
+
+	memset(&qc, 0, sizeof(qc));
+	qc.allowed = route_query[rq->route];
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_key, &qc);
+	for (i = 0; i < QUERY_KEYS_MAX && qc.allowed[i] != NULL; i++) {
+		snprintf(takes + strlen(takes), sizeof(takes) - strlen(takes), "%s%s",
+			 i ? ", " : "", qc.allowed[i]);
+		if (qc.count[i] > 1) {
+			respond_error(rq, 400, "invalid_request", NULL, 0,
+				      "the query parameter '%s' is given %u times; give it once",
+				      qc.allowed[i], qc.count[i]);
+			return -1;
+		}
+	}
+	if (qc.n_unknown == 0)
+		return 0;
+	respond_error(rq, 400, "invalid_request", NULL, 0,
+		      "unknown query parameter%s %s%s (%s %s takes %s)", qc.n_unknown > 1 ? "s" : "",
+		      qc.unknown, qc.n_unknown > 4 ? ", ..." : "", routes[rq->route].method,
+		      routes[rq->route].path, takes[0] ? takes : "none");
+	return -1;
+}
+
 static void h_enroll(struct request *rq)
 {
 	char why[NRFCA_ERR_MSG_MAX];
@@ -546,16 +616,18 @@ static int list_cb(const struct cert_record *r, void *arg)
 	return 0;
 }
 
-static int valid_serial(const char *s)
+/* The {serial} of the path, in the ledger's form (either case and colons
+ * accepted).  0, or -1 after answering 400. */
+static int path_serial(struct request *rq)
 {
-	size_t n = strlen(s), i;
+	char norm[LEDGER_SERIAL_MAX + 1], why[200];
 
-	if (n == 0 || n > LEDGER_SERIAL_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	if (api_serial(rq->serial, norm, why, sizeof(why)) != API_OK) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "%s", why);
+		return -1;
+	}
+	snprintf(rq->serial, sizeof(rq->serial), "%s", norm);
+	return 0;
 }
 
 static void h_certs(struct request *rq)
@@ -563,7 +635,8 @@ static void h_certs(struct request *rq)
 	struct ledger_filter f;
 	struct list_ctx lc;
 	struct nrfca_err e = { 0 };
-	const char *v, *limit_s, *after_s;
+	const char *v, *limit_s, *after_s, *after;
+	char after_norm[LEDGER_SERIAL_MAX + 1], why[200];
 	json_t *o;
 	char *end;
 
@@ -572,7 +645,7 @@ static void h_certs(struct request *rq)
 	f.status = query(rq, "status");
 	f.profile = query(rq, "profile");
 	f.station = query(rq, "station");
-	f.after_serial = query(rq, "after");
+	after = query(rq, "after");
 	limit_s = query(rq, "limit");
 	after_s = query(rq, "issued_after");
 	f.limit = 100;
@@ -587,10 +660,12 @@ static void h_certs(struct request *rq)
 			      "status must be 'active' or 'revoked'");
 		return;
 	}
-	if (f.after_serial && !valid_serial(f.after_serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "after must be a serial number in lower-case hex");
-		return;
+	if (after != NULL) {
+		if (api_serial(after, after_norm, why, sizeof(why)) != API_OK) {
+			respond_error(rq, 400, "invalid_request", NULL, 0, "after: %s", why);
+			return;
+		}
+		f.after_serial = after_norm;
 	}
 	if ((v = limit_s) != NULL) {
 		long l = strtol(v, &end, 10);
@@ -602,23 +677,9 @@ static void h_certs(struct request *rq)
 		}
 		f.limit = (int)l;
 	}
-	if ((v = after_s) != NULL) {
-		struct tm tm;
-
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (end != NULL && *end == '\0') {
-			f.issued_after = (long long)timegm(&tm);
-		} else {
-			long long t = strtoll(v, &end, 10);
-
-			if (*end != '\0' || t < 0) {
-				respond_error(rq, 400, "invalid_request", NULL, 0,
-					      "issued_after must be YYYY-MM-DDTHH:MM:SSZ or unix seconds");
-				return;
-			}
-			f.issued_after = t;
-		}
+	if (after_s != NULL && api_time(after_s, &f.issued_after, why, sizeof(why)) != API_OK) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "issued_after: %s", why);
+		return;
 	}
 	memset(&lc, 0, sizeof(lc));
 	lc.ca = rq->srv->ca;
@@ -641,11 +702,8 @@ static void h_cert(struct request *rq)
 	const char *accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Accept");
 	int rc;
 
-	if (!valid_serial(rq->serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "the serial must be lower-case hex, at most 32 digits");
+	if (path_serial(rq) != 0)
 		return;
-	}
 	memset(&r, 0, sizeof(r));
 	rc = ledger_get(rq->srv->ledger, rq->serial, &r, &e);
 	if (rc < 0) {
@@ -691,11 +749,8 @@ static void h_revoke(struct request *rq)
 	enum api_status st;
 	json_t *j;
 
-	if (!valid_serial(rq->serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "the serial must be lower-case hex, at most 32 digits");
+	if (path_serial(rq) != 0)
 		return;
-	}
 	j = body_json(rq);
 	if (j == NULL)
 		return;
@@ -1001,7 +1056,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			      "the body is larger than %ld bytes", srv->cfg->max_body);
 		return finish(rq);
 	}
-	if (authenticate(rq))
+	if (authenticate(rq) && query_ok(rq) == 0)
 		handlers[rq->route](rq);
 	return finish(rq);
 }
@@ -1074,10 +1129,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
 	const char *route;
+	const union MHD_ConnectionInfo *ci;
 	char st[8];
 	double el;
-
-	const union MHD_ConnectionInfo *ci;
 
 	if (rq == NULL)
 		return;
@@ -1166,30 +1220,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static char *read_small_file(const char *path, struct nrfca_err *err)
 {
-	struct stat st;
-	FILE *f;
-	char *buf;
+	char *buf = NULL;
+	size_t len;
 
-	if (stat(path, &st) != 0) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (st.st_size > TLS_FILE_MAX) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "%s is larger than %d bytes", path, TLS_FILE_MAX);
-		return NULL;
-	}
-	f = fopen(path, "r");
-	buf = malloc((size_t)st.st_size + 1);
-	if (f == NULL || buf == NULL ||
-	    fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s", path);
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[st.st_size] = '\0';
+	if (nrfca_read_file(path, TLS_FILE_MAX, &buf, &len, err) != 0 && err != NULL)
+		err->code = NRFCA_E_CONFIG;
 	return buf;
 }
 
@@ -1221,7 +1256,7 @@ static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, s
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, int port,
-				       int use_tls, MHD_AccessHandlerCallback cb,
+				       int use_tls, int ask_client_cert, MHD_AccessHandlerCallback cb,
 				       struct nrfca_err *err)
 {
 	const struct nrfca_config *c = h->cfg;
@@ -1260,7 +1295,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 		flags |= MHD_USE_TLS;
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
-		if (h->tls_ca)
+		if (ask_client_cert)
 			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, h->tls_ca };
 	}
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
@@ -1291,17 +1326,19 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 		    (h->tls_key = read_small_file(cfg->tls_key, err)) == NULL)
 			goto fail;
 		if (cfg->tls_client_ca) {
-			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL)
+			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL ||
+			    clientcert_verifier_open(cfg->tls_client_ca, cfg->tls_client_crl,
+						     &h->ccv, err) != 0)
 				goto fail;
-			h->mtls = 1;
 		}
 	}
-	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, on_main, err);
+	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, h->ccv != NULL,
+			    on_main, err);
 	if (h->d == NULL)
 		goto fail;
 	if (cfg->admin_address || cfg->admin_port) {
 		h->admin = start_daemon(h, cfg->admin_address ? cfg->admin_address : "127.0.0.1",
-					cfg->admin_port, 0, on_admin, err);
+					cfg->admin_port, h->tls && cfg->tls_admin, 0, on_admin, err);
 		if (h->admin == NULL) {
 			nrfca_err_prefix(err, "admin listener");
 			goto fail;
@@ -1334,6 +1371,13 @@ int http_admin_port(const struct http_server *h)
 	return daemon_port(h->admin);
 }
 
+int http_reload(struct http_server *h, struct nrfca_err *err)
+{
+	if (h->ccv == NULL)
+		return 0;
+	return clientcert_verifier_reload(h->ccv, err);
+}
+
 void http_stop(struct http_server *h, int grace_seconds)
 {
 	int i;
@@ -1350,6 +1394,7 @@ void http_stop(struct http_server *h, int grace_seconds)
 	if (h->admin)
 		MHD_stop_daemon(h->admin);
 	conntrack_stop(h->ct);
+	clientcert_verifier_free(h->ccv);
 	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_cert);
 	if (h->tls_key) {

@@ -31,7 +31,8 @@ static void usage(FILE *f)
 		"  --help, -h        this text\n"
 		"  --version         the program's version\n"
 		"Signals: SIGTERM/SIGINT finish requests in flight and exit 0;\n"
-		"         SIGHUP reloads the policy file (a bad file keeps the old policy).\n"
+		"         SIGHUP reloads the policy file and the stations' CA and CRL\n"
+		"         (a bad file keeps the old one).\n"
 		"Environment: NRFCA_PORT overrides the listen port.\n");
 }
 
@@ -40,6 +41,21 @@ static void on_token_event(void *arg, const char *event, const char *detail)
 	(void)arg;
 	nlog(strcmp(event, "token_ready") == 0 ? NLOG_INFO : NLOG_ERROR, event, "detail", detail,
 	     NULL);
+}
+
+/* SIGHUP: the stations' CA and CRL (tls.client_ca, tls.client_crl). */
+static void reload_client_certs(struct http_server *http, const struct nrfca_config *cfg)
+{
+	struct nrfca_err e = { 0 };
+
+	if (cfg->tls_client_ca == NULL)
+		return;
+	if (http_reload(http, &e) != 0)
+		nlog(NLOG_ERROR, "client_ca_reload_failed", "detail", e.msg, "kept",
+		     "the previous stations' CA and CRL stay in force", NULL);
+	else
+		nlog(NLOG_INFO, "client_ca_reloaded", "client_ca", cfg->tls_client_ca, "client_crl",
+		     cfg->tls_client_crl ? cfg->tls_client_crl : "none", NULL);
 }
 
 int main(int argc, char **argv)
@@ -141,7 +157,9 @@ int main(int argc, char **argv)
 		ledger_audit(ledger, "nrfca-server", "start", NULL, NULL);
 		nlog(NLOG_INFO, "listening", "url", url, "port", port, "admin_port", aport, "key",
 		     signer_key_desc(signer), "tls", cfg->tls_cert ? "on" : "off", "client_certs",
-		     cfg->tls_client_ca ? "verified" : "off", NULL);
+		     cfg->tls_client_ca ? (cfg->tls_client_crl ? "verified, with CRL" : "verified")
+					: "off",
+		     "admin_tls", cfg->tls_admin ? "on" : "off", NULL);
 		if (port_file != NULL) {
 			char tmp[4096];
 			FILE *f;
@@ -161,6 +179,7 @@ int main(int argc, char **argv)
 		int sig = sigtimedwait(&set, NULL, &ts);
 
 		if (sig == SIGHUP) {
+			reload_client_certs(http, cfg);
 			if (policy_store_reload(&e) != 0)
 				nlog(NLOG_ERROR, "policy_reload_failed", "detail", e.msg, "kept",
 				     "the previous policy stays in force", NULL);

@@ -6,6 +6,7 @@
  */
 #include "datadir.h"
 #include "policy_int.h"
+#include "fileutil.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -249,60 +250,6 @@ static int depth_ok(const struct ld *c, json_t *v, const char *path, int level)
 
 /* ---- files ---- */
 
-static int read_limited(const char *path, size_t max, char **buf, size_t *len,
-			struct nrfca_err *err)
-{
-	struct stat st;
-	char *b = NULL;
-	size_t n = 0;
-	ssize_t r;
-	int fd, rc = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return nrfca_err_set(err, NRFCA_E_IO, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		nrfca_err_set(err, NRFCA_E_IO, "%s is not a regular file", path);
-		goto out;
-	}
-	if ((unsigned long long)st.st_size > max) {
-		nrfca_err_set(err, NRFCA_E_TOO_LARGE, "%s is %lld bytes, more than the limit of %zu",
-			      path, (long long)st.st_size, max);
-		goto out;
-	}
-	b = malloc(max + 2);
-	if (b == NULL) {
-		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory reading %s", path);
-		goto out;
-	}
-	for (;;) {
-		r = read(fd, b + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			nrfca_err_set(err, NRFCA_E_IO, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			nrfca_err_set(err, NRFCA_E_TOO_LARGE, "%s is more than the limit of %zu bytes",
-				      path, max);
-			goto out;
-		}
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	b = NULL;
-	rc = 0;
-out:
-	free(b);
-	close(fd);
-	return rc;
-}
-
 /* base_dir + "/" + rel unless rel is absolute; malloc'd. */
 static char *resolve(const struct ld *c, const char *rel)
 {
@@ -327,7 +274,7 @@ static int read_aux(const struct ld *c, const char *jpath, const char *rel, size
 
 	if (p == NULL)
 		return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
-	if (read_limited(p, max, buf, len, &e) != 0) {
+	if (nrfca_read_file(p, max, buf, len, &e) != 0) {
 		cfg_err(c, jpath, "%s", e.msg);
 		if (c->err != NULL && e.code == NRFCA_E_TOO_LARGE)
 			c->err->code = NRFCA_E_TOO_LARGE;
@@ -1586,7 +1533,7 @@ int pol_load_file(const char *path, struct nrfca_ratelimit *rl, struct nrfca_pol
 	size_t len;
 	int rc = -1;
 
-	if (read_limited(path, NRFCA_POLICY_FILE_MAX, &buf, &len, err) != 0)
+	if (nrfca_read_file(path, NRFCA_POLICY_FILE_MAX, &buf, &len, err) != 0)
 		return -1;
 	dir = strdup(path);
 	if (dir == NULL) {
