@@ -736,6 +736,7 @@ void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
 
 struct crl_build {
 	X509_CRL *crl;
+	long long listed;             /* entries added (an empty CRL has no list at all) */
 	int failed;
 };
 
@@ -762,6 +763,7 @@ static int add_revoked(const char *serial, long long revoked_at, int reason, voi
 	if (X509_CRL_add0_revoked(cb->crl, rv) != 1)
 		goto fail;
 	rv = NULL;
+	cb->listed++;
 	goto out;
 fail:
 	cb->failed = 1;
@@ -776,7 +778,7 @@ out:
 
 int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 {
-	struct crl_build cb = { NULL, 0 };
+	struct crl_build cb = { NULL, 0, 0 };
 	unsigned long long number = 0;
 	ASN1_TIME *last = NULL, *next = NULL;
 	ASN1_INTEGER *num = NULL;
@@ -798,7 +800,6 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 		goto ssl_fail;
 	if (ledger_revoked_each(ca->ledger, add_revoked, &cb, err) != 0)
 		goto out;
-	ca->crl_revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(cb.crl));
 	if (cb.failed)
 		goto ssl_fail;
 	if (ledger_next_crl_number(ca->ledger, &number, err) != 0)
@@ -835,6 +836,9 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 	ca->crl_len = (size_t)n;
 	ca->crl_this = now;
 	ca->crl_next = now + (time_t)ca->crl_hours * 3600;
+	/* not sk_X509_REVOKED_num(): it is -1 for an empty list, which never
+	 * equals the ledger's 0 and re-signed the CRL on every tick */
+	ca->crl_revoked = cb.listed;
 	der = NULL;
 	rc = 0;
 	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, NULL);
