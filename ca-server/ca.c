@@ -37,6 +37,8 @@ struct ca {
 	STACK_OF(X509) *chain;
 	X509 *cert;                   /* chain[0], borrowed from chain */
 	char *chain_pem;
+	unsigned char *cert_der;      /* chain[0] in DER */
+	size_t cert_der_len;
 	const EVP_MD *md;
 	int crl_hours;
 
@@ -120,7 +122,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 	}
 	ca->cert = sk_X509_value(ca->chain, 0);
 	ca->chain_pem = chain_to_pem(ca->chain);
-	if (ca->chain_pem == NULL) {
+	{
+		int n = i2d_X509(ca->cert, &ca->cert_der);
+
+		ca->cert_der_len = n > 0 ? (size_t)n : 0;
+	}
+	if (ca->chain_pem == NULL || ca->cert_der_len == 0) {
 		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -139,6 +146,7 @@ void ca_free(struct ca *ca)
 		return;
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
+	OPENSSL_free(ca->cert_der);
 	free(ca->crl_der);
 	pthread_mutex_destroy(&ca->crl_mu);
 	free(ca);
@@ -147,6 +155,12 @@ void ca_free(struct ca *ca)
 const char *ca_chain_pem(const struct ca *ca)
 {
 	return ca->chain_pem;
+}
+
+const unsigned char *ca_cert_der(const struct ca *ca, size_t *len)
+{
+	*len = ca->cert_der_len;
+	return ca->cert_der;
 }
 
 json_t *ca_chain_json(const struct ca *ca)
@@ -344,6 +358,9 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 		goto ssl_fail;
 	if (ext->authority_key_id &&
 	    !nrfca_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+		goto ssl_fail;
+	if (!nrfca_x509_add_crl_dp(x, ext->crl_dp, ext->n_crl_dp) ||
+	    !nrfca_x509_add_ca_issuers(x, ext->ca_issuers, ext->n_ca_issuers))
 		goto ssl_fail;
 	t0 = mono_now();
 	if (X509_sign(x, signer_pkey(ca->signer), ca->md) <= 0) {

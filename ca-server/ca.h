@@ -33,6 +33,9 @@ void ca_free(struct ca *ca);
 const char *ca_chain_pem(const struct ca *ca);
 /* {"chain": [PEM, ...]} (new reference). */
 json_t *ca_chain_json(const struct ca *ca);
+/* The issuing CA certificate (chain[0]) in DER, borrowed: what an
+ * authorityInfoAccess caIssuers URL points to (RFC 5280 4.2.2.1). */
+const unsigned char *ca_cert_der(const struct ca *ca, size_t *len);
 
 /* One enrollment request, decoded from the JSON body. */
 struct enroll_req {

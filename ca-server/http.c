@@ -45,6 +45,7 @@ enum route_id {
 	RT_READY,
 	RT_CA,
 	RT_CA_PEM,
+	RT_CA_DER,
 	RT_ENROLL,
 	RT_CERTS,
 	RT_CERT,
@@ -72,6 +73,7 @@ static const struct route routes[RT_MAX] = {
 	[RT_READY] = { "GET", "/v1/ready", ANYONE, 0, "ready" },
 	[RT_CA] = { "GET", "/v1/ca", ANYONE, 0, "ca" },
 	[RT_CA_PEM] = { "GET", "/v1/ca.pem", ANYONE, 0, "ca_pem" },
+	[RT_CA_DER] = { "GET", "/v1/ca.der", ANYONE, 0, "ca_der" },
 	[RT_ENROLL] = { "POST", "/v1/enroll", R_STATION, 0, "enroll" },
 	[RT_CERTS] = { "GET", "/v1/certificates", R_OPERATOR | R_AUDITOR, 0, "certificates" },
 	[RT_CERT] = { "GET", "/v1/certificates/{serial}", R_OPERATOR | R_AUDITOR | R_STATION, 0,
@@ -395,6 +397,14 @@ static void h_ca_pem(struct request *rq)
 	const char *pem = ca_chain_pem(rq->srv->ca);
 
 	respond_buf(rq, 200, "application/pem-certificate-chain", pem, strlen(pem));
+}
+
+static void h_ca_der(struct request *rq)
+{
+	size_t len;
+	const unsigned char *der = ca_cert_der(rq->srv->ca, &len);
+
+	respond_buf(rq, 200, "application/pkix-cert", der, len);
 }
 
 /* Decode the JSON body: 415 wrong type, 400 empty / not JSON / too deep / not an object. */
@@ -735,7 +745,7 @@ static void h_metrics(struct request *rq)
 
 static const handler_fn handlers[RT_MAX] = {
 	[RT_HEALTH] = h_health,   [RT_READY] = h_ready,        [RT_CA] = h_ca,
-	[RT_CA_PEM] = h_ca_pem,   [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
+	[RT_CA_PEM] = h_ca_pem,   [RT_CA_DER] = h_ca_der,      [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
 	[RT_CERT] = h_cert,       [RT_CERT_REVOKE] = h_revoke, [RT_CRL] = h_crl,
 	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,
 };

@@ -160,6 +160,12 @@ struct nrfca_policy_ext {
 	int eku_critical;
 	int subject_key_id;
 	int authority_key_id;
+	/* URLs (http, https or ldap) put into cRLDistributionPoints and
+	 * authorityInfoAccess caIssuers; n = 0: no extension */
+	size_t n_crl_dp;
+	const char *const *crl_dp;
+	size_t n_ca_issuers;
+	const char *const *ca_issuers;
 };
 
 struct nrfca_policy_decision {
