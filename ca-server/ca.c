@@ -47,6 +47,7 @@ struct ca {
 	size_t crl_len;
 	time_t crl_this, crl_next;
 	long long crl_revoked;        /* revoked certificates the current CRL lists */
+	unsigned long long crl_number;
 };
 
 static double mono_now(void)
@@ -567,7 +568,7 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		fail_res(res, st, code, d.rule_name, "%s", d.detail);
 		res->retry_after = d.retry_after;
 		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
-			metrics_inc(M_REJECTIONS, d.rule_name, NULL);
+			metrics_inc(M_REJECTIONS, d.rule_name, who->name);
 			if (st != 429)
 				audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
 		}
@@ -682,6 +683,7 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 	metrics_inc(M_CERTS_ISSUED, rec.profile, rec.station);
 	if (d.action == NRFCA_ACTION_SUPERSEDE) {
 		metrics_inc(M_REVOCATIONS, "superseded", NULL);
+		metrics_inc(M_SUPERSEDES, rec.profile, rec.station);
 		if (ca_crl_refresh(ca, &e) != 0)
 			nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
 	}
@@ -856,6 +858,7 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 	/* not sk_X509_REVOKED_num(): it is -1 for an empty list, which never
 	 * equals the ledger's 0 and re-signed the CRL on every tick */
 	ca->crl_revoked = cb.listed;
+	ca->crl_number = number;
 	der = NULL;
 	rc = 0;
 	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, NULL);
@@ -912,4 +915,14 @@ int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err
 	*len = ca->crl_len;
 	pthread_mutex_unlock(&ca->crl_mu);
 	return 0;
+}
+
+void ca_crl_info(struct ca *ca, struct ca_crl_info *out)
+{
+	pthread_mutex_lock(&ca->crl_mu);
+	out->this_update = ca->crl_der ? (long long)ca->crl_this : 0;
+	out->next_update = ca->crl_der ? (long long)ca->crl_next : 0;
+	out->number = ca->crl_number;
+	out->entries = ca->crl_der ? ca->crl_revoked : 0;
+	pthread_mutex_unlock(&ca->crl_mu);
 }

@@ -79,4 +79,12 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err);
 /* Called periodically: refreshes the CRL when a quarter of its lifetime is left. */
 void ca_crl_tick(struct ca *ca);
 
+/* The CRL being served, for /v1/ready and /metrics (zeros before the first). */
+struct ca_crl_info {
+	long long this_update, next_update;   /* unix seconds */
+	unsigned long long number;
+	long long entries;                    /* revoked certificates listed */
+};
+void ca_crl_info(struct ca *ca, struct ca_crl_info *out);
+
 #endif

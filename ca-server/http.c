@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "policy_status.h"
 #include "policy_store.h"
 
 #define TLS_FILE_MAX (256 * 1024)
@@ -112,6 +113,7 @@ struct request {
 	const char *bad_query;     /* a query parameter over QUERY_MAX */
 	/* response */
 	int status;
+	const char *error;         /* the error code answered (a static string), or NULL */
 	struct MHD_Response *resp;
 	int responded;
 };
@@ -173,6 +175,8 @@ static void respond_error(struct request *rq, int status, const char *code, cons
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	if (!rq->responded)
+		rq->error = code;
 	if (o && rule)
 		json_object_set_new(o, "rule", json_string(rule));
 	respond_json(rq, status, o);
@@ -357,6 +361,48 @@ static void h_health(struct request *rq)
 	respond_buf(rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 
+static void iso8601(long long t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What /v1/ready adds beyond yes/no: the version, the policy in force and
+ * the outcome of the last reload, the CRL being served. */
+static json_t *ready_body(struct request *rq)
+{
+	struct policy_status ps;
+	struct ca_crl_info ci;
+	char t1[32], t2[32];
+	json_t *o, *crl;
+
+	policy_status_get(&ps);
+	ca_crl_info(rq->srv->ca, &ci);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok",
+		      "database", "ok", "policy", ps.last_failed ? "reload_failed" : "ok",
+		      "policy_sha256", ps.sha256, "version", NRFCA_VERSION);
+	if (o == NULL)
+		return NULL;
+	if (ps.last_failed) {
+		iso8601(ps.last_attempt, t1);
+		json_object_set_new(o, "policy_reload", json_pack("{s:s, s:s, s:s?, s:s}", "failed_at",
+			t1, "error", ps.error, "failed_sha256", ps.failed_sha256[0] ?
+			ps.failed_sha256 : NULL, "in_force", "the previous policy stays in force"));
+	}
+	if (ci.this_update > 0) {
+		iso8601(ci.this_update, t1);
+		iso8601(ci.next_update, t2);
+		crl = json_pack("{s:s, s:s, s:I, s:I}", "this_update", t1, "next_update", t2,
+				"age_seconds", (json_int_t)(time(NULL) - ci.this_update), "entries",
+				(json_int_t)ci.entries);
+		json_object_set_new(o, "crl", crl);
+	}
+	return o;
+}
+
 static void h_ready(struct request *rq)
 {
 	struct nrfca_err e = { 0 };
@@ -378,8 +424,7 @@ static void h_ready(struct request *rq)
 		return;
 	}
 	policy_release(p);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok", "database", "ok",
-		      "policy", "ok");
+	o = ready_body(rq);
 	respond_json(rq, 200, o);
 	json_decref(o);
 }
@@ -704,6 +749,9 @@ static void h_metrics(struct request *rq)
 {
 	struct signer_stats ss;
 	struct ledger_stats ls;
+	struct policy_status ps;
+	struct ca_crl_info ci;
+	struct nrfca_err e = { 0 };
 	long long certs = -1, revoked = -1;
 	char *buf = NULL;
 	size_t len = 0;
@@ -717,27 +765,57 @@ static void h_metrics(struct request *rq)
 	signer_get_stats(rq->srv->signer, &ss);
 	ledger_get_stats(rq->srv->ledger, &ls);
 	ledger_count(rq->srv->ledger, &certs, &revoked, NULL);
-	fprintf(f,
-		"# HELP nrfca_token_ready 1 when the PKCS#11 token answers\n"
-		"# TYPE nrfca_token_ready gauge\nnrfca_token_ready %d\n"
-		"# HELP nrfca_token_signatures_total Signatures made in the token\n"
-		"# TYPE nrfca_token_signatures_total counter\nnrfca_token_signatures_total %llu\n"
-		"# HELP nrfca_token_sign_failures_total Failed signing operations\n"
-		"# TYPE nrfca_token_sign_failures_total counter\nnrfca_token_sign_failures_total %llu\n"
-		"# HELP nrfca_token_recoveries_total Times the token was re-initialised\n"
-		"# TYPE nrfca_token_recoveries_total counter\nnrfca_token_recoveries_total %llu\n"
-		"# HELP nrfca_ledger_certificates Certificates in the ledger\n"
-		"# TYPE nrfca_ledger_certificates gauge\nnrfca_ledger_certificates %lld\n"
-		"# HELP nrfca_ledger_revoked Revoked certificates in the ledger\n"
-		"# TYPE nrfca_ledger_revoked gauge\nnrfca_ledger_revoked %lld\n"
-		"# HELP nrfca_ledger_commits_total Group-committed transactions\n"
-		"# TYPE nrfca_ledger_commits_total counter\nnrfca_ledger_commits_total %lld\n"
-		"# HELP nrfca_ledger_changes_total Changes carried by those transactions\n"
-		"# TYPE nrfca_ledger_changes_total counter\nnrfca_ledger_changes_total %lld\n"
-		"# HELP nrfca_policy_generation Successful policy loads and reloads\n"
-		"# TYPE nrfca_policy_generation counter\nnrfca_policy_generation %lu\n",
-		signer_ready(rq->srv->signer, NULL, 0), ss.signs, ss.sign_failures, ss.recoveries,
-		certs, revoked, ls.commits, ls.changes, policy_store_generation());
+	policy_status_get(&ps);
+	ca_crl_info(rq->srv->ca, &ci);
+	fprintf(f, "# HELP nrfca_build_info The running nrfca-server's version (value 1)\n"
+		   "# TYPE nrfca_build_info gauge\nnrfca_build_info{version=\"%s\"} 1\n",
+		NRFCA_VERSION);
+	metrics_put(f, "nrfca_token_ready", "gauge", "1 when the PKCS#11 token answers",
+		    signer_ready(rq->srv->signer, NULL, 0));
+	metrics_put(f, "nrfca_token_signatures_total", "counter", "Signatures made in the token",
+		    (double)ss.signs);
+	metrics_put(f, "nrfca_token_sign_failures_total", "counter", "Failed signing operations",
+		    (double)ss.sign_failures);
+	metrics_put(f, "nrfca_token_recoveries_total", "counter",
+		    "Times the token was re-initialised", (double)ss.recoveries);
+	metrics_put(f, "nrfca_token_sessions", "gauge",
+		    "Sessions in the token's pool (0 while the token is down)", ss.pool_size);
+	metrics_put(f, "nrfca_token_sessions_in_use", "gauge", "Sessions signing right now",
+		    ss.in_use);
+	metrics_put(f, "nrfca_token_session_waits_total", "counter",
+		    "Signing calls that found every session busy and waited", (double)ss.waits);
+	metrics_put(f, "nrfca_token_session_wait_seconds_total", "counter",
+		    "Time signing calls spent waiting for a free session", ss.wait_seconds);
+	metrics_put(f, "nrfca_database_ready", "gauge", "1 when the ledger answers a read",
+		    ledger_ping(rq->srv->ledger, &e) == 0);
+	metrics_put(f, "nrfca_ledger_certificates", "gauge", "Certificates in the ledger",
+		    (double)certs);
+	metrics_put(f, "nrfca_ledger_revoked", "gauge", "Revoked certificates in the ledger",
+		    (double)revoked);
+	metrics_put(f, "nrfca_ledger_commits_total", "counter", "Group-committed transactions",
+		    (double)ls.commits);
+	metrics_put(f, "nrfca_ledger_changes_total", "counter",
+		    "Changes carried by those transactions", (double)ls.changes);
+	metrics_put(f, "nrfca_policy_generation", "gauge",
+		    "Successful policy loads and reloads (a generation number)",
+		    (double)policy_store_generation());
+	metrics_put(f, "nrfca_policy_reload_failures_total", "counter",
+		    "Policy reloads (SIGHUP) refused since start", (double)ps.failures);
+	metrics_put(f, "nrfca_policy_reload_failed", "gauge",
+		    "1 while the last policy reload failed (the previous policy is in force)",
+		    ps.last_failed);
+	metrics_put(f, "nrfca_policy_loaded_timestamp_seconds", "gauge",
+		    "When the policy in force was loaded (unix time)", (double)ps.loaded_at);
+	if (ci.this_update > 0) {
+		metrics_put(f, "nrfca_crl_last_update_timestamp_seconds", "gauge",
+			    "thisUpdate of the CRL being served (unix time)", (double)ci.this_update);
+		metrics_put(f, "nrfca_crl_next_update_timestamp_seconds", "gauge",
+			    "nextUpdate of the CRL being served (unix time)", (double)ci.next_update);
+		metrics_put(f, "nrfca_crl_number", "gauge", "CRL number of the CRL being served",
+			    (double)ci.number);
+		metrics_put(f, "nrfca_crl_entries", "gauge",
+			    "Revoked certificates listed in the CRL being served", (double)ci.entries);
+	}
 	fclose(f);
 	respond_buf(rq, 200, "text/plain; version=0.0.4", buf, len);
 	free(buf);
@@ -899,6 +977,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	snprintf(ms, sizeof(ms), "%.2f", el * 1000.0);
 	metrics_inc(M_HTTP_REQUESTS, route, st);
 	metrics_observe(M_REQUEST_SECONDS, route, el);
+	if (rq->error != NULL)
+		metrics_inc(M_HTTP_ERRORS, route, rq->error);
 	if (rq->route != RT_METRICS && rq->route != RT_HEALTH)
 		nlog(rq->status >= 500 ? NLOG_WARN : NLOG_INFO, "request", "route", route, "status",
 		     st, "ms", ms, "caller", rq->authed ? rq->who.name : "",

@@ -112,6 +112,7 @@ struct nrfca_profile {
 struct nrfca_policy {
 	atomic_uint refs;
 	char *path;
+	unsigned char sha256[32];   /* of the policy file's bytes as loaded */
 	struct nrfca_profile *profiles;
 	size_t n;
 	size_t default_idx;

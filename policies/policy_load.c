@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #define PATH_BUF 256
@@ -1565,6 +1566,7 @@ int pol_load(const void *buf, size_t len, const char *name, const char *base_dir
 	if (p == NULL)
 		goto nomem;
 	atomic_init(&p->refs, 1);
+	SHA256(buf, len, p->sha256);
 	p->path = strdup(name);
 	p->profiles = calloc(json_object_size(profs), sizeof(*p->profiles));
 	p->rl = rl != NULL ? nrfca_ratelimit_ref(rl) : nrfca_ratelimit_new();
@@ -1609,6 +1611,11 @@ out:
 	policy_free(p);
 	json_decref(root);
 	return rc;
+}
+
+const unsigned char *nrfca_policy_sha256(const struct nrfca_policy *p)
+{
+	return p->sha256;
 }
 
 int nrfca_policy_load_buffer(const void *buf, size_t len, const char *name, const char *base_dir,
