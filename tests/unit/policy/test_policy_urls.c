@@ -18,20 +18,6 @@
 
 #define OV(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-static int setup(void **state)
-{
-	(void)state;
-	scratch_new();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	scratch_free();
-	return 0;
-}
-
 static struct nrfca_policy *load(const char *const *ov, struct nrfca_err *err)
 {
 	struct nrfca_policy *p = NULL;
@@ -149,5 +135,5 @@ int main(void)
 		cmocka_unit_test(test_check_report_names_urls),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_group_setup, scratch_group_teardown);
 }
