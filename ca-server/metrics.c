@@ -48,6 +48,9 @@ static struct family families[M_MAX] = {
 	[M_SUPERSEDES] = { "nrfca_certificates_superseded_total",
 			   "Active certificates revoked as superseded by a new enrollment, by profile "
 			   "and the station that enrolled", 0, "profile", "station", NULL, 0 },
+	[M_HTTP_CLOSED] = { "nrfca_http_connections_closed_total",
+			    "Connections the server closed or refused by its limits, by reason", 0,
+			    "reason", NULL, NULL, 0 },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

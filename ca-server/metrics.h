@@ -19,6 +19,7 @@ enum metric {
 	M_SIGN_SECONDS,       /* histogram {what} */
 	M_HTTP_ERRORS,        /* counter {route, error}: error answers by code */
 	M_SUPERSEDES,         /* counter {profile, station}: certificates superseded by an enrollment */
+	M_HTTP_CLOSED,        /* counter {reason}: connections closed by the server's limits */
 	M_MAX
 };
 
