@@ -26,6 +26,7 @@
 
 #include "api_decode.h"
 #include "auth.h"
+#include "cli.h"
 #include "conntrack.h"
 #include "log.h"
 #include "metrics.h"
@@ -436,7 +437,7 @@ static json_t *ready_body(struct request *rq)
 	ca_crl_info(rq->srv->ca, &ci);
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok",
 		      "database", "ok", "policy", ps.last_failed ? "reload_failed" : "ok",
-		      "policy_sha256", ps.sha256, "version", NRFCA_VERSION);
+		      "policy_sha256", ps.sha256, "version", nrfca_version_string());
 	if (o == NULL)
 		return NULL;
 	if (ps.last_failed) {
@@ -823,7 +824,7 @@ static void h_metrics(struct request *rq)
 	ca_crl_info(rq->srv->ca, &ci);
 	fprintf(f, "# HELP nrfca_build_info The running nrfca-server's version (value 1)\n"
 		   "# TYPE nrfca_build_info gauge\nnrfca_build_info{version=\"%s\"} 1\n",
-		NRFCA_VERSION);
+		nrfca_version_string());
 	metrics_put(f, "nrfca_token_ready", "gauge", "1 when the PKCS#11 token answers",
 		    signer_ready(rq->srv->signer, NULL, 0));
 	metrics_put(f, "nrfca_token_signatures_total", "counter", "Signatures made in the token",

@@ -140,8 +140,8 @@ int main(int argc, char **argv)
 			char *txt;
 
 			policy_status_get(&ps);
-			d = json_pack("{s:s, s:s, s:s}", "version", NRFCA_VERSION, "policy", ps.path,
-				      "policy_sha256", ps.sha256);
+			d = json_pack("{s:s, s:s, s:s}", "version", nrfca_version_string(), "policy",
+				      ps.path, "policy_sha256", ps.sha256);
 			txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
 			ledger_audit(ledger, "nrfca-server", "start", txt, NULL);
 			free(txt);
