@@ -1,7 +1,8 @@
 #!/bin/bash
 # The CRL: a CA with nothing revoked does not re-sign it on every tick (it
 # used to, every 10 s); CRL distribution point and caIssuers URLs of a
-# profile, followed by a relying party (openssl).
+# profile, followed by a relying party (openssl); a revocation by another
+# process is served at once; nrfca-admin crl publishes what the server serves.
 # usage: crl.sh BUILD
 . "$(dirname "$0")/../server/common.sh" "$1" crl
 setup_with_policy || exit 1
@@ -47,6 +48,39 @@ curl -s "$cdp" -o dp.der
 openssl crl -inform DER -in dp.der -out dp.pem 2>/dev/null || fail "the distribution point does not serve a DER CRL"
 openssl verify -crl_check -CRLfile dp.pem -CAfile issuer.pem k17.pem >/dev/null 2>&1 ||
 	fail "openssl verify -crl_check with the CRL from the distribution point"
+
+# 3. another process revokes (nrfca-admin revoke): the very next GET /v1/crl
+#    lists it, without waiting for a tick
+serial=$(jf serial)
+S=$(tr a-f A-F <<<"$serial" | sed 's/^0*//')
+"$BUILD/bin/nrfca-admin" revoke --reason keyCompromise "$serial" >revoke.txt 2>&1 || fail "nrfca-admin revoke: $(cat revoke.txt)"
+curl -s "$SERVER_URL/v1/crl" -o after-revoke.der
+openssl crl -inform DER -in after-revoke.der -noout -text | grep -A4 "Serial Number: 0*$S\$" | grep -q 'Key Compromise' ||
+	fail "GET /v1/crl right after nrfca-admin revoke does not list $serial"
+openssl crl -inform DER -in after-revoke.der -noout -verify -CAfile issuer.pem 2>&1 | grep -q 'verify OK' ||
+	fail "the CRL served after nrfca-admin revoke does not verify"
+
+# 4. nrfca-admin crl publishes through the ledger: the server serves that very
+#    CRL (same bytes), and says so; it is audited
+"$BUILD/bin/nrfca-admin" crl --der --out admin.der 2>admin-crl.txt || fail "nrfca-admin crl: $(cat admin-crl.txt)"
+grep -q 'published CRL number' admin-crl.txt || fail "nrfca-admin crl does not say it published: $(cat admin-crl.txt)"
+curl -s "$SERVER_URL/v1/crl" -o served.der
+cmp -s admin.der served.der || fail "GET /v1/crl does not serve the CRL nrfca-admin crl made ($(crl_number admin.der) vs $(crl_number served.der))"
+na=$(crl_number admin.der)
+[ $((16#$na)) -gt $((16#$(crl_number after-revoke.der))) ] || fail "nrfca-admin crl did not make a newer CRL"
+sqlite3 "file:$DIR/nrfca.db?mode=ro" "SELECT detail FROM audit_log WHERE event = 'crl_publish'" >crl-audit.txt
+[ "$(jq -r .sha256 crl-audit.txt)" = "$(sha256sum admin.der | cut -d' ' -f1)" ] || fail "crl_publish audit entry: $(cat crl-audit.txt)"
+# and the server did not sign one of its own meanwhile
+n_signed=$(grep -c '"event":"crl_signed"' server.log)
+curl -s "$SERVER_URL/v1/crl" -o served2.der
+cmp -s admin.der served2.der && [ "$(grep -c '"event":"crl_signed"' server.log)" = "$n_signed" ] ||
+	fail "the server re-signed instead of serving the published CRL"
+
+# 5. a restart serves the published CRL rather than signing a new one
+server_stop
+server_start "$DIR" || exit 1
+curl -s "$SERVER_URL/v1/crl" -o restarted.der
+cmp -s admin.der restarted.der || fail "after a restart the server does not serve the published CRL"
 
 server_stop
 [ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC"
