@@ -27,6 +27,7 @@
 #include "api_decode.h"
 #include "auth.h"
 #include "cli.h"
+#include "timefmt.h"
 #include "conntrack.h"
 #include "log.h"
 #include "metrics.h"
@@ -398,6 +399,10 @@ static int authenticate(struct request *rq)
 		}
 	}
 	rq->authed = 1;
+	/* last use, for `token list` (the ledger writes it at most once a minute) */
+	if (ledger_cred_touch(rq->srv->ledger, rq->who.name, &e) != 0)
+		nlog(NLOG_WARN, "credential_touch_failed", "credential", rq->who.name, "detail",
+		     e.msg, NULL);
 	if ((r->roles & (1u << rq->who.role)) == 0) {
 		respond_error(rq, 403, "forbidden", NULL, 0,
 			      "the %s credential '%s' may not use %s %s", cred_role_name(rq->who.role),
@@ -415,22 +420,13 @@ static void h_health(struct request *rq)
 	respond_buf(rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 
-static void iso8601(long long t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* What /v1/ready adds beyond yes/no: the version, the policy in force and
  * the outcome of the last reload, the CRL being served. */
 static json_t *ready_body(struct request *rq)
 {
 	struct policy_status ps;
 	struct ca_crl_info ci;
-	char t1[32], t2[32];
+	char t1[NRFCA_TIME_ISO_LEN], t2[NRFCA_TIME_ISO_LEN];
 	json_t *o, *crl;
 
 	policy_status_get(&ps);
@@ -441,14 +437,14 @@ static json_t *ready_body(struct request *rq)
 	if (o == NULL)
 		return NULL;
 	if (ps.last_failed) {
-		iso8601(ps.last_attempt, t1);
+		nrfca_time_iso(ps.last_attempt, t1);
 		json_object_set_new(o, "policy_reload", json_pack("{s:s, s:s, s:s?, s:s}", "failed_at",
 			t1, "error", ps.error, "failed_sha256", ps.failed_sha256[0] ?
 			ps.failed_sha256 : NULL, "in_force", "the previous policy stays in force"));
 	}
 	if (ci.this_update > 0) {
-		iso8601(ci.this_update, t1);
-		iso8601(ci.next_update, t2);
+		nrfca_time_iso(ci.this_update, t1);
+		nrfca_time_iso(ci.next_update, t2);
 		crl = json_pack("{s:s, s:s, s:I, s:I}", "this_update", t1, "next_update", t2,
 				"age_seconds", (json_int_t)(time(NULL) - ci.this_update), "entries",
 				(json_int_t)ci.entries);
