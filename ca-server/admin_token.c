@@ -87,6 +87,68 @@ static void show_secret(const char *secret, int quiet, const char *what, const c
 	printf("\n");
 }
 
+/* The options of the commands that make a secret (add, rotate). */
+struct secret_opts {
+	const char *name, *role;
+	int role_code;
+	long long expires;            /* -1: not given; 0: never */
+	int quiet;
+};
+
+/* role_ok: --role is accepted (add); never_ok: --expires never (rotate).
+ * 0, or 2 after printing the error. */
+static int secret_opts(struct admin *a, int argc, char **argv, int role_ok, int never_ok,
+		       struct secret_opts *so)
+{
+	static const struct option with_role[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "role", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const struct option without_role[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "expires", required_argument, NULL, 'e' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	memset(so, 0, sizeof(*so));
+	so->expires = -1;
+	so->role_code = -1;
+	while ((o = admin_getopt(a, argc, argv, role_ok ? with_role : without_role)) != -1) {
+		switch (o) {
+		case 'n':
+			so->name = optarg;
+			break;
+		case 'r':
+			so->role = optarg;
+			if ((so->role_code = cred_role_from_name(optarg)) < 0)
+				return admin_usage_error(a, "--role '%s' is not a role; the roles are "
+							 "%s", optarg, role_list());
+			break;
+		case 'e':
+			if (parse_expires(a, optarg, never_ok, &so->expires) != 0)
+				return 2;
+			break;
+		case 'q':
+			so->quiet = 1;
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
+	if (so->name == NULL || so->name[0] == '\0')
+		return admin_usage_error(a, "needs --name NAME");
+	if (role_ok && so->role == NULL)
+		return admin_usage_error(a, "needs --role ROLE (%s)", role_list());
+	return 0;
+}
+
 /* ---- token add ---- */
 
 const char admin_token_add_help[] =
@@ -102,60 +164,29 @@ const char admin_token_add_help[] =
 
 int admin_token_add(struct admin *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "role", required_argument, NULL, 'r' },
-		{ "expires", required_argument, NULL, 'e' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct ledger_cred_opts co = { 0 };
 	char secret[AUTH_SECRET_LEN + 1], what[96];
+	struct secret_opts so;
 	unsigned char h[32];
-	const char *name = NULL, *role = NULL;
 	struct nrfca_err e = { 0 };
 	struct ledger *l = NULL;
-	int o, r = -1, quiet = 0, rc = 1;
+	int rc = 1;
 
-	while ((o = admin_getopt(a, argc, argv, opts)) != -1) {
-		switch (o) {
-		case 'n':
-			name = optarg;
-			break;
-		case 'r':
-			role = optarg;
-			if ((r = cred_role_from_name(role)) < 0)
-				return admin_usage_error(a, "--role '%s' is not a role; the roles are "
-							 "%s", role, role_list());
-			break;
-		case 'e':
-			if (parse_expires(a, optarg, 0, &co.expires_at) != 0)
-				return 2;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (optind < argc)
-		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
-	if (name == NULL || name[0] == '\0')
-		return admin_usage_error(a, "needs --name NAME");
-	if (role == NULL)
-		return admin_usage_error(a, "needs --role ROLE (%s)", role_list());
+	if (secret_opts(a, argc, argv, 1, 0, &so) != 0)
+		return 2;
+	co.expires_at = so.expires > 0 ? so.expires : 0;
 	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	if (auth_new_secret(secret, &e) != 0)
 		goto fail;
 	auth_hash(secret, strlen(secret), h);
-	if (ledger_cred_add_opts(l, name, (enum cred_role)r, h, &co, admin_actor(), &e) != 0) {
+	if (ledger_cred_add_opts(l, so.name, (enum cred_role)so.role_code, h, &co, admin_actor(),
+				 &e) != 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		goto fail;
 	}
-	snprintf(what, sizeof(what), "created %s credential", role);
-	show_secret(secret, quiet, what, name, co.expires_at);
+	snprintf(what, sizeof(what), "created %s credential", so.role);
+	show_secret(secret, so.quiet, what, so.name, co.expires_at);
 	OPENSSL_cleanse(secret, sizeof(secret));
 	rc = 0;
 	goto out;
@@ -310,70 +341,46 @@ const char admin_token_rotate_help[] =
 
 int admin_token_rotate(struct admin *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "expires", required_argument, NULL, 'e' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char secret[AUTH_SECRET_LEN + 1];
 	struct ledger_cred_info ci;
 	struct nrfca_err e = { 0 };
-	const char *name = NULL;
+	struct secret_opts so;
 	struct ledger *l = NULL;
 	unsigned char h[32];
-	long long expires = -1;
-	int o, quiet = 0, rc = 1, r;
+	long long expires;
+	int rc = 1, r;
 
-	while ((o = admin_getopt(a, argc, argv, opts)) != -1) {
-		switch (o) {
-		case 'n':
-			name = optarg;
-			break;
-		case 'e':
-			if (parse_expires(a, optarg, 1, &expires) != 0)
-				return 2;
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (optind < argc)
-		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
-	if (name == NULL || name[0] == '\0')
-		return admin_usage_error(a, "needs --name NAME");
+	if (secret_opts(a, argc, argv, 0, 1, &so) != 0)
+		return 2;
 	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
-	if ((r = ledger_cred_get(l, name, &ci, &e)) != 0) {
+	if ((r = ledger_cred_get(l, so.name, &ci, &e)) != 0) {
 		if (r == 1)
 			nrfca_err_set(&e, NRFCA_E_NOTFOUND, "no credential named '%s' (token list shows "
-				      "them)", name);
+				      "them)", so.name);
 		goto fail;
 	}
 	if (auth_new_secret(secret, &e) != 0)
 		goto fail;
 	auth_hash(secret, strlen(secret), h);
-	if (ledger_cred_rotate(l, name, h, admin_actor(), &e) != 0) {
+	if (ledger_cred_rotate(l, so.name, h, admin_actor(), &e) != 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		goto fail;
 	}
 	OPENSSL_cleanse(h, sizeof(h));
-	if (expires >= 0 && ledger_cred_set_expiry(l, name, expires, admin_actor(), &e) != 0) {
+	if (so.expires >= 0 &&
+	    ledger_cred_set_expiry(l, so.name, so.expires, admin_actor(), &e) != 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		admin_fail(a, "the secret was rotated but the expiry was not changed: %s", e.msg);
 		goto out;
 	}
-	if (expires < 0)
-		expires = ci.expires_at;
-	show_secret(secret, quiet, "new secret for credential", name, expires);
+	expires = so.expires >= 0 ? so.expires : ci.expires_at;
+	show_secret(secret, so.quiet, "new secret for credential", so.name, expires);
 	OPENSSL_cleanse(secret, sizeof(secret));
-	if (!quiet && ci.disabled)
+	if (!so.quiet && ci.disabled)
 		printf("the credential is still disabled: `nrfca-admin token enable --name %s`\n",
-		       name);
-	if (!quiet && expires > 0 && expires <= (long long)time(NULL))
+		       so.name);
+	if (!so.quiet && expires > 0 && expires <= (long long)time(NULL))
 		printf("the credential has expired: give --expires to extend it\n");
 	rc = 0;
 	goto out;
