@@ -24,4 +24,9 @@ int nrfca_x509_random_serial(X509 *x, char hex[33]);
 int nrfca_x509_add_crl_dp(X509 *x, const char *const *urls, size_t n);
 int nrfca_x509_add_ca_issuers(X509 *x, const char *const *urls, size_t n);
 
+/* Give x the SubjectPublicKeyInfo (algorithm, parameters and key bits) of a
+ * request as received, copied: no EVP_PKEY is made (X509_set_pubkey would
+ * encode a key and decode it again).  1 on success. */
+int nrfca_x509_set_spki(X509 *x, const X509_ALGOR *alg, const ASN1_BIT_STRING *key);
+
 #endif
