@@ -5,7 +5,6 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <string.h>
 
 #include "b64url.h"
 
@@ -115,6 +114,7 @@ out:
 	ACCESS_DESCRIPTION_free(ad);
 	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
 	return ok;
+}
 
 int nrfca_x509_set_spki(X509 *x, const X509_ALGOR *alg, const ASN1_BIT_STRING *key)
 {
