@@ -31,6 +31,7 @@
 #include "conntrack.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "policy.h"
 #include "policy_status.h"
 #include "policy_store.h"
@@ -60,6 +61,7 @@ enum route_id {
 	RT_CRL,
 	RT_PROFILES,
 	RT_METRICS,
+	RT_OPENAPI,
 	RT_MAX
 };
 
@@ -89,6 +91,7 @@ static const struct route routes[RT_MAX] = {
 	[RT_CRL] = { "GET", "/v1/crl", ANYONE, 0, "crl" },
 	[RT_PROFILES] = { "GET", "/v1/profiles", R_STATION | R_OPERATOR, 0, "profiles" },
 	[RT_METRICS] = { "GET", "/metrics", ANYONE, 1, "metrics" },
+	[RT_OPENAPI] = { "GET", "/v1/openapi.json", ANYONE, 0, "openapi" },
 };
 
 struct http_server {
@@ -508,6 +511,11 @@ static void h_ca_pem(struct request *rq)
 	respond_buf(rq, 200, "application/pem-certificate-chain", pem, strlen(pem));
 }
 
+static void h_openapi(struct request *rq)
+{
+	respond_buf(rq, 200, "application/json", nrfca_openapi_json, nrfca_openapi_json_len);
+}
+
 static void h_ca_der(struct request *rq)
 {
 	size_t len;
@@ -889,7 +897,7 @@ static const handler_fn handlers[RT_MAX] = {
 	[RT_HEALTH] = h_health,   [RT_READY] = h_ready,        [RT_CA] = h_ca,
 	[RT_CA_PEM] = h_ca_pem,   [RT_CA_DER] = h_ca_der,      [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
 	[RT_CERT] = h_cert,       [RT_CERT_REVOKE] = h_revoke, [RT_CRL] = h_crl,
-	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,
+	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,   [RT_OPENAPI] = h_openapi,
 };
 
 /* ------------------------------------------------------------------ */
