@@ -72,7 +72,7 @@ wait_status short2.token 200 || fail "an enabled credential is still refused"
 admin token enable --name short >out.txt 2>&1 && fail "enabling an enabled credential succeeded"
 
 # ---- all of it audited
-sqlite3 "file:$DIR/nrfca.db?mode=ro" "SELECT event || ' ' || detail FROM audit_log WHERE event LIKE 'cred_%' ORDER BY id" >audit.txt
+admin audit list --json | jq -r 'select(.event | startswith("cred_")) | .event + " " + (.detail | tojson)' >audit.txt
 for ev in "cred_add .*line-1" "cred_add .*short" "cred_rotate .*short" "cred_expiry .*short" "cred_disable .*short" "cred_enable .*short" "cred_rotate .*line-1"; do
 	grep -q "^$ev" audit.txt || fail "no audit entry '$ev': $(cat audit.txt)"
 done

@@ -68,7 +68,7 @@ curl -s "$SERVER_URL/v1/crl" -o served.der
 cmp -s admin.der served.der || fail "GET /v1/crl does not serve the CRL nrfca-admin crl made ($(crl_number admin.der) vs $(crl_number served.der))"
 na=$(crl_number admin.der)
 [ $((16#$na)) -gt $((16#$(crl_number after-revoke.der))) ] || fail "nrfca-admin crl did not make a newer CRL"
-sqlite3 "file:$DIR/nrfca.db?mode=ro" "SELECT detail FROM audit_log WHERE event = 'crl_publish'" >crl-audit.txt
+"$BUILD/bin/nrfca-admin" audit list --event crl_publish --json | jq -c .detail >crl-audit.txt
 [ "$(jq -r .sha256 crl-audit.txt)" = "$(sha256sum admin.der | cut -d' ' -f1)" ] || fail "crl_publish audit entry: $(cat crl-audit.txt)"
 # and the server did not sign one of its own meanwhile
 n_signed=$(grep -c '"event":"crl_signed"' server.log)

@@ -13,8 +13,8 @@ server_start "$DIR" || exit 1
 version=$(sed -n 's/^project(nrfca VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
 metrics() { curl -s "$SERVER_URL/metrics" -o metrics.txt; }
 val() { awk -v k="$1" '$1 == k { v = $2 } END { if (v == "") print "absent"; else print v }' metrics.txt; }
-audit_rows() { # EVENT -> one JSON detail per line
-	sqlite3 "file:$DIR/nrfca.db?mode=ro" "SELECT detail FROM audit_log WHERE event = '$1' ORDER BY id"
+audit_rows() { # EVENT -> one JSON detail per line (nrfca-admin audit list)
+	"$BUILD/bin/nrfca-admin" audit list --event "$1" --json | jq -c .detail
 }
 reload() { # wait for the server to log the outcome of SIGHUP number $1
 	kill -HUP "$SERVER_PID"
