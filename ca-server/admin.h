@@ -84,5 +84,6 @@ ADMIN_CMD(admin_audit_verify);
 ADMIN_CMD(admin_audit_list);
 ADMIN_CMD(admin_audit_export);
 ADMIN_CMD(admin_policy_check);
+ADMIN_CMD(admin_openssl_env);
 
 #endif

@@ -78,6 +78,8 @@ static char *resolve(const struct nrfca_config *c, const char *p)
 
 	if (p[0] == '/')
 		return strdup(p);
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
 	n = strlen(c->dir) + strlen(p) + 2;
 	out = malloc(n);
 	if (out != NULL)

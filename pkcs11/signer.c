@@ -1234,3 +1234,63 @@ out:
 	signer_free(s);   /* closes the sessions and finalises the module */
 	return rc;
 }
+
+int signer_engine_form(const struct signer_config *cfg, char **module, char **uri,
+		       int *pin_newline, struct nrfca_err *err)
+{
+	struct signer *s = NULL;
+	char *pin = NULL;
+	int rc = -1;
+
+	*module = *uri = NULL;
+	*pin_newline = 0;
+	if (signer_alloc(cfg, &s, err) != 0)
+		return -1;
+	if (s->uri.module_path == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "the token URI has no module-path");
+		goto out;
+	}
+	if (s->uri.pin_source != NULL) {
+		const char *p = s->uri.pin_source;
+		size_t n;
+		FILE *f;
+
+		if (strncmp(p, "file:", 5) == 0)
+			p += 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		n = strlen(p) + (s->base_dir ? strlen(s->base_dir) : 0) + 8;
+		pin = malloc(n);
+		if (pin == NULL)
+			goto nomem;
+		if (p[0] == '/' || s->base_dir == NULL)
+			snprintf(pin, n, "file:%s", p);
+		else
+			snprintf(pin, n, "file:%s/%s", s->base_dir, p);
+		/* only the last byte is looked at */
+		f = fopen(pin + 5, "rb");
+		if (f != NULL) {
+			if (fseek(f, -1, SEEK_END) == 0 && fgetc(f) == '\n')
+				*pin_newline = 1;
+			fclose(f);
+		}
+	}
+	*uri = p11uri_engine_text(cfg->uri, pin, err);
+	if (*uri == NULL)
+		goto out;
+	*module = strdup(s->uri.module_path);
+	if (*module == NULL)
+		goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+out:
+	if (rc != 0) {
+		free(*uri);
+		*uri = NULL;
+	}
+	free(pin);
+	signer_free(s);
+	return rc;
+}

@@ -99,4 +99,18 @@ int signer_key_info(struct signer *s, struct signer_key_info *out, struct nrfca_
  * when a key with that label or id already exists. */
 int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struct nrfca_err *err);
 
+/*
+ * The same key for OpenSSL's command line through libp11's pkcs11 engine
+ * (`openssl ... -engine pkcs11 -keyform engine -key URI`).  libp11 0.4.12
+ * refuses a module-path in a URI, so: *module is the module file (for
+ * PKCS11_MODULE_PATH, resolved as the signer resolves it) and *uri is the
+ * configuration's URI without module-path, with type=private and with
+ * pin-source as an absolute file: path.  *pin_newline is set when the PIN
+ * file ends with a line break, which libp11 0.4.12 sends as part of the PIN
+ * (nrfca strips it).  Nothing is loaded; the PIN is not read.  Free both
+ * strings.
+ */
+int signer_engine_form(const struct signer_config *cfg, char **module, char **uri,
+		       int *pin_newline, struct nrfca_err *err);
+
 #endif
