@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 
 #include "b64url.h"
+#include "timefmt.h"
 
 int auth_new_secret(char out[AUTH_SECRET_LEN + 1], struct nrfca_err *err)
 {
@@ -65,9 +66,22 @@ int auth_bearer(struct ledger *l, const char *header, struct principal *who,
 		return -1;
 	if (rc == 1)
 		return nrfca_err_set(err, NRFCA_E_INPUT, "the bearer token is not known");
+	if (disabled == 2) {
+		struct ledger_cred_info ci;
+		char t[NRFCA_TIME_ISO_LEN];
+
+		/* rare: the extra read only names the time */
+		if (ledger_cred_get(l, who->name, &ci, NULL) == 0 && ci.expires_at > 0) {
+			nrfca_time_iso(ci.expires_at, t);
+			return nrfca_err_set(err, NRFCA_E_INPUT, "the credential '%s' expired at %s; "
+					     "an operator can give it a new secret and expiry "
+					     "(nrfca-admin token rotate --expires)", who->name, t);
+		}
+		return nrfca_err_set(err, NRFCA_E_INPUT, "the credential '%s' has expired", who->name);
+	}
 	if (disabled)
-		return nrfca_err_set(err, NRFCA_E_INPUT, "the credential '%s' %s", who->name,
-				     disabled == 2 ? "has expired" : "is disabled");
+		return nrfca_err_set(err, NRFCA_E_INPUT, "the credential '%s' is disabled",
+				     who->name);
 	who->role = role;
 	who->via_client_cert = 0;
 	return 0;

@@ -27,11 +27,15 @@
 #include "api_decode.h"
 #include "auth.h"
 #include "clientcert.h"
+#include "cli.h"
+#include "timefmt.h"
 #include "conntrack.h"
 #include "fileutil.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "policy.h"
+#include "policy_status.h"
 #include "policy_store.h"
 
 #define TLS_FILE_MAX (256 * 1024)
@@ -51,6 +55,7 @@ enum route_id {
 	RT_READY,
 	RT_CA,
 	RT_CA_PEM,
+	RT_CA_DER,
 	RT_ENROLL,
 	RT_CERTS,
 	RT_CERT,
@@ -58,6 +63,7 @@ enum route_id {
 	RT_CRL,
 	RT_PROFILES,
 	RT_METRICS,
+	RT_OPENAPI,
 	RT_MAX
 };
 
@@ -78,6 +84,7 @@ static const struct route routes[RT_MAX] = {
 	[RT_READY] = { "GET", "/v1/ready", ANYONE, 0, "ready" },
 	[RT_CA] = { "GET", "/v1/ca", ANYONE, 0, "ca" },
 	[RT_CA_PEM] = { "GET", "/v1/ca.pem", ANYONE, 0, "ca_pem" },
+	[RT_CA_DER] = { "GET", "/v1/ca.der", ANYONE, 0, "ca_der" },
 	[RT_ENROLL] = { "POST", "/v1/enroll", R_STATION, 0, "enroll" },
 	[RT_CERTS] = { "GET", "/v1/certificates", R_OPERATOR | R_AUDITOR, 0, "certificates" },
 	[RT_CERT] = { "GET", "/v1/certificates/{serial}", R_OPERATOR | R_AUDITOR | R_STATION, 0,
@@ -86,6 +93,7 @@ static const struct route routes[RT_MAX] = {
 	[RT_CRL] = { "GET", "/v1/crl", ANYONE, 0, "crl" },
 	[RT_PROFILES] = { "GET", "/v1/profiles", R_STATION | R_OPERATOR, 0, "profiles" },
 	[RT_METRICS] = { "GET", "/metrics", ANYONE, 1, "metrics" },
+	[RT_OPENAPI] = { "GET", "/v1/openapi.json", ANYONE, 0, "openapi" },
 };
 
 /* The query parameters each route takes (at most QUERY_KEYS_MAX); any other,
@@ -214,8 +222,10 @@ static void respond_error_text(struct request *rq, int status, const char *code,
 {
 	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
 
-	snprintf(rq->log.error, sizeof(rq->log.error), "%s", code);
-	snprintf(rq->log.rule, sizeof(rq->log.rule), "%s", rule ? rule : "");
+	if (!rq->responded) {   /* the code of the answer sent, not of a later attempt */
+		snprintf(rq->log.error, sizeof(rq->log.error), "%s", code);
+		snprintf(rq->log.rule, sizeof(rq->log.rule), "%s", rule ? rule : "");
+	}
 	if (o && rule)
 		json_object_set_new(o, "rule", json_string(rule));
 	respond_json(rq, status, o);
@@ -419,6 +429,10 @@ static int authenticate(struct request *rq)
 		return 0;
 	}
 	rq->authed = 1;
+	/* last use, for `token list` (the ledger writes it at most once a minute) */
+	if (ledger_cred_touch(rq->srv->ledger, rq->who.name, &e) != 0)
+		nlog(NLOG_WARN, "credential_touch_failed", "credential", rq->who.name, "detail",
+		     e.msg, NULL);
 	if ((r->roles & (1u << rq->who.role)) == 0) {
 		respond_error(rq, 403, "forbidden", NULL, 0,
 			      "the %s credential '%s' may not use %s %s", cred_role_name(rq->who.role),
@@ -434,6 +448,39 @@ static int authenticate(struct request *rq)
 static void h_health(struct request *rq)
 {
 	respond_buf(rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+/* What /v1/ready adds beyond yes/no: the version, the policy in force and
+ * the outcome of the last reload, the CRL being served. */
+static json_t *ready_body(struct request *rq)
+{
+	struct policy_status ps;
+	struct ca_crl_info ci;
+	char t1[NRFCA_TIME_ISO_LEN], t2[NRFCA_TIME_ISO_LEN];
+	json_t *o, *crl;
+
+	policy_status_get(&ps);
+	ca_crl_info(rq->srv->ca, &ci);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok",
+		      "database", "ok", "policy", ps.last_failed ? "reload_failed" : "ok",
+		      "policy_sha256", ps.sha256, "version", nrfca_version_string());
+	if (o == NULL)
+		return NULL;
+	if (ps.last_failed) {
+		nrfca_time_iso(ps.last_attempt, t1);
+		json_object_set_new(o, "policy_reload", json_pack("{s:s, s:s, s:s?, s:s}", "failed_at",
+			t1, "error", ps.error, "failed_sha256", ps.failed_sha256[0] ?
+			ps.failed_sha256 : NULL, "in_force", "the previous policy stays in force"));
+	}
+	if (ci.this_update > 0) {
+		nrfca_time_iso(ci.this_update, t1);
+		nrfca_time_iso(ci.next_update, t2);
+		crl = json_pack("{s:s, s:s, s:I, s:I}", "this_update", t1, "next_update", t2,
+				"age_seconds", (json_int_t)(time(NULL) - ci.this_update), "entries",
+				(json_int_t)ci.entries);
+		json_object_set_new(o, "crl", crl);
+	}
+	return o;
 }
 
 static void h_ready(struct request *rq)
@@ -458,8 +505,7 @@ static void h_ready(struct request *rq)
 		return;
 	}
 	policy_release(p);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok", "database", "ok",
-		      "policy", "ok");
+	o = ready_body(rq);
 	respond_json(rq, 200, o);
 	json_decref(o);
 }
@@ -477,6 +523,19 @@ static void h_ca_pem(struct request *rq)
 	const char *pem = ca_chain_pem(rq->srv->ca);
 
 	respond_buf(rq, 200, "application/pem-certificate-chain", pem, strlen(pem));
+}
+
+static void h_openapi(struct request *rq)
+{
+	respond_buf(rq, 200, "application/json", nrfca_openapi_json, nrfca_openapi_json_len);
+}
+
+static void h_ca_der(struct request *rq)
+{
+	size_t len;
+	const unsigned char *der = ca_cert_der(rq->srv->ca, &len);
+
+	respond_buf(rq, 200, "application/pkix-cert", der, len);
 }
 
 /* Decode the JSON body: 415 wrong type, 400 empty / not JSON / too deep / not an object. */
@@ -817,6 +876,9 @@ static void h_metrics(struct request *rq)
 {
 	struct signer_stats ss;
 	struct ledger_stats ls;
+	struct policy_status ps;
+	struct ca_crl_info ci;
+	struct nrfca_err e = { 0 };
 	long long certs = -1, revoked = -1;
 	char *buf = NULL;
 	size_t len = 0;
@@ -830,27 +892,57 @@ static void h_metrics(struct request *rq)
 	signer_get_stats(rq->srv->signer, &ss);
 	ledger_get_stats(rq->srv->ledger, &ls);
 	ledger_count(rq->srv->ledger, &certs, &revoked, NULL);
-	fprintf(f,
-		"# HELP nrfca_token_ready 1 when the PKCS#11 token answers\n"
-		"# TYPE nrfca_token_ready gauge\nnrfca_token_ready %d\n"
-		"# HELP nrfca_token_signatures_total Signatures made in the token\n"
-		"# TYPE nrfca_token_signatures_total counter\nnrfca_token_signatures_total %llu\n"
-		"# HELP nrfca_token_sign_failures_total Failed signing operations\n"
-		"# TYPE nrfca_token_sign_failures_total counter\nnrfca_token_sign_failures_total %llu\n"
-		"# HELP nrfca_token_recoveries_total Times the token was re-initialised\n"
-		"# TYPE nrfca_token_recoveries_total counter\nnrfca_token_recoveries_total %llu\n"
-		"# HELP nrfca_ledger_certificates Certificates in the ledger\n"
-		"# TYPE nrfca_ledger_certificates gauge\nnrfca_ledger_certificates %lld\n"
-		"# HELP nrfca_ledger_revoked Revoked certificates in the ledger\n"
-		"# TYPE nrfca_ledger_revoked gauge\nnrfca_ledger_revoked %lld\n"
-		"# HELP nrfca_ledger_commits_total Group-committed transactions\n"
-		"# TYPE nrfca_ledger_commits_total counter\nnrfca_ledger_commits_total %lld\n"
-		"# HELP nrfca_ledger_changes_total Changes carried by those transactions\n"
-		"# TYPE nrfca_ledger_changes_total counter\nnrfca_ledger_changes_total %lld\n"
-		"# HELP nrfca_policy_generation Successful policy loads and reloads\n"
-		"# TYPE nrfca_policy_generation counter\nnrfca_policy_generation %lu\n",
-		signer_ready(rq->srv->signer, NULL, 0), ss.signs, ss.sign_failures, ss.recoveries,
-		certs, revoked, ls.commits, ls.changes, policy_store_generation());
+	policy_status_get(&ps);
+	ca_crl_info(rq->srv->ca, &ci);
+	fprintf(f, "# HELP nrfca_build_info The running nrfca-server's version (value 1)\n"
+		   "# TYPE nrfca_build_info gauge\nnrfca_build_info{version=\"%s\"} 1\n",
+		nrfca_version_string());
+	metrics_put(f, "nrfca_token_ready", "gauge", "1 when the PKCS#11 token answers",
+		    signer_ready(rq->srv->signer, NULL, 0));
+	metrics_put(f, "nrfca_token_signatures_total", "counter", "Signatures made in the token",
+		    (double)ss.signs);
+	metrics_put(f, "nrfca_token_sign_failures_total", "counter", "Failed signing operations",
+		    (double)ss.sign_failures);
+	metrics_put(f, "nrfca_token_recoveries_total", "counter",
+		    "Times the token was re-initialised", (double)ss.recoveries);
+	metrics_put(f, "nrfca_token_sessions", "gauge",
+		    "Sessions in the token's pool (0 while the token is down)", ss.pool_size);
+	metrics_put(f, "nrfca_token_sessions_in_use", "gauge", "Sessions signing right now",
+		    ss.in_use);
+	metrics_put(f, "nrfca_token_session_waits_total", "counter",
+		    "Signing calls that found every session busy and waited", (double)ss.waits);
+	metrics_put(f, "nrfca_token_session_wait_seconds_total", "counter",
+		    "Time signing calls spent waiting for a free session", ss.wait_seconds);
+	metrics_put(f, "nrfca_database_ready", "gauge", "1 when the ledger answers a read",
+		    ledger_ping(rq->srv->ledger, &e) == 0);
+	metrics_put(f, "nrfca_ledger_certificates", "gauge", "Certificates in the ledger",
+		    (double)certs);
+	metrics_put(f, "nrfca_ledger_revoked", "gauge", "Revoked certificates in the ledger",
+		    (double)revoked);
+	metrics_put(f, "nrfca_ledger_commits_total", "counter", "Group-committed transactions",
+		    (double)ls.commits);
+	metrics_put(f, "nrfca_ledger_changes_total", "counter",
+		    "Changes carried by those transactions", (double)ls.changes);
+	metrics_put(f, "nrfca_policy_generation", "gauge",
+		    "Successful policy loads and reloads (a generation number)",
+		    (double)policy_store_generation());
+	metrics_put(f, "nrfca_policy_reload_failures_total", "counter",
+		    "Policy reloads (SIGHUP) refused since start", (double)ps.failures);
+	metrics_put(f, "nrfca_policy_reload_failed", "gauge",
+		    "1 while the last policy reload failed (the previous policy is in force)",
+		    ps.last_failed);
+	metrics_put(f, "nrfca_policy_loaded_timestamp_seconds", "gauge",
+		    "When the policy in force was loaded (unix time)", (double)ps.loaded_at);
+	if (ci.this_update > 0) {
+		metrics_put(f, "nrfca_crl_last_update_timestamp_seconds", "gauge",
+			    "thisUpdate of the CRL being served (unix time)", (double)ci.this_update);
+		metrics_put(f, "nrfca_crl_next_update_timestamp_seconds", "gauge",
+			    "nextUpdate of the CRL being served (unix time)", (double)ci.next_update);
+		metrics_put(f, "nrfca_crl_number", "gauge", "CRL number of the CRL being served",
+			    (double)ci.number);
+		metrics_put(f, "nrfca_crl_entries", "gauge",
+			    "Revoked certificates listed in the CRL being served", (double)ci.entries);
+	}
 	fclose(f);
 	respond_buf(rq, 200, "text/plain; version=0.0.4", buf, len);
 	free(buf);
@@ -858,9 +950,9 @@ static void h_metrics(struct request *rq)
 
 static const handler_fn handlers[RT_MAX] = {
 	[RT_HEALTH] = h_health,   [RT_READY] = h_ready,        [RT_CA] = h_ca,
-	[RT_CA_PEM] = h_ca_pem,   [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
+	[RT_CA_PEM] = h_ca_pem,   [RT_CA_DER] = h_ca_der,      [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
 	[RT_CERT] = h_cert,       [RT_CERT_REVOKE] = h_revoke, [RT_CRL] = h_crl,
-	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,
+	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,   [RT_OPENAPI] = h_openapi,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1148,6 +1240,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	snprintf(st, sizeof(st), "%d", rq->status);
 	metrics_inc(M_HTTP_REQUESTS, route, st);
 	metrics_observe(M_REQUEST_SECONDS, route, el);
+	if (rq->log.error[0] != '\0')
+		metrics_inc(M_HTTP_ERRORS, route, rq->log.error);
 	if (rq->route != RT_METRICS && rq->route != RT_HEALTH)
 		log_request(rq, conn, route, el, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (rq->resp)

@@ -282,6 +282,28 @@ int ledger_next_crl_number(struct ledger *l, unsigned long long *out,
  * M is stale as soon as the mark differs from M. */
 int ledger_revocation_mark(struct ledger *l, long long *mark, struct nrfca_err *err);
 
+/* The published CRL: one for every process and instance sharing the
+ * ledger.  Whoever signs a CRL publishes it; a server serves the published
+ * one while its mark equals the revocation mark and it is not due, and
+ * signs (and publishes) a new one otherwise. */
+struct ledger_crl {
+	long long revocation_mark;     /* the ledger's, as ledger_revocation_mark */
+	unsigned long long number;     /* of the published CRL; 0: none yet */
+	long long this_update, next_update; /* unix seconds */
+	long long mark;                /* the revocation mark it was built at */
+};
+#define LEDGER_CRL_MAX (64u << 20)  /* bytes of a published CRL */
+/* One single-row read, no DER: cheap enough for every GET /v1/crl. */
+int ledger_crl_state(struct ledger *l, struct ledger_crl *out, struct nrfca_err *err);
+/* Store a signed CRL (number, this/next update and mark from c; the
+ * revocation_mark field is ignored) unless one with a number at least as
+ * high is published already: then *published = 0 and nothing changes. */
+int ledger_crl_publish(struct ledger *l, const struct ledger_crl *c, const unsigned char *der,
+                       size_t len, int *published, struct nrfca_err *err);
+/* The published CRL: 0 (out filled, *der malloc'd), 1 none yet, -1 error. */
+int ledger_crl_get(struct ledger *l, struct ledger_crl *out, unsigned char **der, size_t *len,
+                   struct nrfca_err *err);
+
 /* For metrics: all records and the revoked ones among them. */
 int ledger_count(struct ledger *l, long long *certs, long long *revoked,
                  struct nrfca_err *err);
@@ -333,6 +355,9 @@ struct ledger_audit_entry {
 int ledger_audit_list(struct ledger *l, const struct ledger_audit_filter *f,
                       int (*cb)(const struct ledger_audit_entry *e, void *arg),
                       void *arg, struct nrfca_err *err);
+/* The hash an entry must have by the definition above, from its fields and
+ * its prev_hash (what an exported archive is verified with).  0, or -1. */
+int ledger_audit_entry_hash(const struct ledger_audit_entry *e, unsigned char out[32]);
 
 /* ---- API credentials: only the SHA-256 of the secret is stored ---- */
 

@@ -41,7 +41,7 @@ enum qid {
 	/* certificates */
 	Q_CERT_SELECT, Q_GET, Q_BY_CSR, Q_ACTIVE_BY_DEVICE, Q_HOLDER, Q_SERIAL_EXISTS, Q_REVOKED_EACH,
 	Q_COUNT, Q_INSERT_CERT, Q_REVOKE, Q_CERT_STATUS, Q_REVOCATION_BUMP,
-	Q_REVOCATION_MARK, Q_CRL_NEXT,
+	Q_REVOCATION_MARK, Q_CRL_NEXT, Q_CRL_STATE, Q_CRL_PUBLISHED, Q_CRL_PUBLISH,
 	/* audit */
 	Q_HEAD_LOAD, Q_HEAD_READ, Q_HEAD_STORE, Q_HEAD_INIT, Q_AUDIT_LAST, Q_AUDIT_INSERT, Q_AUDIT_ALL,
 	/* credentials */
@@ -82,7 +82,7 @@ struct migration {
 };
 extern const struct migration ledger_migrations[];
 extern const int ledger_n_migrations;
-#define LEDGER_SCHEMA_VERSION 2
+#define LEDGER_SCHEMA_VERSION 3
 
 /* Expand {BLOB} {INT} {FOR_UPDATE}; NULL when out of memory. */
 char *ledger_sql_expand(const char *sql, const char *const *dialect);

@@ -12,12 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "ca.h"
 #include "cli.h"
 #include "config.h"
 #include "http.h"
 #include "ledger.h"
 #include "log.h"
+#include "policy_status.h"
 #include "policy_store.h"
 #include "signer.h"
 
@@ -118,7 +121,7 @@ int main(int argc, char **argv)
 			      cfgpath);
 		goto fail;
 	}
-	if (policy_store_load(cfg->policy, &e) != 0)
+	if (policy_status_load(cfg->policy, &e) != 0)
 		goto fail;
 	if (cfg->database == NULL) {
 		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH or postgresql://...)", cfgpath);
@@ -154,7 +157,19 @@ int main(int argc, char **argv)
 		snprintf(url, sizeof(url), "%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http",
 			 strchr(cfg->listen_address, ':') ? "[" : "", cfg->listen_address,
 			 strchr(cfg->listen_address, ':') ? "]" : "", http_port(http));
-		ledger_audit(ledger, "nrfca-server", "start", NULL, NULL);
+		{
+			struct policy_status ps;
+			json_t *d;
+			char *txt;
+
+			policy_status_get(&ps);
+			d = json_pack("{s:s, s:s, s:s}", "version", nrfca_version_string(), "policy",
+				      ps.path, "policy_sha256", ps.sha256);
+			txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
+			ledger_audit(ledger, "nrfca-server", "start", txt, NULL);
+			free(txt);
+			json_decref(d);
+		}
 		nlog(NLOG_INFO, "listening", "url", url, "port", port, "admin_port", aport, "key",
 		     signer_key_desc(signer), "tls", cfg->tls_cert ? "on" : "off", "client_certs",
 		     cfg->tls_client_ca ? (cfg->tls_client_crl ? "verified, with CRL" : "verified")
@@ -176,11 +191,17 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		struct timespec ts = { 10, 0 };
-		int sig = sigtimedwait(&set, NULL, &ts);
+		siginfo_t si;
+		int sig;
 
+		memset(&si, 0, sizeof(si));
+		sig = sigtimedwait(&set, &si, &ts);
 		if (sig == SIGHUP) {
+			int from_user = si.si_code == SI_USER || si.si_code == SI_QUEUE;
+
 			reload_client_certs(http, cfg);
-			if (policy_store_reload(&e) != 0)
+			if (policy_status_reload(ledger, "nrfca-server", from_user ? (long)si.si_pid : -1,
+						 from_user ? (long)si.si_uid : -1, &e) != 0)
 				nlog(NLOG_ERROR, "policy_reload_failed", "detail", e.msg, "kept",
 				     "the previous policy stays in force", NULL);
 			else

@@ -60,6 +60,8 @@ extern const struct CMUnitTest ledger_v2_tests[];
 extern const size_t ledger_v2_n;
 extern const struct CMUnitTest ledger_creds_tests[];
 extern const size_t ledger_creds_n;
+extern const struct CMUnitTest ledger_crl_tests[];
+extern const size_t ledger_crl_n;
 
 #define SQLITE_ONLY()                                                      \
 	do {                                                               \
