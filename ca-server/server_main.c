@@ -146,7 +146,13 @@ int main(int argc, char **argv)
 	co.crl_next_update_hours = cfg->crl_next_update_hours;
 	if (ca_open(&co, signer, ledger, &ca, &e) != 0)
 		goto fail;
-	ca_crl_tick(ca);
+	/* A fresh CRL at every start: its number (at least the time in ms)
+	 * passes any CRL served before, also after a ledger was restored from
+	 * a backup that holds an older published CRL. */
+	if (ca_crl_refresh(ca, &e) != 0) {
+		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+		ca_crl_tick(ca);
+	}
 	if (http_start(cfg, ca, signer, ledger, &http, &e) != 0)
 		goto fail;
 	{
