@@ -287,8 +287,10 @@ static int parse_keygen_payload(const uint8_t *d, size_t n, struct nrfca_modem_o
 	if (!nrfca_cbor_at_end(&st))
 		return nrfca_err_set(err, NRFCA_E_INPUT,
 				     "sec_tag: unexpected bytes after the integer");
-	if (tag > ULONG_MAX)
-		return nrfca_err_set(err, NRFCA_E_INPUT, "sec_tag %" PRIu64 " is too large", tag);
+	if (tag > NRFCA_SEC_TAG_MAX)
+		return nrfca_err_set(err, NRFCA_E_INPUT,
+				     "attested sec_tag %" PRIu64 " is outside the modem's range 0..%lu",
+				     tag, NRFCA_SEC_TAG_MAX);
 	m->sec_tag = (unsigned long)tag;
 	m->has_sec_tag = 1;
 	if (expect_fixed_bstr(&c, m->digest, 32, "attested SHA-256 digest", err) != 0)

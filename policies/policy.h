@@ -38,6 +38,7 @@
 #define NRFCA_POLICY_DEPTH_MAX  8            /* JSON nesting levels */
 #define NRFCA_POLICY_CN_MAX     64           /* nRF Cloud device id limit */
 #define NRFCA_POLICY_DETAIL_MAX 320
+#define NRFCA_POLICY_SEC_TAG_MAX 2147483647UL /* the modem's sec_tag range is 0..this */
 
 struct nrfca_policy;   /* opaque, immutable, refcounted */
 struct nrfca_profile;  /* opaque, owned by its policy */

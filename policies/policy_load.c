@@ -812,14 +812,38 @@ static int load_attestation(const struct ld *c, json_t *prof, const char *ppath,
 	return 0;
 }
 
+/* "FIRST-LAST": two decimal numbers of at most 10 digits; 0 when well formed. */
+static int parse_range(const char *s, size_t len, unsigned long long *lo, unsigned long long *hi)
+{
+	unsigned long long v[2] = { 0, 0 };
+	size_t i = 0, digits;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		for (digits = 0; i < len && isdigit((unsigned char)s[i]); i++, digits++) {
+			if (digits == 10)
+				return -1;
+			v[k] = v[k] * 10 + (unsigned long long)(s[i] - '0');
+		}
+		if (digits == 0)
+			return -1;
+		if (k == 0 && (i >= len || s[i++] != '-'))
+			return -1;
+	}
+	if (i != len)
+		return -1;
+	*lo = v[0];
+	*hi = v[1];
+	return 0;
+}
+
 static int load_sec_tags(const struct ld *c, json_t *prof, const char *ppath,
 			 struct nrfca_profile *pr)
 {
 	json_t *arr = json_object_get(prof, "sec_tags"), *e;
-	char p[PATH_BUF], pe[PATH_BUF];
+	char p[PATH_BUF], pe[PATH_BUF], pv[64];
 	unsigned long long lo, hi;
 	size_t i;
-	int used;
 
 	jp(p, ppath, "sec_tags");
 	if (arr == NULL)
@@ -834,15 +858,18 @@ static int load_sec_tags(const struct ld *c, json_t *prof, const char *ppath,
 	json_array_foreach(arr, i, e) {
 		jp_idx(pe, p, i);
 		if (json_is_integer(e)) {
-			if (json_integer_value(e) < 0 || json_integer_value(e) > 4294967295LL)
-				return cfg_err(c, pe, "a sec_tag is 0..4294967295");
+			if (json_integer_value(e) < 0 ||
+			    json_integer_value(e) > (json_int_t)NRFCA_POLICY_SEC_TAG_MAX)
+				return cfg_err(c, pe, "%lld is outside the modem's sec_tag range 0..%lu",
+					       (long long)json_integer_value(e),
+					       (unsigned long)NRFCA_POLICY_SEC_TAG_MAX);
 			lo = hi = (unsigned long long)json_integer_value(e);
-		} else if (json_is_string(e) && json_string_length(e) < 32 &&
-			   sscanf(json_string_value(e), "%llu-%llu%n", &lo, &hi, &used) == 2 &&
-			   (size_t)used == json_string_length(e) && isdigit((unsigned char)json_string_value(e)[0])) {
-			if (lo > hi || hi > 4294967295ULL)
-				return cfg_err(c, pe, "range \"%s\" is empty or beyond 4294967295",
-					       json_string_value(e));
+		} else if (json_is_string(e) &&
+			   parse_range(json_string_value(e), json_string_length(e), &lo, &hi) == 0) {
+			if (lo > hi || hi > NRFCA_POLICY_SEC_TAG_MAX)
+				return cfg_err(c, pe, "range \"%s\" is empty or beyond %lu",
+					       printable(json_string_value(e), pv, sizeof(pv)),
+					       (unsigned long)NRFCA_POLICY_SEC_TAG_MAX);
 		} else {
 			return cfg_err(c, pe, "must be a sec_tag (integer) or a range \"FIRST-LAST\"");
 		}

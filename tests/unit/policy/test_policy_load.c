@@ -108,7 +108,17 @@ static void test_wrong_types(void **state)
 	expect_profile_refusal(OV("sec_tags", "[16842753, \"9-3\"]"), "$.profiles[\"p\"].sec_tags[1]",
 			       "range \"9-3\" is empty");
 	expect_profile_refusal(OV("sec_tags", "[-1]"), "$.profiles[\"p\"].sec_tags[0]",
-			       "a sec_tag is 0..4294967295");
+			       "-1 is outside the modem's sec_tag range 0..2147483647");
+	expect_profile_refusal(OV("sec_tags", "[2147483648]"), "$.profiles[\"p\"].sec_tags[0]",
+			       "2147483648 is outside the modem's sec_tag range 0..2147483647");
+	expect_profile_refusal(OV("sec_tags", "[9223372036854775807]"), "$.profiles[\"p\"].sec_tags[0]",
+			       "9223372036854775807 is outside the modem's sec_tag range 0..2147483647");
+	expect_profile_refusal(OV("sec_tags", "[17, \"16842753-2147483648\"]"),
+			       "$.profiles[\"p\"].sec_tags[1]",
+			       "range \"16842753-2147483648\" is empty or beyond 2147483647");
+	expect_profile_refusal(OV("sec_tags", "[\"1-99999999999999999999\"]"),
+			       "$.profiles[\"p\"].sec_tags[0]",
+			       "must be a sec_tag (integer) or a range \"FIRST-LAST\"");
 	expect_profile_refusal(OV("extensions",
 				  "{\"extended_key_usage\": {\"purposes\": [\"clientAuth\", \"clientAuthh\"]}}"),
 			       "$.profiles[\"p\"].extensions.extended_key_usage.purposes[1]",
