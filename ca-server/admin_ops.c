@@ -178,7 +178,8 @@ struct admin_ca {
 
 static int open_ca(struct nrfca_config *c, struct admin_ca *a, const char *who)
 {
-	struct ca_options co = { c->ca_chain, c->crl_next_update_hours };
+	struct ca_options co = { .chain_path = c->ca_chain,
+				 .crl_next_update_hours = c->crl_next_update_hours };
 	struct nrfca_err e = { 0 };
 
 	memset(a, 0, sizeof(*a));

@@ -22,11 +22,13 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "modem_out.h"
 #include "policy.h"
 #include "policy_store.h"
+#include "reject_audit.h"
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
@@ -34,6 +36,8 @@
 struct ca {
 	struct signer *signer;
 	struct ledger *ledger;
+	struct identity *identity;    /* borrowed; NULL when not configured */
+	struct reject_audit *rejects;
 	STACK_OF(X509) *chain;
 	X509 *cert;                   /* chain[0], borrowed from chain */
 	char *chain_pem;
@@ -109,6 +113,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 	ca->signer = s;
 	ca->ledger = l;
+	ca->identity = o->identity;
+	ca->rejects = reject_audit_new(l, 0);
+	if (ca->rejects == NULL) {
+		free(ca);
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	}
 	ca->crl_hours = o->crl_next_update_hours > 0 ? o->crl_next_update_hours : 24;
 	pthread_mutex_init(&ca->crl_mu, NULL);
 	ca->chain = ceremony_read_chain(o->chain_path, err);
@@ -137,6 +147,7 @@ void ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	reject_audit_free(ca->rejects);   /* writes the pending summaries */
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
 	free(ca->crl_der);
@@ -390,31 +401,47 @@ static void one_line_subject(const X509_NAME *n, char *out, size_t len)
 	BIO_free(b);
 }
 
-static void audit_reject(struct ca *ca, const struct principal *who, const char *rule,
-			 const char *detail, const char *profile)
-{
-	json_t *d = json_pack("{s:s, s:s, s:s}", "rule", rule ? rule : "", "detail", detail,
-			      "profile", profile ? profile : "");
-	char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
-
-	ledger_audit(ca->ledger, who->name, "reject", txt, NULL);
-	free(txt);
-	json_decref(d);
-}
-
 static int status_for_rule(enum nrfca_policy_rule r, const char **code)
 {
 	switch (r) {
 	case NRFCA_RULE_RATE_LIMIT:
+	case NRFCA_RULE_SUPERSEDE_RATE:
 		*code = "rate_limited";
 		return 429;
 	case NRFCA_RULE_ON_EXISTING:
+	case NRFCA_RULE_SUPERSEDE_SCOPE:
 		*code = "device_has_certificate";
 		return 409;
+	case NRFCA_RULE_IDENTITY_UNAVAILABLE:
+		*code = "identity_unavailable";
+		return 503;
 	default:
 		*code = "policy_denied";
 		return 403;
 	}
+}
+
+/* The policy's question to nRF Cloud's Identity Service about this request. */
+struct identity_ctx {
+	struct identity *id;
+	const struct nrfca_modem_out *m;
+};
+
+static enum nrfca_identity_verdict ask_identity(void *arg, char *detail, size_t len,
+						unsigned *retry_after)
+{
+	struct identity_ctx *c = arg;
+	enum nrfca_identity_verdict v;
+	int cached = 0;
+	double t0 = mono_now();
+
+	v = identity_verify(c->id, c->m->payload, c->m->payload_len, c->m->device_uuid_str,
+			    detail, len, retry_after, &cached);
+	metrics_inc(M_IDENTITY_VERDICTS, nrfca_identity_verdict_name(v),
+		    cached ? "cache" : "service");
+	if (!cached)
+		metrics_observe(M_IDENTITY_SECONDS, "verify", mono_now() - t0);
+	return v;
 }
 
 void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_req *rq,
@@ -426,6 +453,7 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 	struct nrfca_policy_facts f;
 	struct nrfca_policy_decision d;
 	struct verify_ctx vctx;
+	struct identity_ctx ictx;
 	struct cert_record rec, old;
 	struct nrfca_err e = { 0 };
 	X509_NAME *subject = NULL;
@@ -463,6 +491,12 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		vctx.m = m;
 		f.verify = verify_attestation;
 		f.verify_ctx = &vctx;
+		if (ca->identity != NULL) {
+			ictx.id = ca->identity;
+			ictx.m = m;
+			f.identity = ask_identity;
+			f.identity_ctx = &ictx;
+		}
 		if (m->kind == NRFCA_MODEM_PUBLIC_KEY) {
 			/* no CSR: describe the key so the policy can name what it refuses */
 			EVP_PKEY *pk = NULL;
@@ -523,22 +557,32 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		goto out;
 	}
 
-	/* 5. idempotency: the same CSR was certified before */
+	/* 5. idempotency: the same CSR was certified before; the policy says
+	 * whether this station may receive that certificate (supersede_scope) */
 	if (csr != NULL) {
 		rc = ledger_find_by_csr(ca->ledger, csr_hash, &old, &e);
 		if (rc < 0)
 			goto db_fail;
 		existing_found = rc == 0;
 	}
+	if (existing_found) {
+		f.csr_replay = 1;
+		f.existing = NRFCA_EXISTING_SAME_KEY;
+		f.existing_station = old.station;
+		f.existing_serial = old.serial;
+	}
 	if (!existing_found && csr != NULL && f.cn != NULL) {
 		rc = ledger_find_active_by_device(ca->ledger, f.cn, &old, &e);
 		if (rc < 0)
 			goto db_fail;
-		if (rc == 0)
+		if (rc == 0) {
 			f.existing = memcmp(old.pubkey_sha256, spki_hash, 32) == 0 ?
 					     NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
-		else
+			f.existing_station = old.station;
+			f.existing_serial = old.serial;
+		} else {
 			f.existing = NRFCA_EXISTING_NONE;
+		}
 	}
 
 	/* 4. policy (a replay or a dry run signs nothing: no rate-limit charge) */
@@ -551,8 +595,11 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		res->retry_after = d.retry_after;
 		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
 			metrics_inc(M_REJECTIONS, d.rule_name, NULL);
-			if (st != 429)
-				audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
+			/* refusals, bounded per (station, rule) and interval; not the rate
+			 * limits and not an unanswering identity service (a log line) */
+			if (st != 429 && st != 503)
+				reject_audit_note(ca->rejects, who->name, d.rule_name,
+						  d.profile_name, d.detail);
 		}
 		goto out;
 	}
@@ -691,6 +738,24 @@ out:
 		policy_release(pol);
 	nrfca_csr_free(csr);
 	nrfca_modem_out_free(m);
+}
+
+int ca_station_may_see(struct ca *ca, const struct principal *who, const struct cert_record *r)
+{
+	struct nrfca_policy *pol;
+	int ok;
+
+	(void)ca;
+	if (who->role != ROLE_STATION)
+		return 1;
+	if (strcmp(r->station, who->name) == 0)
+		return 1;
+	pol = policy_acquire();
+	ok = nrfca_profile_station_in_scope(pol != NULL ? nrfca_policy_profile_find(pol, r->profile) :
+							  NULL,
+					    who->name, NULL, 0, r->station, NULL, 0);
+	policy_release(pol);
+	return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -870,6 +935,12 @@ void ca_crl_tick(struct ca *ca)
 	pthread_mutex_unlock(&ca->crl_mu);
 	if (due && ca_crl_refresh(ca, &e) != 0)
 		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+}
+
+void ca_tick(struct ca *ca)
+{
+	ca_crl_tick(ca);
+	reject_audit_tick(ca->rejects);
 }
 
 int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err)

@@ -41,6 +41,16 @@ struct nrfca_config {
 	int max_connections;       /* default 256 */
 	int request_timeout;       /* seconds, default 30 */
 	int threads;               /* default 4 */
+	/* identity_service: nRF Cloud's Identity Service (ca-server/identity.h),
+	 * for profiles with attestation.verify_with; NULL url = not configured */
+	char *identity_url;
+	char *identity_api_key_file;   /* mode 0600 */
+	int identity_allow_insecure_key_file;
+	char *identity_ca_file;
+	int identity_timeout_ms;       /* 0 = the module's default */
+	int identity_cache_entries;
+	int identity_cache_seconds;
+	int identity_backoff_seconds;
 };
 
 int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_err *err);

@@ -584,8 +584,8 @@ static void h_cert(struct request *rq)
 		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
 		return;
 	}
-	/* a station sees only the certificates it asked for */
-	if (rc == 1 || (rq->who.role == ROLE_STATION && strcmp(r.station, rq->who.name) != 0)) {
+	/* a station sees only the certificates in its scope (the replay rule) */
+	if (rc == 1 || !ca_station_may_see(rq->srv->ca, &rq->who, &r)) {
 		cert_record_clear(&r);
 		respond_error(rq, 404, "not_found", NULL, 0, "no certificate with serial %s",
 			      rq->serial);

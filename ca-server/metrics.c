@@ -42,6 +42,13 @@ static struct family families[M_MAX] = {
 	[M_SIGN_SECONDS] = { "nrfca_sign_duration_seconds",
 			     "Time to sign in the token (certificate or CRL)", 1, "what", NULL,
 			     NULL, 0 },
+	[M_IDENTITY_VERDICTS] = { "nrfca_identity_verdicts_total",
+				  "Verdicts of nRF Cloud's Identity Service about attestations "
+				  "(genuine, forged, unknown_device, unavailable), from the service "
+				  "or the cache", 0, "verdict", "source", NULL, 0 },
+	[M_IDENTITY_SECONDS] = { "nrfca_identity_request_duration_seconds",
+				 "Time to ask nRF Cloud's Identity Service", 1, "what", NULL, NULL,
+				 0 },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

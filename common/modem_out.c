@@ -58,6 +58,7 @@ void nrfca_modem_out_free(struct nrfca_modem_out *m)
 	if (m == NULL)
 		return;
 	free(m->part1);
+	free(m->payload);
 	free(m->sig_structure);
 	free(m);
 }
@@ -492,6 +493,12 @@ int nrfca_modem_out_parse(const char *text, size_t len, struct nrfca_modem_out *
 		goto out;
 	}
 	m->device_type = -1;
+	m->payload = strndup(b, (size_t)(e - b));
+	if (m->payload == NULL) {
+		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		goto out;
+	}
+	m->payload_len = (size_t)(e - b);
 	if (nrfca_b64url_decode("part 1", b, len1, m->part1, cap1, &m->part1_len, err) != 0)
 		goto out;
 	if (nrfca_b64url_decode("part 2", dot + 1, len2, p2, cap2, &n2, err) != 0)

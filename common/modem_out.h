@@ -67,6 +67,9 @@ struct nrfca_modem_out {
 	unsigned char fw_uuid[16];      /* ATTESTTOKEN only */
 	char fw_uuid_str[37];           /* ATTESTTOKEN only, else "" */
 	int binding_ok;                 /* digest == SHA-256(part1) (KEYGEN); 1 for ATTESTTOKEN when structure valid */
+	char *payload;                  /* the bare "<part1>.<part2>" text as given (what a
+					   verifier such as nRF Cloud's Identity Service takes) */
+	size_t payload_len;
 	unsigned char kid[32];          /* unprotected header key id (label 4), when present; at most 32 bytes */
 	size_t kid_len;
 	int has_kid;
