@@ -17,6 +17,7 @@ enum metric {
 	M_REVOCATIONS,        /* counter {reason} */
 	M_REQUEST_SECONDS,    /* histogram {route} */
 	M_SIGN_SECONDS,       /* histogram {what} */
+	M_HTTP_CLOSED,        /* counter {reason}: connections closed by the server's limits */
 	M_IDENTITY_VERDICTS,  /* counter {verdict, source}: nRF Cloud Identity Service verdicts */
 	M_IDENTITY_SECONDS,   /* histogram {what}: time to ask the Identity Service */
 	M_MAX

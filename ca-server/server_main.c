@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "cli.h"
 #include "config.h"
 #include "http.h"
 #include "identity.h"
@@ -26,8 +27,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: nrfca-server --config FILE [--port-file FILE]\n\n"
 		"Runs the CA in the foreground.  Logs JSON lines on stderr.\n"
-		"  --config FILE     the JSON configuration (see README.md)\n"
+		"  --config FILE     the JSON configuration (see nrfca.json(5), README.md)\n"
 		"  --port-file FILE  write the bound port there once listening (for port 0)\n"
+		"  --help, -h        this text\n"
+		"  --version         the program's version\n"
 		"Signals: SIGTERM/SIGINT finish requests in flight and exit 0;\n"
 		"         SIGHUP reloads the policy file (a bad file keeps the old policy).\n"
 		"Environment: NRFCA_PORT overrides the listen port.\n");
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfgpath = NULL, *port_file = NULL;
@@ -94,7 +98,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int o, rc = 1;
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			cfgpath = optarg;
@@ -105,15 +110,17 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return nrfca_cli_version("nrfca-server");
 		default:
-			usage(stderr);
-			return 2;
+			return nrfca_cli_bad_option("nrfca-server", argv, o);
 		}
 	}
-	if (cfgpath == NULL || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return nrfca_cli_usage_error("nrfca-server", "unexpected argument '%s'", argv[optind]);
+	if (cfgpath == NULL)
+		return nrfca_cli_usage_error("nrfca-server", "needs --config FILE (the JSON "
+					     "configuration)");
 	/* Signals are taken synchronously by the main thread only. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "exitcodes.h"
 #include "journal.h"
@@ -135,8 +136,8 @@ int cmd_provision(int argc, char **argv)
 	o.modem.port.rtscts = 1;
 	o.modem.at.prefix = NRFCA_AT_PREFIX_AUTO;
 	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_PORT: o.modem.port.path = optarg; break;
 		case O_SERVER: server = optarg; break;
@@ -216,7 +217,7 @@ int cmd_provision(int argc, char **argv)
 			usage(stdout);
 			return NRFCA_EXIT_OK;
 		default:
-			return NRFCA_EXIT_USAGE;
+			return nrfca_cli_bad_option("nrfca provision", argv, c);
 		}
 	}
 	if (optind < argc) {
