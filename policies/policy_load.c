@@ -1467,10 +1467,6 @@ static int load_profile(const struct ld *c, const char *name, json_t *o, struct 
 		jp(p, path, "cn.source");
 		return cfg_err(c, p, "\"attested_uuid\" needs \"attestation\": {\"required\": true}");
 	}
-	if (pr->rl_supersede != 0 && pr->on_existing != NRFCA_ON_EXISTING_SUPERSEDE) {
-		jp(p, path, "rate_limit.supersedes_per_station_per_hour");
-		return cfg_err(c, p, "only meaningful with \"on_existing\": \"supersede\"");
-	}
 	if (pr->on_existing != NRFCA_ON_EXISTING_REJECT && pr->cn_source == POL_CN_ANY) {
 		jp(p, path, "on_existing");
 		return cfg_err(c, p, "\"%s\" needs a CN rule that identifies the device "

@@ -99,7 +99,7 @@ out=$("$BUILD/bin/nrfca-server" --config nrfca.json 2>&1); rc=$?
 	ok || fail "a policy asking the service without identity_service: rc=$rc $out"
 url="http://127.0.0.1:$(cat standin.port)/v1/verify"
 jq --arg u "$url" --arg k "$dir/api.key" '.identity_service = {url: $u, api_key_file: $k,
-	timeout_ms: 700, backoff_seconds: 2, cache_seconds: 600}' nrfca.json >nrfca.json.new &&
+	timeout_ms: 700, backoff_seconds: 5, cache_seconds: 600}' nrfca.json >nrfca.json.new &&
 	mv nrfca.json.new nrfca.json
 chmod 644 api.key
 out=$("$BUILD/bin/nrfca-server" --config nrfca.json 2>&1); rc=$?
@@ -176,7 +176,7 @@ expect "during the back-off" 503 identity_unavailable &&
 # fail-open only where the profile says so
 post a.3 verified-open
 expect "on_unavailable issue" 201 ""
-sleep 3
+sleep 6
 echo "status 502" >mode
 post a.4 ""
 expect "the service answers 502" 503 identity_unavailable &&
@@ -184,7 +184,7 @@ expect "the service answers 502" 503 identity_unavailable &&
 [ "$(metric 'nrfca_identity_verdicts_total{verdict="unavailable",source="service"}')" -ge 2 ] && ok ||
 	fail "unavailable metric: $(curl -s "$SERVER_URL/metrics" | grep identity)"
 grep -q '"event":"identity_service_unavailable"' server.log && ok || fail "no log line for the outage"
-sleep 3
+sleep 6
 echo ok >mode
 post a.4 ""
 expect "the service is back" 201 ""

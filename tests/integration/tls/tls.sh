@@ -63,8 +63,14 @@ c=$(code --cert rogue1.pem --key rogue1.key -H 'Content-Type: application/json' 
 c=$(code -H 'Content-Type: application/json' --data @body.json "$url/v1/enroll")
 [ "$c" = 401 ] || fail "no credential: HTTP $c"
 # the bearer token still works over TLS
+printf '{"keygen": "%s"}' "$(sed -e 's/^%KEYGEN: "//' -e 's/"$//' "$here/../../data/vectors/keygen-line-sectag52.txt")" >body52.json
+c=$(code -H "Authorization: Bearer $(cat station.token)" -H 'Content-Type: application/json' --data @body52.json "$url/v1/enroll")
+[ "$c" = 201 ] || fail "bearer over TLS: HTTP $c $(cat out.json)"
+# ... and is another station than the client certificate's: line-3-station's
+# certificate is not handed to it (policy supersede_from same_station)
 c=$(code -H "Authorization: Bearer $(cat station.token)" -H 'Content-Type: application/json' --data @body.json "$url/v1/enroll")
-[ "$c" = 200 ] || fail "bearer over TLS (replay): HTTP $c $(cat out.json)"
+[ "$c" = 409 ] && grep -q '"rule":"supersede_scope"' out.json ||
+	fail "bearer over TLS, another station's %KEYGEN output: HTTP $c $(cat out.json)"
 server_stop
 [ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC after SIGTERM"
 

@@ -258,11 +258,7 @@ static void test_contradictions(void **state)
 	expect_profile_refusal(OV("attestation", "{\"required\": true, \"on_unavailable\": \"issue\"}"),
 			       "$.profiles[\"p\"].attestation.on_unavailable",
 			       "only meaningful with \"verify_with\": \"nrf-cloud-identity\"");
-	/* a supersede budget for a profile that never supersedes */
-	expect_profile_refusal(OV("on_existing", "\"reject\"",
-				  "rate_limit", "{\"supersedes_per_station_per_hour\": 5}"),
-			       "$.profiles[\"p\"].rate_limit.supersedes_per_station_per_hour",
-			       "only meaningful with \"on_existing\": \"supersede\"");
+
 	/* default profile */
 	expect_refusal("{\"version\": 1, \"profiles\": {\"p\": {\"enabled\": false, \"input\": \"keygen\"}}}",
 		       NRFCA_E_CONFIG, "$.profiles[\"p\"].cn", "missing");
