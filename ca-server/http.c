@@ -169,21 +169,33 @@ static void respond_json(struct request *rq, int status, json_t *body)
 	free(txt);
 }
 
-static void respond_error(struct request *rq, int status, const char *code, const char *rule,
-			  unsigned retry_after, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+/* What a 5xx answer says: internal detail (paths, PKCS#11 and SQLite
+ * messages) stays in the log. */
+static const struct {
+	const char *code, *sentence;
+} public_5xx[] = {
+	{ "not_ready", "the server is not ready; retry later" },
+	{ "token_unavailable", "the signing token is not available; retry later" },
+	{ "database_unavailable", "the ledger database is not available; retry later" },
+	{ "crl_unavailable", "no CRL can be made now; retry later" },
+	{ "no_policy", "no issuance policy is loaded" },
+};
 
-static void respond_error(struct request *rq, int status, const char *code, const char *rule,
-			  unsigned retry_after, const char *fmt, ...)
+static const char *public_sentence(const char *code)
 {
-	char detail[NRFCA_ERR_MSG_MAX + 64];
-	json_t *o;
-	va_list ap;
+	size_t i;
 
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	for (i = 0; i < sizeof(public_5xx) / sizeof(public_5xx[0]); i++)
+		if (strcmp(code, public_5xx[i].code) == 0)
+			return public_5xx[i].sentence;
+	return "the server cannot answer now; its log has the detail";
+}
+
+static void respond_error_text(struct request *rq, int status, const char *code,
+			       const char *rule, unsigned retry_after, const char *detail)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+
 	if (o && rule)
 		json_object_set_new(o, "rule", json_string(rule));
 	respond_json(rq, status, o);
@@ -196,6 +208,34 @@ static void respond_error(struct request *rq, int status, const char *code, cons
 	}
 	if (rq->resp && status == 401)
 		MHD_add_response_header(rq->resp, "WWW-Authenticate", "Bearer realm=\"nrfca\"");
+}
+
+/* A 5xx answer: `shown` to the client, `internal` to the log only. */
+static void respond_unavailable(struct request *rq, int status, const char *code,
+				unsigned retry_after, const char *shown, const char *internal)
+{
+	nlog(NLOG_WARN, "error_detail", "route", rq->route >= 0 ? routes[rq->route].name : "unknown",
+	     "error", code, "detail", internal, NULL);
+	respond_error_text(rq, status, code, NULL, retry_after, shown);
+}
+
+static void respond_error(struct request *rq, int status, const char *code, const char *rule,
+			  unsigned retry_after, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void respond_error(struct request *rq, int status, const char *code, const char *rule,
+			  unsigned retry_after, const char *fmt, ...)
+{
+	char detail[NRFCA_ERR_MSG_MAX + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		respond_unavailable(rq, status, code, retry_after, public_sentence(code), detail);
+	else
+		respond_error_text(rq, status, code, rule, retry_after, detail);
 }
 
 static void respond_result(struct request *rq, struct ca_result *res)
@@ -376,11 +416,12 @@ static void h_ready(struct request *rq)
 	json_t *o;
 
 	if (!signer_ready(rq->srv->signer, why, sizeof(why))) {
-		respond_error(rq, 503, "not_ready", NULL, 2, "token: %s", why);
+		respond_unavailable(rq, 503, "not_ready", 2, "the signing token is not ready", why);
 		return;
 	}
 	if (ledger_ping(rq->srv->ledger, &e) != 0) {
-		respond_error(rq, 503, "not_ready", NULL, 2, "database: %s", e.msg);
+		respond_unavailable(rq, 503, "not_ready", 2, "the ledger database is not ready",
+				    e.msg);
 		return;
 	}
 	p = policy_acquire();
