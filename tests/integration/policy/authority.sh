@@ -263,7 +263,7 @@ codes=$(curl -s -K loop.cfg | sort | uniq -c | awk '{print $2 ":" $1}' | tr '\n'
 m1=$(metric 'nrfca_enroll_rejections_total{reason="supersede_scope"}')
 [ "$((m1 - m0))" = 200 ] && ok || fail "the rejection metric went $m0 -> $m1 for 200 refusals"
 a1=$(db "SELECT count(*) FROM audit_log")
-[ "$((a1 - a0))" -le 2 ] && ok || fail "200 refusals wrote $((a1 - a0)) audit entries (bounded: at most 2)"
+[ "$((a1 - a0))" -le 5 ] && ok || fail "200 refusals wrote $((a1 - a0)) audit entries (bounded: a first entry and a few summaries)"
 server_stop
 [ "${SERVER_RC:-1}" = 0 ] || fail "server exit status ${SERVER_RC:-?} after SIGTERM"
 # nothing is lost: first entries plus summary counts are every refusal the
