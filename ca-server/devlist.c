@@ -64,23 +64,6 @@ static int set_has(struct idset *s, char *const *ids, const char *id, size_t *po
 	return 0;
 }
 
-static int is_uuid(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static int is_digits(const char *s, size_t n)
 {
 	size_t i;
@@ -114,7 +97,7 @@ int devlist_normalise(const char *s, size_t len, char *out, char *why, size_t wh
 		snprintf(why, why_len, "the device id is empty");
 		return -1;
 	}
-	if (is_uuid(s, len)) {
+	if (nrfca_is_uuid_any_case(s, len)) {
 		for (i = 0; i < 36; i++)
 			out[i] = (char)tolower((unsigned char)s[i]);
 		out[36] = '\0';

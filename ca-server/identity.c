@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "secret_file.h"
 
 #define DEFAULT_TIMEOUT_MS 3000u
 #define MAX_TIMEOUT_MS 30000u
@@ -279,63 +280,24 @@ out:
 static int read_key(const char *path, int allow_insecure, char key[IDENTITY_KEY_MAX + 1],
 		    struct nrfca_err *err)
 {
-	char buf[IDENTITY_KEY_MAX + 3];
-	struct stat st;
-	ssize_t r;
-	size_t n = 0, i;
-	int fd, rc = -1;
+	size_t n, i;
 
 	if (path == NULL || path[0] == '\0')
 		return nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file is required");
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s: %s", path,
-				     strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s is not a regular "
-			      "file", path);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0 && !allow_insecure) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s has mode %03o; "
-			      "it must not be readable by others (chmod 600)", path,
-			      (unsigned)(st.st_mode & 0777));
-		goto out;
-	}
-	while (n < sizeof(buf)) {
-		r = read(fd, buf + n, sizeof(buf) - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s: %s", path,
-				      strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		n--;
-	if (n == 0 || n > IDENTITY_KEY_MAX) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s must hold one "
-			      "API key of 1 to %d characters", path, IDENTITY_KEY_MAX);
-		goto out;
+	if (nrfca_secret_file_read(path, "identity_service.api_key_file", allow_insecure, key,
+				   IDENTITY_KEY_MAX + 1, &n, err) != 0) {
+		if (err != NULL)
+			err->code = NRFCA_E_CONFIG;
+		return -1;
 	}
 	for (i = 0; i < n; i++)
-		if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f) {
-			nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s: the API "
-				      "key holds a space or a non-printable character (position %zu)",
-				      path, i + 1);
-			goto out;
+		if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f) {
+			OPENSSL_cleanse(key, IDENTITY_KEY_MAX + 1);
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "identity_service.api_key_file %s: the "
+					     "API key holds a space or a non-printable character "
+					     "(position %zu)", path, i + 1);
 		}
-	memcpy(key, buf, n);
-	key[n] = '\0';
-	rc = 0;
-out:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	return 0;
 }
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access a, void *arg)

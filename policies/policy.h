@@ -345,5 +345,7 @@ int nrfca_profile_subject(const struct nrfca_profile *pr, const char *cn, X509_N
 /* Helpers the engine uses, exported for the station client and tests. */
 int nrfca_luhn_ok(const char *digits15);
 int nrfca_is_uuid_lower(const char *s);
+/* 1 when s[0..n) is a UUID 8-4-4-4-12 in any case. */
+int nrfca_is_uuid_any_case(const char *s, size_t n);
 
 #endif

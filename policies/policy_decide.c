@@ -106,6 +106,23 @@ int nrfca_is_uuid_lower(const char *s)
 	return s[36] == '\0';
 }
 
+int nrfca_is_uuid_any_case(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int is_15_digits(const char *s)
 {
 	size_t i;

@@ -916,23 +916,6 @@ int pol_list_contains(const struct pol_list *l, const char *s)
 	return 0;
 }
 
-static int is_uuid_any_case(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return 0;
-		}
-	}
-	return 1;
-}
-
 static int is_imei(const char *s, size_t n)
 {
 	size_t i;
@@ -974,7 +957,7 @@ static int load_list(const struct ld *c, const char *jpath, const char *rel, str
 		n = (size_t)(end - line);
 		if (n == 0)
 			continue;
-		if (!is_uuid_any_case(line, n) && !is_imei(line, n)) {
+		if (!nrfca_is_uuid_any_case(line, n) && !is_imei(line, n)) {
 			cfg_err(c, jpath, "%s line %zu: not a device UUID (8-4-4-4-12) or a 15-digit IMEI",
 				l->path, lineno);
 			goto out;

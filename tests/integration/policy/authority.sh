@@ -22,29 +22,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/softhsm.sh"
 . "$here/../lib/server.sh"
 . "$here/../lib/sim.sh"
+. "$here/lib.sh"
 for b in nrfca-server nrfca-admin nrf91-sim; do
 	[ -x "$BUILD/bin/$b" ] || { echo "SKIP: $b not built"; exit 77; }
 done
-helper=$BUILD/tests/policy_keygen_helper
-[ -x "$helper" ] || { echo "SKIP: $helper not built"; exit 77; }
+[ -x "$BUILD/tests/policy_keygen_helper" ] || { echo "SKIP: policy_keygen_helper not built"; exit 77; }
 for t in jq openssl curl sqlite3; do
 	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
 done
 [ -x /usr/bin/python3 ] || { echo "SKIP: /usr/bin/python3 is not installed"; exit 77; }
 dir=$BUILD/tmp/policy-authority.$$
-sims=()
-cleanup() {
-	local p
-	server_stop
-	for p in "${sims[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${sims[@]}"; do wait "$p" 2>/dev/null; done
-	softhsm_teardown "$dir"
-}
-trap cleanup EXIT
-fails=0
-checks=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { checks=$((checks + 1)); }
+policy_test_begin "$dir"
 
 server_setup "$dir" "$SRC/policies/default.json" >/dev/null || { echo "server setup failed"; exit 1; }
 cd "$dir" || exit 1
@@ -56,32 +44,17 @@ cp station.token a.token
 # ---------------------------------------------------------------- modems
 UA=5a5a00a1-aaaa-4bbb-8ccc-0000000000a1   # station A's device
 UC=5a5a00c1-aaaa-4bbb-8ccc-0000000000c1   # a device for the "any" profile
-start_sim() { # NAME ARGS...
-	local name=$1
-	shift
-	sim_start "$BUILD/bin/nrf91-sim" "$dir/$name.state" "$dir/$name" "$@" || exit 1
-	sims+=("$SIM_PID")
-}
-keygen() { # PORT COUNT PREFIX: PREFIX.1 .. PREFIX.COUNT, one payload each
-	local i=0 l
-	"$helper" "$1" 42 "" "$2" >"$3.lines" || { echo "keygen on $1 failed" >&2; exit 1; }
-	while read -r l; do
-		i=$((i + 1))
-		printf '%s\n' "$l" >"$3.$i"
-	done <"$3.lines"
-}
 # the genuine modem of device A, at station A
 start_sim simA --uuid $UA --identity-key idA.key
-keygen "$port" 6 a
+keygen_files "$port" 6 a
 # station B's forgery: its own "modem" (its own identity key) claiming UUID A
 start_sim forger --uuid $UA --identity-key idB.key
-keygen "$port" 2 forged
+keygen_files "$port" 2 forged
 start_sim simC --uuid $UC --identity-key idC.key
-keygen "$port" 2 c
+keygen_files "$port" 2 c
 start_sim forgerC --uuid $UC --identity-key idB.key
-keygen "$port" 2 forgedC
-for p in "${sims[@]}"; do kill "$p"; wait "$p" 2>/dev/null; done
-sims=()
+keygen_files "$port" 2 forgedC
+stop_sims
 cmp -s a.1 forged.1 && { echo "the forger made the same output as the modem" >&2; exit 1; }
 
 # %KEYGEN output whose attested sec_tag is 2^63 (binding intact: only the
@@ -125,23 +98,7 @@ grep '"event":"policy_trust"' server.log | grep -q '"profile":"nrf-cloud-mqtt"' 
 	fail "the start-up log does not warn per profile: $(grep policy_trust server.log | head -2)"
 
 # ---------------------------------------------------------------- helpers
-post() { # TOKENFILE PAYLOADFILE PROFILE -> $code, resp.json, hdr.txt
-	jq -n --rawfile v "$2" --arg p "$3" '{keygen: ($v | rtrimstr("\n"))} +
-		(if $p == "" then {} else {profile: $p} end)' >body.json
-	code=$(curl -s -o resp.json -D hdr.txt -w '%{http_code}' -X POST \
-		-H "Authorization: Bearer $(cat "$1")" -H 'Content-Type: application/json' \
-		--data-binary @body.json "$SERVER_URL/v1/enroll")
-}
-expect() { # NAME CODE RULE
-	local rule
-	rule=$(jq -r '.rule // ""' resp.json 2>/dev/null)
-	if [ "$code" = "$2" ] && [ "$rule" = "$3" ]; then
-		ok
-		return 0
-	fi
-	fail "$1: HTTP $code rule '$rule', expected $2 '$3': $(cat resp.json)"
-	return 1
-}
+post() { enroll "$1" "$2" "$3"; }
 status_of() { # SERIAL -> status as the operator sees it
 	curl -s -H "Authorization: Bearer $(cat operator.token)" "$SERVER_URL/v1/certificates/$1" |
 		jq -r '.status'
@@ -155,9 +112,6 @@ in_crl() { # SERIAL -> 0 when listed
 	curl -s -o crl.der "$SERVER_URL/v1/crl"
 	s=$(tr a-f A-F <<<"$1" | sed 's/^0*//')
 	openssl crl -inform DER -in crl.der -noout -text 2>/dev/null | grep -q "Serial Number: 0*$s\$"
-}
-metric() {
-	curl -s "$SERVER_URL/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
 }
 db() { sqlite3 "file:$dir/nrfca.db?mode=ro" "$1"; }
 
@@ -232,7 +186,7 @@ post a.token a.5 budget
 expect "budget: second supersede" 201 ""
 post a.token a.6 budget
 expect "budget: the third in an hour" 429 supersede_rate_limit &&
-	{ ra=$(sed -n 's/^Retry-After: *\([0-9]*\).*/\1/Ip' hdr.txt)
+	{ ra=$(retry_after)
 	  [ -n "$ra" ] && [ "$ra" -gt 1000 ] && [ "$ra" -le 1800 ] && ok ||
 	  fail "supersede_rate_limit Retry-After '$ra'"; }
 # every supersede is audited with the certificate it replaced
@@ -278,7 +232,4 @@ sum=$(db "SELECT detail FROM audit_log WHERE event = 'reject_summary' AND actor 
 [ "$(jq -r '.count' <<<"$sum")" -ge 200 ] && jq -e '.profiles | index("budget")' <<<"$sum" >/dev/null &&
 	[ "$(jq -r '.station' <<<"$sum")" = station-b ] && ok || fail "B's shutdown summary: '$sum'"
 out=$("$ADMIN" audit verify 2>&1) && grep -q '^ok' <<<"$out" && ok || fail "audit verify: $out"
-
-if grep -q 'AddressSanitizer\|runtime error' server.log; then fail "sanitizer report in server.log"; fi
-[ $fails -eq 0 ] || { echo "$fails failure(s), $checks checks passed; server log tail:"; tail -5 server.log; exit 1; }
-echo "policy_authority: all $checks checks passed"
+policy_test_end policy_authority

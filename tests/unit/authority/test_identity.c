@@ -182,14 +182,14 @@ static void test_config(void **state)
 	expect_open_error(&c, "timeout_ms is at most");
 	c.timeout_ms = 0;
 	c.api_key_file = write_file("key-open", KEY "\n", 0644);
-	expect_open_error(&c, "has mode 644");
+	expect_open_error(&c, "is accessible by group or others (mode 0644)");
 	c.allow_insecure_key_file = 1;
 	assert_int_equal(identity_open(&c, &s, &e), 0);
 	identity_free(s);
 	s = NULL;
 	c.allow_insecure_key_file = 0;
 	c.api_key_file = write_file("key-empty", "\n", 0600);
-	expect_open_error(&c, "must hold one API key");
+	expect_open_error(&c, "identity_service.api_key_file is empty");
 	c.api_key_file = write_file("key-space", "two words\n", 0600);
 	expect_open_error(&c, "position 4");
 	c.api_key_file = tmpfile_path("no-such-key");
