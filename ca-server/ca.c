@@ -32,6 +32,7 @@
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
+#define STALE_TRIES 8   /* decisions made again when the device changed meanwhile */
 
 struct ca {
 	struct signer *signer;
@@ -409,6 +410,7 @@ struct enrollment {
 	X509 *x;
 	struct cert_record rec;
 	int serial_tries;
+	int stale_tries;
 	struct nrfca_err e;
 };
 
@@ -570,7 +572,8 @@ static enum enroll_step step_intake(struct enrollment *en)
 }
 
 /* What the ledger knows: a certificate for this very CSR (a replay), else
- * the device's active certificate, whether it has the same key, and the
+ * the device's active certificate (the ledger's one-active holder, which the
+ * record step names to the ledger), whether it has the same key, and the
  * station it was issued through (the policy's supersede_scope decides on
  * it).  Callers may run it again to decide with fresh facts. */
 static int ledger_facts(struct enrollment *en)
@@ -601,7 +604,7 @@ static int ledger_facts(struct enrollment *en)
 	}
 	if (f->cn == NULL)
 		return 0;
-	rc = ledger_find_active_by_device(en->ca->ledger, f->cn, &en->old, &en->e);
+	rc = ledger_find_holder(en->ca->ledger, f->cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
@@ -652,7 +655,7 @@ static enum enroll_step step_decide(struct enrollment *en)
 	const char *code;
 	int st;
 
-	en->f.no_charge = en->csr_seen || rq->dry_run;
+	en->f.no_charge = en->csr_seen || rq->dry_run || en->stale_tries > 0;
 	if (nrfca_policy_decide(en->pol, &en->f, d, &en->e) != 0) {
 		st = status_for_rule(d->rule, &code);
 		fail_res(en->res, st, code, d->rule_name, "%s", d->detail);
@@ -687,8 +690,10 @@ static enum enroll_step step_decide(struct enrollment *en)
 		en->outcome = OUT_DRY_RUN;
 		return E_ANSWER;
 	}
+	if (d->charged_supersede)   /* a retry after a stale answer does not pay twice */
+		en->f.no_charge_supersede = 1;
 	en->outcome = OUT_ISSUED;
-	return E_BUILD;
+	return en->rec.der != NULL ? E_RECORD : E_BUILD; /* signed before a stale answer: reuse */
 }
 
 /* The ledger's description of the certificate being issued (DER added by
@@ -717,6 +722,8 @@ static void describe_record(struct enrollment *en, const char *serial)
 	rec->not_after = (long long)timegm(&tm);
 	rec->status = CERT_ACTIVE;
 	rec->revocation_reason = -1;
+	rec->kind = CERT_KIND_CERTIFICATE;
+	rec->one_active = 1;   /* every on_existing mode allows one active certificate */
 	if (en->rq->request_id)
 		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
 }
@@ -774,15 +781,22 @@ static enum enroll_step step_sign(struct enrollment *en)
 }
 
 /* record: certificate + audit entry in one transaction (superseding the
- * device's active certificate when the policy says so).  Nothing is answered
- * that is not committed. */
+ * device's active certificate when the policy says so).  The ledger checks
+ * in that transaction that the device's certificate is still the one the
+ * decision saw; if another request changed it meanwhile, read the device
+ * again and decide again (bounded).  Nothing is answered that is not
+ * committed. */
 static enum enroll_step step_record(struct enrollment *en)
 {
-	const char *supersede = en->d.action == NRFCA_ACTION_SUPERSEDE ? en->old.serial : NULL;
+	const char *seen = en->old.serial[0] != '\0' ? en->old.serial : NULL;
 
-	if (ledger_record_issuance(en->ca->ledger, &en->rec, en->who->name, supersede,
-				   &en->e) == 0)
+	if (ledger_record_issuance(en->ca->ledger, &en->rec, en->who->name, seen, &en->e) == 0)
 		return E_ANSWER;
+	if (en->e.code == NRFCA_E_STALE && en->stale_tries++ < STALE_TRIES) {
+		if (ledger_facts(en) != 0)
+			return db_unavailable(en);
+		return E_DECIDE;
+	}
 	if (en->e.code == NRFCA_E_EXISTS) {   /* serial collision: new serial, sign again */
 		if (++en->serial_tries < SERIAL_TRIES)
 			return E_BUILD;
@@ -866,7 +880,7 @@ static const struct {
 };
 
 /* Bounds the walk: even with every retry a request visits few steps. */
-#define ENROLL_STEPS_MAX (E_MAX * (SERIAL_TRIES + 2))
+#define ENROLL_STEPS_MAX (E_MAX * (SERIAL_TRIES + 2) + 2 * STALE_TRIES)
 
 static void enrollment_clear(struct enrollment *en)
 {

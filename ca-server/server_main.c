@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 	struct signer *signer = NULL;
 	struct identity *identity = NULL;
 	struct ledger *ledger = NULL;
+	struct ledger_config lc = { 0 };
 	struct ca *ca = NULL;
 	struct http_server *http = NULL;
 	sigset_t set;
@@ -162,7 +163,9 @@ int main(int argc, char **argv)
 		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH)", cfgpath);
 		goto fail;
 	}
-	if (ledger_open(cfg->database, &ledger, &e) != 0)
+	lc.exclusive = 1;   /* one server per SQLite ledger */
+	lc.program = "nrfca-server";
+	if (ledger_open_cfg(cfg->database, &lc, &ledger, &e) != 0)
 		goto fail;
 	sc.uri = cfg->token_uri;
 	sc.pin_env = cfg->token_pin_env;
