@@ -52,6 +52,10 @@ int admin_fail(struct admin *a, const char *fmt, ...) __attribute__((format(prin
 /* Who runs the command, for the audit log ($SUDO_USER, $USER, nrfca-admin). */
 const char *admin_actor(void);
 
+/* Open the ledger the configuration names; NULL after printing why. */
+struct ledger;
+struct ledger *admin_open_ledger(struct admin *a);
+
 /* Open the signer the configuration names (shared by the subcommands). */
 struct signer;
 struct signer *admin_open_signer(struct nrfca_config *c, struct nrfca_err *err);
@@ -72,5 +76,8 @@ ADMIN_CMD(admin_crl);
 ADMIN_CMD(admin_list);
 ADMIN_CMD(admin_audit_verify);
 ADMIN_CMD(admin_policy_check);
+ADMIN_CMD(admin_devices_import);   /* admin_authority.c */
+ADMIN_CMD(admin_devices_check);
+ADMIN_CMD(admin_token_groups);
 
 #endif

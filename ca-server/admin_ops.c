@@ -19,7 +19,7 @@
 #include "policy_store.h"
 #include "signer.h"
 
-static struct ledger *open_ledger(struct admin *a)
+struct ledger *admin_open_ledger(struct admin *a)
 {
 	struct nrfca_err e = { 0 };
 	struct nrfca_config *c = admin_config(a);
@@ -148,7 +148,7 @@ int admin_token_add(struct admin *a, int argc, char **argv)
 		return admin_usage_error(a, "needs --name NAME");
 	if (role == NULL)
 		return admin_usage_error(a, "needs --role ROLE (%s)", role_list());
-	if ((l = open_ledger(a)) == NULL)
+	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	if (auth_new_secret(secret, &e) != 0)
 		goto fail;
@@ -180,7 +180,7 @@ int admin_token_list(struct admin *a, int argc, char **argv)
 
 	if (admin_positional(a, argc, argv, 0) != 0)
 		return 2;
-	if ((l = open_ledger(a)) == NULL)
+	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	printf("%-32s %-9s %-9s %s\n", "NAME", "ROLE", "STATE", "CREATED");
 	if (ledger_cred_list(l, token_list_cb, NULL, &e) != 0)
@@ -209,7 +209,7 @@ int admin_token_disable(struct admin *a, int argc, char **argv)
 		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
 	if (name == NULL || name[0] == '\0')
 		return admin_usage_error(a, "needs --name NAME");
-	if ((l = open_ledger(a)) == NULL)
+	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	if (ledger_cred_disable(l, name, admin_actor(), &e) != 0)
 		rc = admin_fail(a, "%s", e.msg);
@@ -236,7 +236,7 @@ static int open_ca(struct admin *a, struct admin_ca *ac)
 
 	memset(&co, 0, sizeof(co));
 	memset(ac, 0, sizeof(*ac));
-	if (c == NULL || (ac->l = open_ledger(a)) == NULL)
+	if (c == NULL || (ac->l = admin_open_ledger(a)) == NULL)
 		return -1;
 	co.chain_path = c->ca_chain;
 	co.crl_next_update_hours = c->crl_next_update_hours;
@@ -441,7 +441,7 @@ int admin_list(struct admin *a, int argc, char **argv)
 	}
 	if (optind < argc)
 		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
-	if ((l = open_ledger(a)) == NULL)
+	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	printf("%-32s %-8s %-38s %-16s %-16s %s\n", "SERIAL", "STATUS", "DEVICE", "PROFILE",
 	       "STATION", "NOT AFTER");
@@ -470,7 +470,7 @@ int admin_audit_verify(struct admin *a, int argc, char **argv)
 
 	if (admin_positional(a, argc, argv, 0) != 0)
 		return 2;
-	if ((l = open_ledger(a)) == NULL)
+	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	r = ledger_audit_verify(l, &n, &broken, why, sizeof(why), &e);
 	ledger_close(l);

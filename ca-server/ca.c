@@ -22,6 +22,7 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
+#include "devlist.h"
 #include "identity.h"
 #include "log.h"
 #include "metrics.h"
@@ -398,7 +399,10 @@ struct enrollment {
 	struct nrfca_csr *csr;            /* verified CSR, or NULL (public-key %KEYGEN) */
 	/* facts */
 	struct nrfca_policy *pol;         /* the policy this request holds to the end */
+	const struct nrfca_profile *pr;   /* the profile asked for (NULL: unknown) */
 	struct nrfca_policy_facts f;
+	struct ledger_cred_info caller, holder;  /* station groups, when the profile uses them */
+	const char *caller_groups[LEDGER_CRED_GROUPS_MAX], *holder_groups[LEDGER_CRED_GROUPS_MAX];
 	unsigned char csr_hash[32], spki_hash[32];
 	int csr_seen;                     /* this CSR was certified before: `old` is that record */
 	struct cert_record old;           /* that record, or the device's active one */
@@ -571,6 +575,65 @@ static enum enroll_step step_intake(struct enrollment *en)
 	return E_END;
 }
 
+/* The groups of a credential into info / names / *n (none when unknown). */
+static int cred_groups(struct enrollment *en, const char *name, struct ledger_cred_info *info,
+		       const char **names, size_t *n)
+{
+	int rc, i;
+
+	*n = 0;
+	memset(info, 0, sizeof(*info));
+	rc = ledger_cred_get(en->ca->ledger, name, info, &en->e);
+	if (rc < 0)
+		return -1;
+	for (i = 0; rc == 0 && i < info->n_groups && i < LEDGER_CRED_GROUPS_MAX; i++)
+		names[(*n)++] = info->groups[i];
+	return 0;
+}
+
+/* The groups of the station holding the device's certificate, when the
+ * profile lets stations of a group supersede each other's certificates. */
+static int holder_groups(struct enrollment *en)
+{
+	struct nrfca_policy_facts *f = &en->f;
+
+	f->existing_groups = NULL;
+	f->n_existing_groups = 0;
+	if (en->pr == NULL || f->existing_station == NULL ||
+	    nrfca_profile_supersede_from(en->pr) != NRFCA_SUPERSEDE_STATION_GROUP ||
+	    strcmp(f->existing_station, en->who->name) == 0)
+		return 0;
+	f->existing_groups = en->holder_groups;
+	return cred_groups(en, f->existing_station, &en->holder, en->holder_groups,
+			   &f->n_existing_groups);
+}
+
+/* Is the device expected at the calling station or its groups?  Asked by
+ * the identifiers the policy knows it by (attested UUID, CN, the IMEI in the
+ * CN, the IMEI the station read), for profiles with require_known_device. */
+static int known_device_facts(struct enrollment *en)
+{
+	const char *cand[3] = { en->f.attested_uuid, en->f.cn, en->f.imei };
+	char id[DEVLIST_ID_MAX + 1], why[160];
+	int expected = 0;
+	size_t i;
+
+	en->f.known_device = NRFCA_KNOWN_NOT_LOOKED_UP;
+	if (en->pr == NULL || !nrfca_profile_requires_known_device(en->pr))
+		return 0;
+	for (i = 0; i < 3; i++) {
+		if (cand[i] == NULL || strlen(cand[i]) > 64 ||
+		    devlist_normalise(cand[i], strlen(cand[i]), id, why, sizeof(why)) != 0)
+			continue;
+		if (ledger_expected_check(en->ca->ledger, id, en->who->name, &expected, &en->e) != 0)
+			return -1;
+		if (expected)
+			break;
+	}
+	en->f.known_device = expected ? NRFCA_KNOWN_YES : NRFCA_KNOWN_NO;
+	return 0;
+}
+
 /* What the ledger knows: a certificate for this very CSR (a replay), else
  * the device's active certificate (the ledger's one-active holder, which the
  * record step names to the ledger), whether it has the same key, and the
@@ -600,7 +663,7 @@ static int ledger_facts(struct enrollment *en)
 		f->existing = NRFCA_EXISTING_SAME_KEY;
 		f->existing_station = en->old.station;
 		f->existing_serial = en->old.serial;
-		return 0;
+		return holder_groups(en);
 	}
 	if (f->cn == NULL)
 		return 0;
@@ -613,7 +676,7 @@ static int ledger_facts(struct enrollment *en)
 		f->existing_station = en->old.station;
 		f->existing_serial = en->old.serial;
 	}
-	return 0;
+	return holder_groups(en);
 }
 
 /* facts: what the policy decides on: the request, the caller, the CSR, the
@@ -641,7 +704,14 @@ static enum enroll_step step_facts(struct enrollment *en)
 		en->res->retry_after = 5;
 		return E_END;
 	}
-	if (ledger_facts(en) != 0)
+	en->pr = nrfca_policy_profile_for(en->pol, en->rq->profile);
+	if (en->pr != NULL && nrfca_profile_uses_groups(en->pr)) {
+		en->f.groups = en->caller_groups;
+		if (cred_groups(en, en->who->name, &en->caller, en->caller_groups,
+				&en->f.n_groups) != 0)
+			return db_unavailable(en);
+	}
+	if (ledger_facts(en) != 0 || known_device_facts(en) != 0)
 		return db_unavailable(en);
 	return E_DECIDE;
 }
@@ -793,6 +863,10 @@ static enum enroll_step step_record(struct enrollment *en)
 	if (ledger_record_issuance(en->ca->ledger, &en->rec, en->who->name, seen, &en->e) == 0)
 		return E_ANSWER;
 	if (en->e.code == NRFCA_E_STALE && en->stale_tries++ < STALE_TRIES) {
+		/* the device changed hands meanwhile: decide again on the new holder
+		 * (supersede_scope applies to it like to any other) */
+		nlog(NLOG_INFO, "enroll_stale", "device_id", en->rec.device_id, "station",
+		     en->who->name, "detail", en->e.msg, NULL);
 		if (ledger_facts(en) != 0)
 			return db_unavailable(en);
 		return E_DECIDE;
@@ -917,18 +991,30 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 
 int ca_station_may_see(struct ca *ca, const struct principal *who, const struct cert_record *r)
 {
+	struct ledger_cred_info *ci = NULL;
+	const struct nrfca_profile *pr;
+	const char *g[2][LEDGER_CRED_GROUPS_MAX];
+	size_t n[2] = { 0, 0 };
 	struct nrfca_policy *pol;
-	int ok;
+	int ok, k, i;
 
-	(void)ca;
-	if (who->role != ROLE_STATION)
-		return 1;
-	if (strcmp(r->station, who->name) == 0)
+	if (who->role != ROLE_STATION || strcmp(r->station, who->name) == 0)
 		return 1;
 	pol = policy_acquire();
-	ok = nrfca_profile_station_in_scope(pol != NULL ? nrfca_policy_profile_find(pol, r->profile) :
-							  NULL,
-					    who->name, NULL, 0, r->station, NULL, 0);
+	pr = pol != NULL ? nrfca_policy_profile_find(pol, r->profile) : NULL;
+	if (pr != NULL && nrfca_profile_supersede_from(pr) == NRFCA_SUPERSEDE_STATION_GROUP &&
+	    (ci = calloc(2, sizeof(*ci))) != NULL) {
+		/* the two stations' groups; a ledger failure shows nothing */
+		for (k = 0; k < 2; k++) {
+			if (ledger_cred_get(ca->ledger, k == 0 ? who->name : r->station, &ci[k],
+					    NULL) != 0)
+				continue;
+			for (i = 0; i < ci[k].n_groups && i < LEDGER_CRED_GROUPS_MAX; i++)
+				g[k][n[k]++] = ci[k].groups[i];
+		}
+	}
+	ok = nrfca_profile_station_in_scope(pr, who->name, g[0], n[0], r->station, g[1], n[1]);
+	free(ci);
 	policy_release(pol);
 	return ok;
 }

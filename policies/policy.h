@@ -311,6 +311,9 @@ const struct nrfca_profile *nrfca_policy_profile_for(const struct nrfca_policy *
 /* 1 when the profile refuses devices not imported for the caller
  * (require_known_device): the server looks the device up first. */
 int nrfca_profile_requires_known_device(const struct nrfca_profile *pr);
+/* 1 when deciding under the profile needs the caller's station groups
+ * ("groups", or "supersede_from": "station_group"). */
+int nrfca_profile_uses_groups(const struct nrfca_profile *pr);
 /* 1 when the profile asks nRF Cloud's Identity Service. */
 int nrfca_profile_uses_identity_service(const struct nrfca_profile *pr);
 /* 1 when some enabled profile of the policy asks the Identity Service. */

@@ -260,6 +260,11 @@ int nrfca_profile_requires_known_device(const struct nrfca_profile *pr)
 	return pr->require_known_device;
 }
 
+int nrfca_profile_uses_groups(const struct nrfca_profile *pr)
+{
+	return pr->has_groups || pr->supersede_from == NRFCA_SUPERSEDE_STATION_GROUP;
+}
+
 int nrfca_profile_uses_identity_service(const struct nrfca_profile *pr)
 {
 	return pr->verify_identity;
