@@ -716,6 +716,19 @@ static enum enroll_step step_facts(struct enrollment *en)
 	return E_DECIDE;
 }
 
+/* What the "issue" audit entry says beyond the record: how the attestation
+ * was judged and, for a supersede, whose certificate is replaced (again after
+ * a stale answer: the decision may have changed). */
+static void audit_notes(struct enrollment *en)
+{
+	struct cert_record *rec = &en->rec;
+
+	snprintf(rec->attestation, sizeof(rec->attestation), "%s",
+		 en->d.attestation != NULL ? en->d.attestation : "");
+	snprintf(rec->supersedes_station, sizeof(rec->supersedes_station), "%s",
+		 en->d.action == NRFCA_ACTION_SUPERSEDE ? en->old.station : "");
+}
+
 /* decide: the policy's verdict; a replay of an issued request or a dry run
  * is answered without signing (and without a rate-limit charge). */
 static enum enroll_step step_decide(struct enrollment *en)
@@ -762,6 +775,8 @@ static enum enroll_step step_decide(struct enrollment *en)
 	}
 	if (d->charged_supersede)   /* a retry after a stale answer does not pay twice */
 		en->f.no_charge_supersede = 1;
+	if (en->rec.der != NULL)
+		audit_notes(en);
 	en->outcome = OUT_ISSUED;
 	return en->rec.der != NULL ? E_RECORD : E_BUILD; /* signed before a stale answer: reuse */
 }
@@ -796,6 +811,7 @@ static void describe_record(struct enrollment *en, const char *serial)
 	rec->one_active = 1;   /* every on_existing mode allows one active certificate */
 	if (en->rq->request_id)
 		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
+	audit_notes(en);
 }
 
 /* build: the certificate from the profile (subject, validity, extensions)

@@ -244,6 +244,12 @@ struct nrfca_policy_decision {
 
 	/* the identity service's verdict (also on denials after it was asked) */
 	enum nrfca_identity_verdict identity_verdict;
+	/* on allow: how the attestation was judged, for the audit entry: "none"
+	 * (no attestation), "binding" (digest binding, signature not checked),
+	 * "identity_keys" (verified with a configured key),
+	 * "nrf-cloud-identity:genuine" or "nrf-cloud-identity:unavailable"
+	 * (issued under on_unavailable "issue"); static strings */
+	const char *attestation;
 
 	/* set whenever a profile was chosen (also on most denials) */
 	const struct nrfca_profile *profile;

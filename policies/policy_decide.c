@@ -787,6 +787,16 @@ int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_
 		return -1;
 
 	d->allow = 1;
+	if (!f->has_attestation)
+		d->attestation = "none";
+	else if (d->identity_verdict == NRFCA_IDENTITY_GENUINE)
+		d->attestation = "nrf-cloud-identity:genuine";
+	else if (d->identity_verdict == NRFCA_IDENTITY_UNAVAILABLE)
+		d->attestation = "nrf-cloud-identity:unavailable";
+	else if (pr->n_idkeys > 0)
+		d->attestation = "identity_keys";
+	else
+		d->attestation = "binding";
 	snprintf(d->device_id, sizeof(d->device_id), "%s", f->cn);
 	if (imei[0] != '\0')
 		memcpy(d->imei, imei, 16);

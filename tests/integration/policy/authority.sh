@@ -137,6 +137,11 @@ post a.token a.2 ""
 expect "station A re-provisions its device" 201 "" && sA2=$(jq -r .serial resp.json)
 [ "$(status_of "$sA")" = revoked ] && in_crl "$sA" && [ "$(status_of "$sA2")" = active ] && ok ||
 	fail "A's own supersede: $sA $(status_of "$sA"), $sA2 $(status_of "$sA2")"
+# the supersede is audited with the certificate and the station it replaced, and
+# says the attestation's signature was not checked
+e=$(db "SELECT detail FROM audit_log WHERE event = 'issue' AND json_extract(detail, '$.serial') = '$sA2'")
+[ "$(jq -r '[.supersedes, .supersedes_station, .attestation] | join(" ")' <<<"$e")" = "$sA test-station binding" ] &&
+	ok || fail "the issue entry of a supersede: $e"
 post b.token forged.2 ""
 expect "B again, against the new certificate" 409 supersede_scope
 [ "$(status_of "$sA2")" = active ] && ok || fail "A's new certificate $sA2 is $(status_of "$sA2")"

@@ -87,6 +87,9 @@ post a.1 ""
 expect "genuine modem" 201 "" && sA=$(jq -r .serial resp.json)
 [ "$(asked)" = 1 ] && ok || fail "the service was asked $(asked) times for one enrollment"
 grep -q "^$UA 200\$" standin.log && ok || fail "the stand-in log: $(cat standin.log)"
+[ "$(sqlite3 "file:$dir/nrfca.db?mode=ro" "SELECT json_extract(detail, '$.attestation') FROM audit_log
+	WHERE event = 'issue' AND json_extract(detail, '$.serial') = '$sA'")" = nrf-cloud-identity:genuine ] && ok ||
+	fail "the verdict is not in the issue audit entry"
 [ "$(metric 'nrfca_identity_verdicts_total{verdict="genuine",source="service"}')" = 1 ] && ok ||
 	fail "verdict metric: $(curl -s "$SERVER_URL/metrics" | grep identity)"
 post a.1 ""
@@ -131,9 +134,13 @@ expect "during the back-off" 503 identity_unavailable &&
 	{ grep '"event":"error_detail"' server.log | tail -1 | grep -q "not asked again" && ok ||
 	  fail "back-off detail: $(grep error_detail server.log | tail -1)"; }
 [ "$(asked)" = "$n0" ] && ok || fail "the service was asked during the back-off"
-# fail-open only where the profile says so
+# fail-open only where the profile says so, and the audit entry says so
 post a.3 verified-open
-expect "on_unavailable issue" 201 ""
+expect "on_unavailable issue" 201 "" &&
+	{ s3=$(jq -r .serial resp.json)
+	  [ "$(sqlite3 "file:$dir/nrfca.db?mode=ro" "SELECT json_extract(detail, '$.attestation') FROM audit_log
+		WHERE event = 'issue' AND json_extract(detail, '$.serial') = '$s3'")" = nrf-cloud-identity:unavailable ] &&
+	  ok || fail "the fail-open issuance's audit entry"; }
 sleep 6
 echo "status 502" >mode
 post a.4 ""
