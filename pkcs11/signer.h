@@ -40,6 +40,14 @@ struct signer_config {
 	const char *pin_env;        /* env variable holding the PIN when the URI has no pin-source */
 	unsigned pool_size;         /* sessions; 0 = 4 */
 	int allow_insecure_pin_file;/* accept a PIN file readable by group/others */
+	/* The configuration's folder (absolute): a relative pin-source file and a
+	 * module-path holding a '/' resolve here.  NULL: they must be absolute
+	 * (a bare module file name is always left to dlopen's search). */
+	const char *base_dir;
+	/* The module's environment ("NAME=VALUE", NULL-terminated; may be NULL),
+	 * set in this process before the module is loaded, overriding the
+	 * inherited values (e.g. SOFTHSM2_CONF=/etc/nrfca/softhsm2.conf). */
+	const char *const *env;
 	/* Optional: called (from any thread) on readiness changes, e.g.
 	 * ("token_down", "C_Sign: CKR_DEVICE_REMOVED") / ("token_ready", ...). */
 	void (*notify)(void *arg, const char *event, const char *detail);
