@@ -86,6 +86,8 @@ client() {
 	done >"client$n.log"
 }
 
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out probe.key 2>/dev/null ||
+	{ echo "openssl genpkey failed" >&2; exit 1; }
 gen0=$(metric nrfca_policy_generation)
 for n in $(seq 1 $CLIENTS); do
 	client "$n" &
@@ -101,6 +103,13 @@ for r in $(seq 1 $RELOADS); do
 		sleep 0.05
 	done
 	[ "$(metric nrfca_policy_generation)" -ge $((gen0 + r)) ] || fail "reload $r did not land"
+	# the policy in force answers a dry run with its default validity
+	openssl req -new -key probe.key -subj "/CN=nrf-900000000000$r" -out probe.csr 2>/dev/null &&
+		jq -n --rawfile c probe.csr '{csr: $c, profile: "host-key"}' >probe.json &&
+		curl -s --max-time 15 -o probe.out -X POST -H "Authorization: Bearer $(cat station.token)" \
+			-H 'Content-Type: application/json' --data-binary @probe.json \
+			"$SERVER_URL/v1/enroll?dry_run=1" &&
+		jq -e .validity_days probe.out >/dev/null && echo "200 200 $(jq -r .validity_days probe.out)" >>probe.log
 	sleep 0.25
 done
 sleep 0.5
@@ -120,7 +129,7 @@ for want in 201 200 403; do
 	[ "$c" -gt 0 ] || fail "no request of kind $want was made"
 done
 # both policies were seen answering (dry runs report the default validity)
-days=$(cat client*.log | awk '$1 == 200 { print $3 }' | sort -u | tr '\n' ' ')
+days=$(cat client*.log probe.log | awk '$1 == 200 { print $3 }' | sort -u | tr '\n' ' ')
 [ "$days" = "365 400 " ] || fail "dry runs saw default validities '$days', expected both 365 and 400"
 gen=$(metric nrfca_policy_generation)
 [ "$gen" = $((gen0 + RELOADS)) ] || fail "policy generation $gen0 -> $gen after $RELOADS reloads"
