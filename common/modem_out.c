@@ -493,12 +493,14 @@ int nrfca_modem_out_parse(const char *text, size_t len, struct nrfca_modem_out *
 		goto out;
 	}
 	m->device_type = -1;
-	m->payload = strndup(b, (size_t)(e - b));
+	m->payload_len = (size_t)(e - b);
+	m->payload = malloc(m->payload_len + 1);   /* the input is not NUL-terminated */
 	if (m->payload == NULL) {
 		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 		goto out;
 	}
-	m->payload_len = (size_t)(e - b);
+	memcpy(m->payload, b, m->payload_len);
+	m->payload[m->payload_len] = '\0';
 	if (nrfca_b64url_decode("part 1", b, len1, m->part1, cap1, &m->part1_len, err) != 0)
 		goto out;
 	if (nrfca_b64url_decode("part 2", dot + 1, len2, p2, cap2, &n2, err) != 0)
