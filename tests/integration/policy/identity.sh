@@ -77,7 +77,12 @@ chmod 644 api.key
 out=$("$BUILD/bin/nrfca-server" --config nrfca.json 2>&1); rc=$?
 [ $rc != 0 ] && grep -q 'api_key_file .*is accessible by group or others (mode 0644)' <<<"$out" && ! grep -q "$KEY" <<<"$out" && ok ||
 	fail "an API key file readable by others: rc=$rc $out"
+out=$("$ADMIN" check 2>&1); rc=$?
+[ $rc = 1 ] && grep -q 'FAIL .*api_key_file .*accessible by group or others' <<<"$out" && ok ||
+	fail "nrfca-admin check with an API key file readable by others: rc=$rc $out"
 chmod 600 api.key
+out=$("$ADMIN" check 2>&1) && grep -q "ok    nRF Cloud's Identity Service is configured" <<<"$out" && ok ||
+	fail "nrfca-admin check: $out"
 server_start "$dir" || exit 1
 
 post() { enroll station.token "$1" "$2"; }
