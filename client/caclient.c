@@ -136,6 +136,18 @@ out:
 	return rc;
 }
 
+int nrfca_ca_token_check(const char *path, struct nrfca_err *e)
+{
+	char *auth = NULL;
+	size_t len = 0;
+
+	if (read_token(path, &auth, &len, e) != 0)
+		return -1;
+	OPENSSL_cleanse(auth, len);
+	free(auth);
+	return 0;
+}
+
 int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct nrfca_err *e)
 {
 	static int curl_ready;
@@ -258,8 +270,7 @@ static CURLcode exchange(struct nrfca_ca *ca, const char *path, const char *payl
 	if (c == NULL)
 		return CURLE_OUT_OF_MEMORY;
 	snprintf(url, sizeof(url), "%s%s", ca->url, path);
-	h2 = curl_slist_append(h, "Content-Type: application/json");
-	if (h2 != NULL)
+	if (payload != NULL && (h2 = curl_slist_append(h, "Content-Type: application/json")) != NULL)
 		h = h2;
 	h2 = curl_slist_append(h, "Accept: application/json");
 	if (h2 != NULL)
@@ -269,8 +280,12 @@ static CURLcode exchange(struct nrfca_ca *ca, const char *path, const char *payl
 	cerr[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+	if (payload != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -295,10 +310,10 @@ static CURLcode exchange(struct nrfca_ca *ca, const char *path, const char *payl
 	return rc;
 }
 
-enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
-				    struct nrfca_ca_answer *a, struct nrfca_err *e)
+/* One request with retries; payload NULL = GET. */
+static enum nrfca_ca_outcome request(struct nrfca_ca *ca, const char *path, const char *payload,
+				     struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
-	char *payload = json_dumps(body, JSON_COMPACT);
 	char cerr[CURL_ERROR_SIZE + 1];
 	double t0 = now_ms();
 	unsigned wait = ca->backoff_ms, i;
@@ -306,10 +321,6 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 
 	a->body = NULL;
 	nrfca_ca_answer_clear(a);
-	if (payload == NULL) {
-		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
-		return NRFCA_CA_BAD_ANSWER;
-	}
 	for (i = 0; i < ca->attempts; i++) {
 		struct body_buf b = { NULL, 0, 0, -1 };
 		json_error_t je;
@@ -401,17 +412,46 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 		a->error = str_field(a->body, "error") ? str_field(a->body, "error") : "";
 		a->detail = str_field(a->body, "detail") ? str_field(a->body, "detail") : "";
 		a->rule = str_field(a->body, "rule") ? str_field(a->body, "rule") : "";
-		nrfca_err_set(e, st == 403 || st == 409 ? NRFCA_E_POLICY : NRFCA_E_INPUT,
-			      "CA refused (HTTP %ld %.40s): %.200s%s%.60s%s", st,
-			      a->error[0] ? a->error : "error",
-			      a->detail[0] ? a->detail : "no detail given",
-			      a->rule[0] ? " [rule " : "", a->rule, a->rule[0] ? "]" : "");
+		a->credential = st == 401 || (st == 403 && strcmp(a->error, "forbidden") == 0);
+		if (a->credential)
+			nrfca_err_set(e, NRFCA_E_CONFIG, "the CA refused this station's credential "
+				      "(HTTP %ld %.40s): %.200s; check the token file", st,
+				      a->error[0] ? a->error : "error",
+				      a->detail[0] ? a->detail : "no detail given");
+		else
+			nrfca_err_set(e, st == 403 || st == 409 ? NRFCA_E_POLICY : NRFCA_E_INPUT,
+				      "CA refused (HTTP %ld %.40s): %.200s%s%.60s%s", st,
+				      a->error[0] ? a->error : "error",
+				      a->detail[0] ? a->detail : "no detail given",
+				      a->rule[0] ? " [rule " : "", a->rule, a->rule[0] ? "]" : "");
 		res = NRFCA_CA_REFUSED;
 		goto out;
 	}
 out:
-	free(payload);
 	return res;
+}
+
+enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
+				    struct nrfca_ca_answer *a, struct nrfca_err *e)
+{
+	char *payload = json_dumps(body, JSON_COMPACT);
+	enum nrfca_ca_outcome r;
+
+	if (payload == NULL) {
+		a->body = NULL;
+		nrfca_ca_answer_clear(a);
+		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
+		return NRFCA_CA_BAD_ANSWER;
+	}
+	r = request(ca, path, payload, a, e);
+	free(payload);
+	return r;
+}
+
+enum nrfca_ca_outcome nrfca_ca_get(struct nrfca_ca *ca, const char *path,
+				   struct nrfca_ca_answer *a, struct nrfca_err *e)
+{
+	return request(ca, path, NULL, a, e);
 }
 
 enum nrfca_ca_outcome nrfca_ca_enroll(struct nrfca_ca *ca, json_t *body,

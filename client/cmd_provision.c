@@ -28,7 +28,8 @@ static void usage(FILE *f)
 		"  --ca-bundle F          PEM bundle to verify the CA's TLS certificate\n"
 		"  --station-config F     key = value file (max %u bytes; `#` comments); keys:\n"
 		"                         server, token_file, ca_bundle, profile, sec_tag,\n"
-		"                         line_ending, journal; unknown keys are refused;\n"
+		"                         line_ending, shell_buffer, journal; unknown keys\n"
+		"                         are refused;\n"
 		"                         relative paths are relative to the file\n"
 		"  --journal DIR          station journal (default: journal= of the station\n"
 		"                         config, else journal/ next to it, else\n"
@@ -37,9 +38,17 @@ static void usage(FILE *f)
 		"  --port DEV             serial port of the modem\n"
 		"  --baud B               baud rate (default 115200)\n"
 		"  --no-rtscts            no RTS/CTS hardware flow control\n"
-		"  --at-prefix P          auto (default), none (plain AT) or shell (Zephyr)\n"
+		"  --at-prefix P          auto (default: detected), none (plain AT: at_client,\n"
+		"                         serial_lte_modem) or shell (a Zephyr shell with nRF\n"
+		"                         Connect SDK's `at` command)\n"
+		"  --shell-buffer N       the firmware shell's command buffer in bytes\n"
+		"                         (CONFIG_SHELL_CMD_BUFF_SIZE; default %u, what Nordic's\n"
+		"                         nRF Cloud samples set); a write that does not fit is\n"
+		"                         refused before anything is written\n"
 		"  --sec-tag N            security tag (default %u)\n"
-		"  --line-ending E        crlf (default) or lf inside written PEMs\n"
+		"  --line-ending E        plain AT: crlf (default) or lf inside written PEMs.\n"
+		"                         Through a Zephyr shell line breaks travel as \\n and\n"
+		"                         the firmware stores CR LF whatever this says\n"
 		"  --replace              delete existing credentials at the sec_tag first and\n"
 		"                         replace the device's rows in --csv / --devinfo\n"
 		"  --online               AT+CFUN=1 at the end (default: the modem stays offline)\n"
@@ -61,10 +70,15 @@ static void usage(FILE *f)
 		"  --verbose              show the AT traffic (secrets redacted)\n"
 		"  --quiet                only the summary line (and errors)\n"
 		"\n"
+		"Before the modem is touched the station checks with the CA (GET /v1/profiles)\n"
+		"that its credential works, that the profile is offered to it, and that the\n"
+		"profile accepts --id and --sec-tag; a refusal there leaves the modem untouched.\n"
 		"A failed run says what state the modem is in. The %%KEYGEN output is kept in\n"
 		"the journal until the device is provisioned: rerunning after a failure sends\n"
-		"the same CSR again (the CA replays its certificate) instead of a new key.\n"
-		"\n", NRFCA_STATIONCFG_MAX, NRFCA_PROV_DEFAULT_SEC_TAG, NRFCA_ONBOARD_MAX_ROWS);
+		"the same CSR again (the CA replays its certificate) instead of a new key; only\n"
+		"when the CA refuses the CSR itself is --replace (a new key) the way on.\n"
+		"\n", NRFCA_STATIONCFG_MAX, NRFCA_AT_SHELL_BUFFER, NRFCA_PROV_DEFAULT_SEC_TAG,
+		NRFCA_ONBOARD_MAX_ROWS);
 	nrfca_exit_print_table(f);
 }
 
@@ -72,7 +86,7 @@ enum {
 	O_PORT = 256, O_SERVER, O_TOKEN, O_CABUNDLE, O_CFG, O_JOURNAL, O_BAUD, O_NORTS,
 	O_PREFIX, O_SECTAG, O_EOL, O_REPLACE, O_ONLINE, O_ID, O_PROFILE, O_COAP, O_HOSTKEY,
 	O_CSV, O_SUBTYPE, O_TAGS, O_FWTYPES, O_DEVINFO, O_REPORT, O_VERBOSE, O_QUIET,
-	O_ATTEMPTS, O_HELP
+	O_ATTEMPTS, O_SHELLBUF, O_HELP
 };
 
 static int parse_eol(const char *s, enum nrf91_eol *out)
@@ -115,6 +129,7 @@ int cmd_provision(int argc, char **argv)
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "ca-attempts", required_argument, NULL, O_ATTEMPTS },
+		{ "shell-buffer", required_argument, NULL, O_SHELLBUF },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -124,7 +139,7 @@ int cmd_provision(int argc, char **argv)
 	struct nrfca_err e = { 0 };
 	const char *cfg_path = NULL, *server = NULL, *token = NULL, *bundle = NULL;
 	const char *profile = NULL, *journal = NULL;
-	long long sec_tag = -1;
+	long long sec_tag = -1, shell_buffer = -1;
 	int eol = -1, coap = 0, verbose = 0, quiet = 0, c, rc;
 	char jdir[PATH_MAX], *end;
 	enum nrfca_progress_level lvl;
@@ -211,6 +226,16 @@ int cmd_provision(int argc, char **argv)
 			o.ca.attempts = (unsigned)a;
 			break;
 		}
+		case O_SHELLBUF:
+			errno = 0;
+			shell_buffer = strtoll(optarg, &end, 10);
+			if (errno || *end || end == optarg || shell_buffer < NRFCA_AT_SHELL_BUFFER_MIN ||
+			    shell_buffer > 1048576) {
+				fprintf(stderr, "nrfca provision: --shell-buffer must be %u..1048576 "
+					"bytes\n", NRFCA_AT_SHELL_BUFFER_MIN);
+				return NRFCA_EXIT_USAGE;
+			}
+			break;
 		case O_HELP:
 		case 'h':
 			usage(stdout);
@@ -251,6 +276,8 @@ int cmd_provision(int argc, char **argv)
 		    cfg.sec_tag >= 0 ? (uint32_t)cfg.sec_tag : NRFCA_PROV_DEFAULT_SEC_TAG;
 	o.eol = eol >= 0 ? (enum nrf91_eol)eol :
 		cfg.line_ending >= 0 ? (enum nrf91_eol)cfg.line_ending : NRF91_EOL_CRLF;
+	o.modem.at.shell_buffer = shell_buffer >= 0 ? (size_t)shell_buffer :
+				  cfg.shell_buffer > 0 ? (size_t)cfg.shell_buffer : 0;
 	if (journal != NULL)
 		o.journal_dir = journal;
 	else if (cfg.journal != NULL)

@@ -10,6 +10,7 @@
  *   profile      certificate profile to ask for
  *   sec_tag      0..2147483647
  *   line_ending  crlf | lf
+ *   shell_buffer the firmware shell's command buffer (64..1048576)
  *   journal      journal directory
  * Unknown keys, repeated keys, malformed lines and files over
  * NRFCA_STATIONCFG_MAX bytes are refused with the file and line.  Relative
@@ -29,6 +30,7 @@ struct nrfca_stationcfg {
 	char *server, *token_file, *ca_bundle, *profile, *journal;
 	long long sec_tag;     /* -1 = not set */
 	int line_ending;       /* enum nrf91_eol, -1 = not set */
+	long long shell_buffer;/* -1 = not set */
 	char *dir;             /* directory of the file (for the default journal) */
 };
 
