@@ -1,7 +1,7 @@
 /* nrfca-admin init / import-chain / check: the key ceremony. */
 #include "admin.h"
 
-#include <getopt.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,22 +31,37 @@ struct signer *admin_open_signer(struct nrfca_config *c, struct nrfca_err *err)
 	return s;
 }
 
-static void init_usage(FILE *f)
+const char admin_init_help[] =
+	"usage: nrfca-admin [--config FILE] init [--curve P-256|P-384] [--subject DN]\n"
+	"                   [--days N] [--pathlen N] [--csr-out FILE]\n\n"
+	"Generates the CA key inside the token (non-extractable, signing only) and\n"
+	"self-signs a root certificate into the configured ca.chain, or with\n"
+	"--csr-out writes a CSR for an external root (then run import-chain).\n"
+	"Refuses when the key or the chain exists already.\n\n"
+	"  --curve P-256|P-384  the key's curve, default P-256\n"
+	"  --subject DN         the CA's name, default 'CN=nrfca root CA'\n"
+	"  --days N             root validity in days, 1 to 36500, default 7300\n"
+	"  --pathlen N          pathLenConstraint 0 to 16 (default: none)\n"
+	"  --csr-out FILE       write a CSR for an external root instead of a root\n";
+
+/* a whole decimal number in [min, max], else -1 after explaining --opt */
+static int int_option(struct admin *a, const char *opt, const char *v, int min, int max, int *out)
 {
-	fprintf(f,
-		"usage: nrfca-admin [--config FILE] init [--curve P-256|P-384] [--subject DN]\n"
-		"                   [--days N] [--pathlen N] [--csr-out FILE]\n\n"
-		"Generates the CA key inside the token (non-extractable, signing only) and\n"
-		"self-signs a root certificate into the configured ca.chain, or with\n"
-		"--csr-out writes a CSR for an external root (then run import-chain).\n"
-		"Refuses when the key or the chain exists already.\n\n"
-		"  --curve     P-256 (default) or P-384\n"
-		"  --subject   default 'CN=nrfca root CA'\n"
-		"  --days      root validity, default 7300\n"
-		"  --pathlen   pathLenConstraint (default: none)\n");
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < min || n > max) {
+		admin_usage_error(a, "%s '%s' must be a whole number from %d to %d", opt, v, min,
+				  max);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
 }
 
-int admin_init(struct nrfca_config *c, int argc, char **argv)
+int admin_init(struct admin *a, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "curve", required_argument, NULL, 'c' },
@@ -54,74 +69,59 @@ int admin_init(struct nrfca_config *c, int argc, char **argv)
 		{ "days", required_argument, NULL, 'd' },
 		{ "pathlen", required_argument, NULL, 'p' },
 		{ "csr-out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ceremony_root r = { "CN=nrfca root CA", 7300, -1 };
 	struct signer_config sc = { 0 };
 	struct nrfca_err e = { 0 };
+	struct nrfca_config *c;
 	struct signer *s = NULL;
 	STACK_OF(X509) *chain = NULL;
 	const char *csr_out = NULL;
 	X509 *x = NULL;
 	int curve = NID_X9_62_prime256v1, o, rc = 1;
-	char *end;
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((o = admin_getopt(a, argc, argv, opts)) != -1) {
 		switch (o) {
 		case 'c':
 			if (strcmp(optarg, "P-256") == 0 || strcmp(optarg, "p256") == 0)
 				curve = NID_X9_62_prime256v1;
 			else if (strcmp(optarg, "P-384") == 0 || strcmp(optarg, "p384") == 0)
 				curve = NID_secp384r1;
-			else {
-				fprintf(stderr, "nrfca-admin init: --curve must be P-256 or P-384\n");
-				return 2;
-			}
+			else
+				return admin_usage_error(a, "--curve '%s' is not supported; use P-256 "
+							 "or P-384", optarg);
 			break;
 		case 's':
 			r.subject = optarg;
 			break;
 		case 'd':
-			r.days = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || r.days <= 0 || r.days > 36500) {
-				fprintf(stderr, "nrfca-admin init: --days must be 1 to 36500\n");
+			if (int_option(a, "--days", optarg, 1, 36500, &r.days) != 0)
 				return 2;
-			}
 			break;
 		case 'p':
-			r.pathlen = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || r.pathlen < 0 || r.pathlen > 16) {
-				fprintf(stderr, "nrfca-admin init: --pathlen must be 0 to 16\n");
+			if (int_option(a, "--pathlen", optarg, 0, 16, &r.pathlen) != 0)
 				return 2;
-			}
 			break;
 		case 'o':
 			csr_out = optarg;
 			break;
-		case 'h':
-			init_usage(stdout);
-			return 0;
 		default:
-			init_usage(stderr);
 			return 2;
 		}
 	}
-	if (optind != argc) {
-		init_usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
 	/* validate the subject before touching the token */
 	{
 		X509_NAME *n = ceremony_parse_subject(r.subject, &e);
 
-		if (n == NULL) {
-			fprintf(stderr, "nrfca-admin init: %s\n", e.msg);
-			return 2;
-		}
+		if (n == NULL)
+			return admin_usage_error(a, "--subject: %s", e.msg);
 		X509_NAME_free(n);
 	}
+	if ((c = admin_config(a)) == NULL)
+		return 1;
 	if (csr_out == NULL && access(c->ca_chain, F_OK) == 0) {
 		fprintf(stderr, "nrfca-admin init: the CA chain %s exists already; refusing to "
 			"replace it (the ceremony runs once)\n", c->ca_chain);
@@ -188,22 +188,29 @@ out:
 	return rc;
 }
 
-int admin_import_chain(struct nrfca_config *c, int argc, char **argv)
+const char admin_import_chain_help[] =
+	"usage: nrfca-admin [--config FILE] import-chain CHAIN.pem\n\n"
+	"Installs the CA certificate chain (CA certificate first, then its issuers)\n"
+	"into the configured ca.chain after checking that it holds the token's key\n"
+	"and that every link is valid now.\n";
+
+int admin_import_chain(struct admin *a, int argc, char **argv)
 {
 	struct nrfca_err e = { 0 };
 	STACK_OF(X509) *chain = NULL;
+	struct nrfca_config *c;
 	struct signer *s = NULL;
+	const char *file;
 	int rc = 1;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(argc == 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr,
-			"usage: nrfca-admin [--config FILE] import-chain CHAIN.pem\n\n"
-			"Installs the CA certificate chain (CA certificate first, then its issuers)\n"
-			"into the configured ca.chain after checking that it holds the token's key\n"
-			"and that every link is valid now.\n");
-		return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 2;
-	}
-	chain = ceremony_read_chain(argv[1], &e);
+	if (admin_positional(a, argc, argv, 1) != 0)
+		return 2;
+	if (optind >= argc)
+		return admin_usage_error(a, "needs the chain file CHAIN.pem");
+	file = argv[optind];
+	if ((c = admin_config(a)) == NULL)
+		return 1;
+	chain = ceremony_read_chain(file, &e);
 	if (chain == NULL)
 		goto fail;
 	s = admin_open_signer(c, &e);
@@ -226,10 +233,18 @@ out:
 
 #define CHECK_OK(...) do { printf("ok    "); printf(__VA_ARGS__); printf("\n"); } while (0)
 
-int admin_check(struct nrfca_config *c, int argc, char **argv)
+const char admin_check_help[] =
+	"usage: nrfca-admin [--config FILE] check\n\n"
+	"Checks that the token answers, the CA key is present, sensitive and was\n"
+	"never extractable, signs, and that the CA chain holds that key and is\n"
+	"valid now; then the database and its audit chain, and the policy.\n"
+	"Exit 0 when all hold, 1 with the reason otherwise.\n";
+
+int admin_check(struct admin *a, int argc, char **argv)
 {
 	struct nrfca_err e = { 0 };
 	struct signer_key_info ki;
+	struct nrfca_config *c;
 	STACK_OF(X509) *chain = NULL;
 	struct signer *s = NULL;
 	unsigned char dgst[32] = { 1 }, sig[256];
@@ -237,16 +252,10 @@ int admin_check(struct nrfca_config *c, int argc, char **argv)
 	EVP_PKEY_CTX *ctx = NULL;
 	int rc = 1;
 
-	if (argc > 1) {
-		int help = strcmp(argv[1], "--help") == 0;
-
-		fprintf(help ? stdout : stderr,
-			"usage: nrfca-admin [--config FILE] check\n\n"
-			"Checks that the token answers, the CA key is present, sensitive and was\n"
-			"never extractable, signs, and that the CA chain holds that key and is\n"
-			"valid now.  Exit 0 when all hold, 1 with the reason otherwise.\n");
-		return help ? 0 : 2;
-	}
+	if (admin_positional(a, argc, argv, 0) != 0)
+		return 2;
+	if ((c = admin_config(a)) == NULL)
+		return 1;
 	s = admin_open_signer(c, &e);
 	if (s == NULL)
 		goto fail;

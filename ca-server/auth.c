@@ -66,8 +66,8 @@ int auth_bearer(struct ledger *l, const char *header, struct principal *who,
 	if (rc == 1)
 		return nrfca_err_set(err, NRFCA_E_INPUT, "the bearer token is not known");
 	if (disabled)
-		return nrfca_err_set(err, NRFCA_E_INPUT, "the credential '%s' is disabled",
-				     who->name);
+		return nrfca_err_set(err, NRFCA_E_INPUT, "the credential '%s' %s", who->name,
+				     disabled == 2 ? "has expired" : "is disabled");
 	who->role = role;
 	who->via_client_cert = 0;
 	return 0;

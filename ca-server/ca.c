@@ -30,6 +30,7 @@
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
+#define STALE_TRIES 8   /* decisions made again when the device changed meanwhile */
 
 struct ca {
 	struct signer *signer;
@@ -296,33 +297,18 @@ static const struct ku_name ku_names[] = {
 	{ X509v3_KU_DECIPHER_ONLY, "decipherOnly" },
 };
 
-static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
-			const struct nrfca_policy_ext *ext, int days, char serial[LEDGER_SERIAL_MAX + 1],
-			struct nrfca_err *err)
+/* The profile's extensions, never the ones the CSR asks for. */
+static int add_profile_extensions(struct ca *ca, X509 *x, const struct nrfca_policy_ext *ext)
 {
-	X509 *x = X509_new();
 	X509V3_CTX ctx;
 	char buf[512];
 	size_t i, n;
-	double t0;
 
-	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 || !nrfca_x509_random_serial(x, serial) ||
-	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
-	    X509_set_subject_name(x, subject) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
-	    X509_set_pubkey(x, pub) != 1)
-		goto ssl_fail;
-	/* never beyond the CA certificate */
-	if (X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) > 0 &&
-	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
-	    X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)) != 1)
-		goto ssl_fail;
 	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
 	if (ext->basic_constraints &&
 	    !nrfca_x509_add_ext(x, &ctx, NID_basic_constraints,
 		     ext->basic_constraints_critical ? "critical,CA:FALSE" : "CA:FALSE"))
-		goto ssl_fail;
+		return 0;
 	if (ext->key_usage != 0) {
 		n = (size_t)snprintf(buf, sizeof(buf), "%s", ext->key_usage_critical ? "critical" : "");
 		for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++)
@@ -330,7 +316,7 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
 						      ku_names[i].name);
 		if (!nrfca_x509_add_ext(x, &ctx, NID_key_usage, buf))
-			goto ssl_fail;
+			return 0;
 	}
 	if (ext->n_eku > 0) {
 		n = (size_t)snprintf(buf, sizeof(buf), "%s", ext->eku_critical ? "critical" : "");
@@ -338,21 +324,38 @@ static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, X509_NAME *subject,
 			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
 					      ext->eku[i]);
 		if (n >= sizeof(buf) || !nrfca_x509_add_ext(x, &ctx, NID_ext_key_usage, buf))
-			goto ssl_fail;
+			return 0;
 	}
 	if (ext->subject_key_id && !nrfca_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
-		goto ssl_fail;
+		return 0;
 	if (ext->authority_key_id &&
 	    !nrfca_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
+		return 0;
+	return 1;
+}
+
+/* The unsigned certificate: a new random serial, the subject, the validity
+ * (never beyond the CA certificate), the key and the profile's extensions. */
+static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
+			const struct nrfca_policy_ext *ext, int days,
+			char serial[LEDGER_SERIAL_MAX + 1], struct nrfca_err *err)
+{
+	X509 *x = X509_new();
+
+	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 ||
+	    !nrfca_x509_random_serial(x, serial) ||
+	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
+	    X509_set_subject_name(x, subject) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
+	    X509_set_pubkey(x, pub) != 1)
 		goto ssl_fail;
-	t0 = mono_now();
-	if (X509_sign(x, signer_pkey(ca->signer), ca->md) <= 0) {
-		signer_thread_error(err);
-		ERR_clear_error();
-		X509_free(x);
-		return NULL;
-	}
-	metrics_observe(M_SIGN_SECONDS, "certificate", mono_now() - t0);
+	if (X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) > 0 &&
+	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
+	    X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)) != 1)
+		goto ssl_fail;
+	if (!add_profile_extensions(ca, x, ext))
+		goto ssl_fail;
 	return x;
 ssl_fail:
 	nrfca_err_ssl(err, NRFCA_E_INTERNAL, "cannot build the certificate");
@@ -361,17 +364,52 @@ ssl_fail:
 }
 
 /* ------------------------------------------------------------------ */
-/* enrollment */
+/* enrollment: DESIGN.md "The issuance path" as a table of steps */
 
-struct verify_ctx {
-	const struct nrfca_modem_out *m;
+enum enroll_step {
+	E_INTAKE, E_FACTS, E_DECIDE, E_BUILD, E_SIGN, E_RECORD, E_ANSWER,
+	E_MAX,
+	E_END = E_MAX      /* stop: the result holds the answer or the error */
 };
+
+/* What the answer step sends. */
+enum enroll_outcome { OUT_ISSUED, OUT_REPLAY, OUT_DRY_RUN };
+
+/* One enrollment on its way through the steps.  Everything it holds is
+ * released by enrollment_clear. */
+struct enrollment {
+	struct ca *ca;
+	const struct principal *who;
+	const struct enroll_req *rq;
+	struct ca_result *res;
+	/* intake */
+	struct nrfca_modem_out *m;        /* %KEYGEN output, or NULL */
+	struct nrfca_csr *csr;            /* verified CSR, or NULL (public-key %KEYGEN) */
+	/* facts */
+	struct nrfca_policy *pol;         /* the policy this request holds to the end */
+	struct nrfca_policy_facts f;
+	unsigned char csr_hash[32], spki_hash[32];
+	int csr_seen;                     /* this CSR was certified before: `old` is that record */
+	struct cert_record old;           /* that record, or the device's active one */
+	/* decide */
+	struct nrfca_policy_decision d;
+	enum enroll_outcome outcome;
+	/* build, sign, record */
+	X509_NAME *subject;
+	X509 *x;
+	struct cert_record rec;
+	int serial_tries;
+	int stale_tries;
+	struct nrfca_err e;
+};
+
+typedef enum enroll_step (*enroll_step_fn)(struct enrollment *en);
 
 static int verify_attestation(void *arg, EVP_PKEY *identity_pub)
 {
-	struct verify_ctx *v = arg;
+	const struct nrfca_modem_out *m = arg;
 
-	return nrfca_modem_out_verify_signature(v->m, identity_pub, NULL) == 0 ? 1 : 0;
+	return nrfca_modem_out_verify_signature(m, identity_pub, NULL) == 0 ? 1 : 0;
 }
 
 static void one_line_subject(const X509_NAME *n, char *out, size_t len)
@@ -417,280 +455,417 @@ static int status_for_rule(enum nrfca_policy_rule r, const char **code)
 	}
 }
 
+static enum enroll_step db_unavailable(struct enrollment *en)
+{
+	fail_res(en->res, 503, "database_unavailable", NULL, "%s", en->e.msg);
+	en->res->retry_after = 2;
+	return E_END;
+}
+
+static enum enroll_step bad_csr(struct enrollment *en)
+{
+	fail_res(en->res, 400, en->e.code == NRFCA_E_CRYPTO ? "csr_signature" : "invalid_csr",
+		 NULL, "%s", en->e.msg);
+	return E_END;
+}
+
+/* %KEYGEN with response content 1 carries a bare public key: describe it so
+ * the policy can name what it refuses. */
+static int describe_public_key(struct enrollment *en)
+{
+	EVP_PKEY *pk = NULL;
+	char g[64] = "";
+	size_t gl = 0;
+
+	if (nrfca_spki_from_der(en->m->part1, en->m->part1_len, &pk, &en->e) != 0)
+		return -1;
+	en->f.key_type = EVP_PKEY_get_base_id(pk);
+	en->f.key_bits = EVP_PKEY_get_bits(pk);
+	en->f.curve_nid = NID_undef;
+	if (en->f.key_type == EVP_PKEY_EC) {
+		EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, g, sizeof(g), &gl);
+		en->f.curve_nid = OBJ_sn2nid(g);
+	}
+	EVP_PKEY_free(pk);
+	return 0;
+}
+
+static enum enroll_step intake_keygen(struct enrollment *en)
+{
+	const struct enroll_req *rq = en->rq;
+	struct nrfca_policy_facts *f = &en->f;
+
+	if (nrfca_modem_out_parse(rq->keygen, rq->keygen_len, &en->m, &en->e) != 0) {
+		fail_res(en->res, 400, en->e.code == NRFCA_E_BINDING ? "keygen_binding" :
+			 "invalid_keygen", NULL, "%s", en->e.msg);
+		return E_END;
+	}
+	if (en->m->kind == NRFCA_MODEM_ATTEST_TOKEN) {
+		fail_res(en->res, 400, "invalid_keygen", NULL,
+			 "this is %%ATTESTTOKEN output; enrollment needs the %%KEYGEN output "
+			 "of AT%%KEYGEN=<sec_tag>,2,0");
+		return E_END;
+	}
+	f->input = NRFCA_INPUT_KEYGEN;
+	f->has_attestation = 1;
+	f->binding_ok = en->m->binding_ok;
+	f->attested_uuid = en->m->device_uuid_str;
+	f->has_sec_tag = en->m->has_sec_tag;
+	f->sec_tag = en->m->sec_tag;
+	f->payload_id = en->m->payload_id;
+	f->verify = verify_attestation;
+	f->verify_ctx = en->m;
+	if (en->m->kind == NRFCA_MODEM_PUBLIC_KEY && describe_public_key(en) != 0) {
+		fail_res(en->res, 400, "invalid_keygen", NULL, "%s", en->e.msg);
+		return E_END;
+	}
+	if (en->m->kind == NRFCA_MODEM_CSR &&
+	    nrfca_csr_from_der(en->m->part1, en->m->part1_len, &en->csr, &en->e) != 0)
+		return bad_csr(en);
+	return E_FACTS;
+}
+
+/* intake: parse the %KEYGEN output (attestation binding) or the PEM CSR and
+ * verify the CSR's self-signature (proof of possession). */
+static enum enroll_step step_intake(struct enrollment *en)
+{
+	const struct enroll_req *rq = en->rq;
+
+	if (rq->keygen != NULL)
+		return intake_keygen(en);
+	if (rq->csr_pem != NULL) {
+		if (nrfca_csr_from_pem(rq->csr_pem, rq->csr_len, &en->csr, &en->e) != 0)
+			return bad_csr(en);
+		en->f.input = NRFCA_INPUT_CSR;
+		return E_FACTS;
+	}
+	fail_res(en->res, 400, "invalid_request", NULL,
+		 "the body needs \"keygen\" (%%KEYGEN output) or \"csr\" (PEM)");
+	return E_END;
+}
+
+/* What the ledger knows: a certificate for this very CSR (a replay), else
+ * the device's active certificate (the ledger's one-active holder, which the
+ * record step names to the ledger) and whether it has the same key.  Callers
+ * may run it again to decide with fresh facts. */
+static int ledger_facts(struct enrollment *en)
+{
+	int rc;
+
+	cert_record_clear(&en->old);
+	memset(&en->old, 0, sizeof(en->old));
+	en->csr_seen = 0;
+	en->f.existing = NRFCA_EXISTING_NONE;
+	if (en->csr == NULL)
+		return 0;
+	rc = ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, &en->e);
+	if (rc < 0)
+		return -1;
+	en->csr_seen = rc == 0;
+	if (en->csr_seen || en->f.cn == NULL)
+		return 0;
+	rc = ledger_find_holder(en->ca->ledger, en->f.cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		en->f.existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
+				 NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
+	return 0;
+}
+
+/* facts: what the policy decides on: the request, the caller, the CSR, the
+ * policy in force and the ledger. */
+static enum enroll_step step_facts(struct enrollment *en)
+{
+	struct nrfca_policy_facts *f = &en->f;
+
+	f->profile = en->rq->profile;
+	f->station = en->who->name;
+	f->imei = en->rq->imei;
+	f->requested_days = en->rq->validity_days;
+	if (en->csr != NULL) {
+		f->cn = nrfca_csr_cn(en->csr);
+		f->subject = nrfca_csr_subject(en->csr);
+		f->key_type = nrfca_csr_key_type(en->csr);
+		f->curve_nid = nrfca_csr_curve_nid(en->csr);
+		f->key_bits = nrfca_csr_key_bits(en->csr);
+		nrfca_csr_sha256(en->csr, en->csr_hash);
+		nrfca_csr_spki_sha256(en->csr, en->spki_hash);
+	}
+	en->pol = policy_acquire();
+	if (en->pol == NULL) {
+		fail_res(en->res, 503, "no_policy", NULL, "no issuance policy is loaded");
+		en->res->retry_after = 5;
+		return E_END;
+	}
+	if (ledger_facts(en) != 0)
+		return db_unavailable(en);
+	return E_DECIDE;
+}
+
+/* decide: the policy's verdict; a replay of an issued request or a dry run
+ * is answered without signing (and without a rate-limit charge). */
+static enum enroll_step step_decide(struct enrollment *en)
+{
+	const struct enroll_req *rq = en->rq;
+	struct nrfca_policy_decision *d = &en->d;
+	const char *code;
+	int st;
+
+	en->f.no_charge = en->csr_seen || rq->dry_run || en->stale_tries > 0;
+	if (nrfca_policy_decide(en->pol, &en->f, d, &en->e) != 0) {
+		st = status_for_rule(d->rule, &code);
+		fail_res(en->res, st, code, d->rule_name, "%s", d->detail);
+		en->res->retry_after = d->retry_after;
+		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
+			metrics_inc(M_REJECTIONS, d->rule_name, NULL);
+			if (st != 429)
+				audit_reject(en->ca, en->who, d->rule_name, d->detail,
+					     d->profile_name);
+		}
+		return E_END;
+	}
+	if (en->csr == NULL) {
+		fail_res(en->res, 400, "invalid_keygen", NULL,
+			 "this %%KEYGEN output carries a public key, not a CSR, so it proves no "
+			 "possession of the key; use AT%%KEYGEN=<sec_tag>,2,0");
+		return E_END;
+	}
+	if (en->csr_seen && en->old.status != CERT_ACTIVE) {
+		fail_res(en->res, 409, "certificate_revoked", NULL,
+			 "this CSR was certified before (serial %s) and that certificate is "
+			 "revoked; generate a new key", en->old.serial);
+		return E_END;
+	}
+	if (en->csr_seen || d->action == NRFCA_ACTION_REPLAY) {
+		en->outcome = OUT_REPLAY;
+		return E_ANSWER;
+	}
+	if (rq->dry_run) {
+		en->outcome = OUT_DRY_RUN;
+		return E_ANSWER;
+	}
+	en->outcome = OUT_ISSUED;
+	return en->rec.der != NULL ? E_RECORD : E_BUILD; /* signed before a stale answer: reuse */
+}
+
+/* The ledger's description of the certificate being issued (DER added by
+ * the sign step). */
+static void describe_record(struct enrollment *en, const char *serial)
+{
+	struct cert_record *rec = &en->rec;
+	struct tm tm;
+
+	cert_record_clear(rec);
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->serial, sizeof(rec->serial), "%s", serial);
+	snprintf(rec->device_id, sizeof(rec->device_id), "%s", en->d.device_id);
+	if (en->m != NULL)
+		snprintf(rec->uuid, sizeof(rec->uuid), "%s", en->m->device_uuid_str);
+	snprintf(rec->imei, sizeof(rec->imei), "%s", en->d.imei);
+	snprintf(rec->profile, sizeof(rec->profile), "%s", en->d.profile_name);
+	snprintf(rec->station, sizeof(rec->station), "%s", en->who->name);
+	rec->sec_tag = (en->m != NULL && en->m->has_sec_tag) ? (long long)en->m->sec_tag : -1;
+	memcpy(rec->csr_sha256, en->csr_hash, 32);
+	memcpy(rec->pubkey_sha256, en->spki_hash, 32);
+	one_line_subject(en->subject, rec->subject, sizeof(rec->subject));
+	ASN1_TIME_to_tm(X509_get0_notBefore(en->x), &tm);
+	rec->not_before = (long long)timegm(&tm);
+	ASN1_TIME_to_tm(X509_get0_notAfter(en->x), &tm);
+	rec->not_after = (long long)timegm(&tm);
+	rec->status = CERT_ACTIVE;
+	rec->revocation_reason = -1;
+	rec->kind = CERT_KIND_CERTIFICATE;
+	rec->one_active = 1;   /* every on_existing mode allows one active certificate */
+	if (en->rq->request_id)
+		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
+}
+
+/* build: the certificate from the profile (subject, validity, extensions)
+ * with the CSR's key and a new random serial. */
+static enum enroll_step step_build(struct enrollment *en)
+{
+	char serial[LEDGER_SERIAL_MAX + 1];
+
+	if (en->subject == NULL &&
+	    nrfca_profile_subject(en->d.profile, en->d.device_id, &en->subject, &en->e) != 0) {
+		fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);
+		return E_END;
+	}
+	X509_free(en->x);
+	en->x = build_cert(en->ca, nrfca_csr_pubkey(en->csr), en->subject, en->d.ext,
+			   en->d.validity_days, serial, &en->e);
+	if (en->x == NULL) {
+		fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);
+		return E_END;
+	}
+	describe_record(en, serial);
+	return E_SIGN;
+}
+
+/* sign: inside the token; the record gets the certificate's DER. */
+static enum enroll_step step_sign(struct enrollment *en)
+{
+	struct cert_record *rec = &en->rec;
+	unsigned char *p;
+	double t0 = mono_now();
+	int n;
+
+	if (X509_sign(en->x, signer_pkey(en->ca->signer), en->ca->md) <= 0) {
+		signer_thread_error(&en->e);
+		ERR_clear_error();
+		if (en->e.code == NRFCA_E_TOKEN || en->e.code == NRFCA_E_PIN) {
+			fail_res(en->res, 503, "token_unavailable", NULL, "%s", en->e.msg);
+			en->res->retry_after = 2;
+		} else {
+			fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);
+		}
+		return E_END;
+	}
+	metrics_observe(M_SIGN_SECONDS, "certificate", mono_now() - t0);
+	n = i2d_X509(en->x, NULL);
+	if (n <= 0 || n > LEDGER_DER_MAX || (rec->der = malloc((size_t)n)) == NULL) {
+		fail_res(en->res, 500, "internal", NULL, "cannot encode the certificate");
+		return E_END;
+	}
+	p = rec->der;
+	rec->der_len = (size_t)i2d_X509(en->x, &p);
+	return E_RECORD;
+}
+
+/* record: certificate + audit entry in one transaction (superseding the
+ * device's active certificate when the policy says so).  The ledger checks
+ * in that transaction that the device's certificate is still the one the
+ * decision saw; if another request changed it meanwhile, read the device
+ * again and decide again (bounded).  Nothing is answered that is not
+ * committed. */
+static enum enroll_step step_record(struct enrollment *en)
+{
+	const char *seen = en->old.serial[0] != '\0' ? en->old.serial : NULL;
+
+	if (ledger_record_issuance(en->ca->ledger, &en->rec, en->who->name, seen, &en->e) == 0)
+		return E_ANSWER;
+	if (en->e.code == NRFCA_E_STALE && en->stale_tries++ < STALE_TRIES) {
+		if (ledger_facts(en) != 0)
+			return db_unavailable(en);
+		return E_DECIDE;
+	}
+	if (en->e.code == NRFCA_E_EXISTS) {   /* serial collision: new serial, sign again */
+		if (++en->serial_tries < SERIAL_TRIES)
+			return E_BUILD;
+		fail_res(en->res, 500, "internal", NULL, "no free serial number after %d tries",
+			 SERIAL_TRIES);
+		return E_END;
+	}
+	if (en->e.code == NRFCA_E_CONFLICT) {
+		/* a concurrent request for the same CSR won: answer its certificate */
+		cert_record_clear(&en->old);
+		memset(&en->old, 0, sizeof(en->old));
+		if (ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, NULL) == 0) {
+			en->csr_seen = 1;
+			en->outcome = OUT_REPLAY;
+			return E_ANSWER;
+		}
+	}
+	if (en->e.code == NRFCA_E_DB)
+		return db_unavailable(en);
+	fail_res(en->res, 409, "conflict", NULL, "%s", en->e.msg);
+	return E_END;
+}
+
+static json_t *dry_run_body(const struct nrfca_policy_decision *d)
+{
+	return json_pack("{s:b, s:s, s:s, s:s, s:s, s:i}", "dry_run", 1, "decision", "allow",
+			 "profile", d->profile_name, "device_id", d->device_id, "action",
+			 d->action == NRFCA_ACTION_SUPERSEDE ? "supersede" : "issue",
+			 "validity_days", d->validity_days);
+}
+
+/* answer: 201 with the new certificate, 200 with the one issued before for
+ * a replay, or 200 with the verdict of a dry run. */
+static enum enroll_step step_answer(struct enrollment *en)
+{
+	struct ca_result *res = en->res;
+
+	switch (en->outcome) {
+	case OUT_DRY_RUN:
+		res->status = 200;
+		res->body = dry_run_body(&en->d);
+		return E_END;
+	case OUT_REPLAY:
+		res->status = 200;
+		res->body = enroll_body(en->ca, en->pol, &en->old);
+		if (res->body == NULL)
+			fail_res(res, 500, "internal", NULL, "cannot encode the answer");
+		else
+			metrics_inc(M_REPLAYS, en->old.profile, NULL);
+		return E_END;
+	case OUT_ISSUED:
+		break;
+	}
+	res->status = 201;
+	res->body = enroll_body(en->ca, en->pol, &en->rec);
+	if (res->body == NULL)
+		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
+	metrics_inc(M_CERTS_ISSUED, en->rec.profile, en->rec.station);
+	if (en->d.action == NRFCA_ACTION_SUPERSEDE) {
+		metrics_inc(M_REVOCATIONS, "superseded", NULL);
+		if (ca_crl_refresh(en->ca, &en->e) != 0)
+			nlog(NLOG_WARN, "crl_refresh_failed", "detail", en->e.msg, NULL);
+	}
+	return E_END;
+}
+
+/* The issuance path, in order.  A step returns the step to run next (a
+ * replay or a dry run jumps to the answer; a serial collision goes back to
+ * build) or E_END once the result holds the answer or the error. */
+static const struct {
+	const char *name;
+	enroll_step_fn run;
+} enroll_steps[E_MAX] = {
+	[E_INTAKE] = { "intake", step_intake },   /* %KEYGEN or CSR, binding, self-signature */
+	[E_FACTS] = { "facts", step_facts },      /* request, caller, CSR, policy, ledger */
+	[E_DECIDE] = { "decide", step_decide },   /* policy verdict; replay; dry run */
+	[E_BUILD] = { "build", step_build },      /* from the profile, with the CSR's key */
+	[E_SIGN] = { "sign", step_sign },         /* inside the token */
+	[E_RECORD] = { "record", step_record },   /* certificate + audit, one transaction */
+	[E_ANSWER] = { "answer", step_answer },   /* 201 issued, 200 replay or dry run */
+};
+
+/* Bounds the walk: even with every retry a request visits few steps. */
+#define ENROLL_STEPS_MAX (E_MAX * (SERIAL_TRIES + 2) + 2 * STALE_TRIES)
+
+static void enrollment_clear(struct enrollment *en)
+{
+	X509_free(en->x);
+	X509_NAME_free(en->subject);
+	cert_record_clear(&en->rec);
+	cert_record_clear(&en->old);
+	if (en->pol)
+		policy_release(en->pol);
+	nrfca_csr_free(en->csr);
+	nrfca_modem_out_free(en->m);
+}
+
 void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_req *rq,
 	       struct ca_result *res)
 {
-	struct nrfca_modem_out *m = NULL;
-	struct nrfca_csr *csr = NULL;
-	struct nrfca_policy *pol = NULL;
-	struct nrfca_policy_facts f;
-	struct nrfca_policy_decision d;
-	struct verify_ctx vctx;
-	struct cert_record rec, old;
-	struct nrfca_err e = { 0 };
-	X509_NAME *subject = NULL;
-	X509 *x = NULL;
-	int rc, tries, existing_found = 0;
-	unsigned char csr_hash[32], spki_hash[32];
-	char serial[LEDGER_SERIAL_MAX + 1];
+	struct enrollment en;
+	enum enroll_step s = E_INTAKE;
+	int visited = 0;
 
 	memset(res, 0, sizeof(*res));
-	memset(&rec, 0, sizeof(rec));
-	memset(&old, 0, sizeof(old));
-	memset(&f, 0, sizeof(f));
-	memset(&d, 0, sizeof(d));
-
-	/* 2-3. parse, verify the binding and the CSR self-signature */
-	if (rq->keygen != NULL) {
-		if (nrfca_modem_out_parse(rq->keygen, rq->keygen_len, &m, &e) != 0) {
-			fail_res(res, 400, e.code == NRFCA_E_BINDING ? "keygen_binding" :
-					   "invalid_keygen", NULL, "%s", e.msg);
-			goto out;
-		}
-		if (m->kind == NRFCA_MODEM_ATTEST_TOKEN) {
-			fail_res(res, 400, "invalid_keygen", NULL,
-				 "this is %%ATTESTTOKEN output; enrollment needs the %%KEYGEN output "
-				 "of AT%%KEYGEN=<sec_tag>,2,0");
-			goto out;
-		}
-		f.input = NRFCA_INPUT_KEYGEN;
-		f.has_attestation = 1;
-		f.binding_ok = m->binding_ok;
-		f.attested_uuid = m->device_uuid_str;
-		f.has_sec_tag = m->has_sec_tag;
-		f.sec_tag = m->sec_tag;
-		f.payload_id = m->payload_id;
-		vctx.m = m;
-		f.verify = verify_attestation;
-		f.verify_ctx = &vctx;
-		if (m->kind == NRFCA_MODEM_PUBLIC_KEY) {
-			/* no CSR: describe the key so the policy can name what it refuses */
-			EVP_PKEY *pk = NULL;
-
-			if (nrfca_spki_from_der(m->part1, m->part1_len, &pk, &e) != 0) {
-				fail_res(res, 400, "invalid_keygen", NULL, "%s", e.msg);
-				goto out;
-			}
-			f.key_type = EVP_PKEY_get_base_id(pk);
-			f.key_bits = EVP_PKEY_get_bits(pk);
-			f.curve_nid = NID_undef;
-			if (f.key_type == EVP_PKEY_EC) {
-				char g[64] = "";
-				size_t gl = 0;
-
-				EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, g,
-							       sizeof(g), &gl);
-				f.curve_nid = OBJ_sn2nid(g);
-			}
-			EVP_PKEY_free(pk);
-		}
-		if (m->kind == NRFCA_MODEM_CSR &&
-		    nrfca_csr_from_der(m->part1, m->part1_len, &csr, &e) != 0) {
-			fail_res(res, 400, e.code == NRFCA_E_CRYPTO ? "csr_signature" : "invalid_csr",
-				 NULL, "%s", e.msg);
-			goto out;
-		}
-	} else if (rq->csr_pem != NULL) {
-		if (nrfca_csr_from_pem(rq->csr_pem, rq->csr_len, &csr, &e) != 0) {
-			fail_res(res, 400, e.code == NRFCA_E_CRYPTO ? "csr_signature" : "invalid_csr",
-				 NULL, "%s", e.msg);
-			goto out;
-		}
-		f.input = NRFCA_INPUT_CSR;
-	} else {
-		fail_res(res, 400, "invalid_request", NULL,
-			 "the body needs \"keygen\" (%%KEYGEN output) or \"csr\" (PEM)");
-		goto out;
-	}
-	f.profile = rq->profile;
-	f.station = who->name;
-	f.imei = rq->imei;
-	f.requested_days = rq->validity_days;
-	if (csr != NULL) {
-		f.cn = nrfca_csr_cn(csr);
-		f.subject = nrfca_csr_subject(csr);
-		f.key_type = nrfca_csr_key_type(csr);
-		f.curve_nid = nrfca_csr_curve_nid(csr);
-		f.key_bits = nrfca_csr_key_bits(csr);
-		nrfca_csr_sha256(csr, csr_hash);
-		nrfca_csr_spki_sha256(csr, spki_hash);
-	}
-
-	pol = policy_acquire();
-	if (pol == NULL) {
-		fail_res(res, 503, "no_policy", NULL, "no issuance policy is loaded");
-		res->retry_after = 5;
-		goto out;
-	}
-
-	/* 5. idempotency: the same CSR was certified before */
-	if (csr != NULL) {
-		rc = ledger_find_by_csr(ca->ledger, csr_hash, &old, &e);
-		if (rc < 0)
-			goto db_fail;
-		existing_found = rc == 0;
-	}
-	if (!existing_found && csr != NULL && f.cn != NULL) {
-		rc = ledger_find_active_by_device(ca->ledger, f.cn, &old, &e);
-		if (rc < 0)
-			goto db_fail;
-		if (rc == 0)
-			f.existing = memcmp(old.pubkey_sha256, spki_hash, 32) == 0 ?
-					     NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
-		else
-			f.existing = NRFCA_EXISTING_NONE;
-	}
-
-	/* 4. policy (a replay or a dry run signs nothing: no rate-limit charge) */
-	f.no_charge = existing_found || rq->dry_run;
-	if (nrfca_policy_decide(pol, &f, &d, &e) != 0) {
-		const char *code;
-		int st = status_for_rule(d.rule, &code);
-
-		fail_res(res, st, code, d.rule_name, "%s", d.detail);
-		res->retry_after = d.retry_after;
-		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
-			metrics_inc(M_REJECTIONS, d.rule_name, NULL);
-			if (st != 429)
-				audit_reject(ca, who, d.rule_name, d.detail, d.profile_name);
-		}
-		goto out;
-	}
-	if (csr == NULL) {
-		fail_res(res, 400, "invalid_keygen", NULL,
-			 "this %%KEYGEN output carries a public key, not a CSR, so it proves no "
-			 "possession of the key; use AT%%KEYGEN=<sec_tag>,2,0");
-		goto out;
-	}
-	if (existing_found) {
-		if (old.status != CERT_ACTIVE) {
-			fail_res(res, 409, "certificate_revoked", NULL,
-				 "this CSR was certified before (serial %s) and that certificate is "
-				 "revoked; generate a new key", old.serial);
-			goto out;
-		}
-		goto replay;
-	}
-	if (d.action == NRFCA_ACTION_REPLAY)
-		goto replay;
-	if (rq->dry_run) {
-		res->status = 200;
-		res->body = json_pack("{s:b, s:s, s:s, s:s, s:s, s:i}", "dry_run", 1, "decision",
-				      "allow", "profile", d.profile_name, "device_id", d.device_id,
-				      "action", d.action == NRFCA_ACTION_SUPERSEDE ? "supersede" : "issue",
-				      "validity_days", d.validity_days);
-		goto out;
-	}
-
-	/* 6-8. build, sign in the token, record */
-	if (nrfca_profile_subject(d.profile, d.device_id, &subject, &e) != 0) {
-		fail_res(res, 500, "internal", NULL, "%s", e.msg);
-		goto out;
-	}
-	for (tries = 0; tries < SERIAL_TRIES; tries++) {
-		unsigned char *p;
-		int n;
-
-		X509_free(x);
-		x = build_cert(ca, X509_REQ_get0_pubkey((X509_REQ *)nrfca_csr_req(csr)), subject,
-			       d.ext, d.validity_days, serial, &e);
-		if (x == NULL) {
-			if (e.code == NRFCA_E_TOKEN || e.code == NRFCA_E_PIN) {
-				fail_res(res, 503, "token_unavailable", NULL, "%s", e.msg);
-				res->retry_after = 2;
-			} else {
-				fail_res(res, 500, "internal", NULL, "%s", e.msg);
-			}
-			goto out;
-		}
-		cert_record_clear(&rec);
-		memset(&rec, 0, sizeof(rec));
-		memcpy(rec.serial, serial, sizeof(rec.serial));
-		snprintf(rec.device_id, sizeof(rec.device_id), "%s", d.device_id);
-		if (m != NULL)
-			snprintf(rec.uuid, sizeof(rec.uuid), "%s", m->device_uuid_str);
-		snprintf(rec.imei, sizeof(rec.imei), "%s", d.imei);
-		snprintf(rec.profile, sizeof(rec.profile), "%s", d.profile_name);
-		snprintf(rec.station, sizeof(rec.station), "%s", who->name);
-		rec.sec_tag = (m != NULL && m->has_sec_tag) ? (long long)m->sec_tag : -1;
-		memcpy(rec.csr_sha256, csr_hash, 32);
-		memcpy(rec.pubkey_sha256, spki_hash, 32);
-		one_line_subject(subject, rec.subject, sizeof(rec.subject));
-		{
-			struct tm tm;
-
-			ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm);
-			rec.not_before = (long long)timegm(&tm);
-			ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
-			rec.not_after = (long long)timegm(&tm);
-		}
-		rec.status = CERT_ACTIVE;
-		rec.revocation_reason = -1;
-		if (rq->request_id)
-			snprintf(rec.request_id, sizeof(rec.request_id), "%s", rq->request_id);
-		n = i2d_X509(x, NULL);
-		if (n <= 0 || n > LEDGER_DER_MAX || (rec.der = malloc((size_t)n)) == NULL) {
-			fail_res(res, 500, "internal", NULL, "cannot encode the certificate");
-			goto out;
-		}
-		p = rec.der;
-		rec.der_len = (size_t)i2d_X509(x, &p);
-		rc = ledger_record_issuance(ca->ledger, &rec, who->name,
-					    d.action == NRFCA_ACTION_SUPERSEDE ? old.serial : NULL,
-					    &e);
-		if (rc == 0)
-			break;
-		if (e.code == NRFCA_E_EXISTS)
-			continue;         /* serial collision: new serial, sign again */
-		if (e.code == NRFCA_E_CONFLICT &&
-		    ledger_find_by_csr(ca->ledger, csr_hash, &old, NULL) == 0) {
-			existing_found = 1;   /* a concurrent request for the same CSR won */
-			goto replay;
-		}
-		if (e.code == NRFCA_E_DB)
-			goto db_fail;
-		fail_res(res, 409, "conflict", NULL, "%s", e.msg);
-		goto out;
-	}
-	if (tries == SERIAL_TRIES) {
-		fail_res(res, 500, "internal", NULL, "no free serial number after %d tries",
-			 SERIAL_TRIES);
-		goto out;
-	}
-	/* 9. answer */
-	res->status = 201;
-	res->body = enroll_body(ca, pol, &rec);
-	if (res->body == NULL)
-		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
-	metrics_inc(M_CERTS_ISSUED, rec.profile, rec.station);
-	if (d.action == NRFCA_ACTION_SUPERSEDE) {
-		metrics_inc(M_REVOCATIONS, "superseded", NULL);
-		if (ca_crl_refresh(ca, &e) != 0)
-			nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
-	}
-	goto out;
-
-replay:
-	res->status = 200;
-	res->body = enroll_body(ca, pol, &old);
-	if (res->body == NULL)
-		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
-	else
-		metrics_inc(M_REPLAYS, old.profile, NULL);
-	goto out;
-
-db_fail:
-	fail_res(res, 503, "database_unavailable", NULL, "%s", e.msg);
-	res->retry_after = 2;
-out:
-	X509_free(x);
-	X509_NAME_free(subject);
-	cert_record_clear(&rec);
-	cert_record_clear(&old);
-	if (pol)
-		policy_release(pol);
-	nrfca_csr_free(csr);
-	nrfca_modem_out_free(m);
+	memset(&en, 0, sizeof(en));
+	en.ca = ca;
+	en.who = who;
+	en.rq = rq;
+	en.res = res;
+	while (s != E_END && visited++ < ENROLL_STEPS_MAX)
+		s = enroll_steps[s].run(&en);
+	if (s != E_END)
+		fail_res(res, 500, "internal", NULL, "the enrollment did not finish (step %s)",
+			 enroll_steps[s].name);
+	enrollment_clear(&en);
 }
 
 /* ------------------------------------------------------------------ */

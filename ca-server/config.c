@@ -43,7 +43,9 @@ static const struct field fields[] = {
 	{ "limits", "max_body", F_INT, O(max_body), 1024, 16 * 1024 * 1024 },
 	{ "limits", "max_json_depth", F_INT, O(max_json_depth), 2, 64 },
 	{ "limits", "max_connections", F_INT, O(max_connections), 1, 65536 },
+	{ "limits", "max_connections_per_ip", F_INT, O(max_connections_per_ip), 0, 65536 },
 	{ "limits", "request_timeout", F_INT, O(request_timeout), 1, 3600 },
+	{ "limits", "receive_timeout", F_INT, O(receive_timeout), 1, 3600 },
 	{ "limits", "threads", F_INT, O(threads), 1, 256 },
 };
 
@@ -192,7 +194,9 @@ int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_
 	c->max_body = 65536;
 	c->max_json_depth = 8;
 	c->max_connections = 256;
+	c->max_connections_per_ip = 64;
 	c->request_timeout = 30;
+	c->receive_timeout = 10;
 	c->threads = 4;
 	if (c->listen_address == NULL)
 		goto nomem;

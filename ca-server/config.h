@@ -39,7 +39,9 @@ struct nrfca_config {
 	long max_body;             /* default 65536 */
 	int max_json_depth;        /* default 8 */
 	int max_connections;       /* default 256 */
-	int request_timeout;       /* seconds, default 30 */
+	int max_connections_per_ip; /* default 64; 0: no per-address limit */
+	int request_timeout;       /* idle seconds, default 30 */
+	int receive_timeout;       /* seconds for a request's headers and body, default 10 */
 	int threads;               /* default 4 */
 };
 

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #include "api_decode.h"
 #include "auth.h"
+#include "conntrack.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -32,6 +34,8 @@
 
 #define TLS_FILE_MAX (256 * 1024)
 #define QUERY_MAX 256
+#define RAW_PATH_MAX 2048
+#define LIB_LOG_PER_SECOND 5      /* libmicrohttpd messages logged per second, at most */
 
 enum role_mask {
 	ANYONE = 0,
@@ -93,12 +97,21 @@ struct http_server {
 	atomic_int in_flight;
 	atomic_int stopping;     /* set by http_stop: answers close their connection */
 	atomic_long requests;
+	struct conntrack *ct;    /* receive deadlines of every connection */
+	pthread_mutex_t log_mu;  /* libmicrohttpd's messages: bounded rate */
+	time_t log_second;
+	int log_count;
+	long log_suppressed;
 };
 
 struct request {
 	struct http_server *srv;
 	struct MHD_Connection *conn;
+	struct ct_conn *ct;        /* the connection's deadline entry, or NULL */
+	int started;               /* the access handler has seen the request */
 	int is_admin_listener;
+	char raw_path[RAW_PATH_MAX + 1]; /* the path as sent (before any %-decoding) */
+	int raw_path_too_long;
 	int route;                 /* -1: none */
 	char serial[LEDGER_SERIAL_MAX + 2];
 	char *body;
@@ -156,21 +169,33 @@ static void respond_json(struct request *rq, int status, json_t *body)
 	free(txt);
 }
 
-static void respond_error(struct request *rq, int status, const char *code, const char *rule,
-			  unsigned retry_after, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+/* What a 5xx answer says: internal detail (paths, PKCS#11 and SQLite
+ * messages) stays in the log. */
+static const struct {
+	const char *code, *sentence;
+} public_5xx[] = {
+	{ "not_ready", "the server is not ready; retry later" },
+	{ "token_unavailable", "the signing token is not available; retry later" },
+	{ "database_unavailable", "the ledger database is not available; retry later" },
+	{ "crl_unavailable", "no CRL can be made now; retry later" },
+	{ "no_policy", "no issuance policy is loaded" },
+};
 
-static void respond_error(struct request *rq, int status, const char *code, const char *rule,
-			  unsigned retry_after, const char *fmt, ...)
+static const char *public_sentence(const char *code)
 {
-	char detail[NRFCA_ERR_MSG_MAX + 64];
-	json_t *o;
-	va_list ap;
+	size_t i;
 
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	for (i = 0; i < sizeof(public_5xx) / sizeof(public_5xx[0]); i++)
+		if (strcmp(code, public_5xx[i].code) == 0)
+			return public_5xx[i].sentence;
+	return "the server cannot answer now; its log has the detail";
+}
+
+static void respond_error_text(struct request *rq, int status, const char *code,
+			       const char *rule, unsigned retry_after, const char *detail)
+{
+	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+
 	if (o && rule)
 		json_object_set_new(o, "rule", json_string(rule));
 	respond_json(rq, status, o);
@@ -183,6 +208,34 @@ static void respond_error(struct request *rq, int status, const char *code, cons
 	}
 	if (rq->resp && status == 401)
 		MHD_add_response_header(rq->resp, "WWW-Authenticate", "Bearer realm=\"nrfca\"");
+}
+
+/* A 5xx answer: `shown` to the client, `internal` to the log only. */
+static void respond_unavailable(struct request *rq, int status, const char *code,
+				unsigned retry_after, const char *shown, const char *internal)
+{
+	nlog(NLOG_WARN, "error_detail", "route", rq->route >= 0 ? routes[rq->route].name : "unknown",
+	     "error", code, "detail", internal, NULL);
+	respond_error_text(rq, status, code, NULL, retry_after, shown);
+}
+
+static void respond_error(struct request *rq, int status, const char *code, const char *rule,
+			  unsigned retry_after, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void respond_error(struct request *rq, int status, const char *code, const char *rule,
+			  unsigned retry_after, const char *fmt, ...)
+{
+	char detail[NRFCA_ERR_MSG_MAX + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (status >= 500)
+		respond_unavailable(rq, status, code, retry_after, public_sentence(code), detail);
+	else
+		respond_error_text(rq, status, code, rule, retry_after, detail);
 }
 
 static void respond_result(struct request *rq, struct ca_result *res)
@@ -363,11 +416,12 @@ static void h_ready(struct request *rq)
 	json_t *o;
 
 	if (!signer_ready(rq->srv->signer, why, sizeof(why))) {
-		respond_error(rq, 503, "not_ready", NULL, 2, "token: %s", why);
+		respond_unavailable(rq, 503, "not_ready", 2, "the signing token is not ready", why);
 		return;
 	}
 	if (ledger_ping(rq->srv->ledger, &e) != 0) {
-		respond_error(rq, 503, "not_ready", NULL, 2, "database: %s", e.msg);
+		respond_unavailable(rq, 503, "not_ready", 2, "the ledger database is not ready",
+				    e.msg);
 		return;
 	}
 	p = policy_acquire();
@@ -806,6 +860,135 @@ static enum MHD_Result finish(struct request *rq)
 	return r;
 }
 
+/* The request line arrived (libmicrohttpd's URI log callback, before it
+ * decodes anything): the request's state starts here, with the raw path. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct request *rq = calloc(1, sizeof(*rq));
+	size_t n;
+
+	if (rq == NULL)
+		return NULL;
+	rq->srv = cls;
+	rq->conn = conn;
+	rq->route = -1;
+	n = strcspn(uri, "?");
+	if (n > RAW_PATH_MAX)
+		rq->raw_path_too_long = 1;
+	else
+		memcpy(rq->raw_path, uri, n);
+	return rq;
+}
+
+/* Route on the path as sent: %2F is not a separator and never becomes one. */
+static int encoded_separator(const char *path)
+{
+	const char *p;
+
+	for (p = strchr(path, '%'); p != NULL; p = strchr(p + 1, '%'))
+		if ((p[1] == '2' && (p[2] == 'f' || p[2] == 'F')) ||
+		    (p[1] == '5' && (p[2] == 'c' || p[2] == 'C')))
+			return 1;
+	return 0;
+}
+
+/* The first call for a request (its headers are in): route, listener and
+ * declared length.  Returns 1 when an answer was decided already. */
+static int request_begin(struct request *rq, const char *method)
+{
+	struct http_server *srv = rq->srv;
+	const char *cl;
+	char allow[64];
+	int known;
+
+	if (rq->raw_path_too_long) {
+		respond_error(rq, 414, "uri_too_long", NULL, 0, "the path is longer than %d bytes",
+			      RAW_PATH_MAX);
+		return 1;
+	}
+	if (encoded_separator(rq->raw_path)) {
+		respond_error(rq, 400, "invalid_request", NULL, 0,
+			      "the path holds an encoded slash or backslash (%%2F, %%5C); paths are "
+			      "routed as sent and such encodings are refused");
+		return 1;
+	}
+	rq->route = find_route(method, rq->raw_path, rq->serial, sizeof(rq->serial), &known, allow,
+			       sizeof(allow));
+	if (rq->route < 0) {
+		if (known) {
+			respond_error(rq, 405, "method_not_allowed", NULL, 0,
+				      "%s is not allowed on %s (allowed: %s)", method, rq->raw_path,
+				      allow);
+			if (rq->resp)
+				MHD_add_response_header(rq->resp, "Allow", allow);
+		} else {
+			respond_error(rq, 404, "not_found", NULL, 0, "no route %s %.100s", method,
+				      rq->raw_path);
+		}
+		return 1;
+	}
+	if (rq->is_admin_listener && !routes[rq->route].admin && rq->route != RT_HEALTH &&
+	    rq->route != RT_READY) {
+		respond_error(rq, 404, "not_found", NULL, 0,
+			      "the admin listener serves /metrics, /v1/health and /v1/ready");
+		return 1;
+	}
+	if (!rq->is_admin_listener && routes[rq->route].admin &&
+	    (srv->admin != NULL || !peer_is_loopback(rq->conn))) {
+		respond_error(rq, 404, "not_found", NULL, 0,
+			      "/metrics is served on the admin listener only");
+		return 1;
+	}
+	/* over the limit: answer now, before reading the body or authenticating */
+	cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Length");
+	if (cl != NULL) {
+		char *end;
+		long long n;
+
+		errno = 0;
+		n = strtoll(cl, &end, 10);
+		if (errno != 0 || end == cl || n > srv->cfg->max_body) {
+			respond_error(rq, 413, "too_large", NULL, 0,
+				      "the body is %.20s bytes; at most %ld are accepted", cl,
+				      srv->cfg->max_body);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Keep the body, up to limits.max_body; beyond it, only remember that. */
+static int request_body(struct request *rq, const char *upload, size_t n)
+{
+	size_t max = (size_t)rq->srv->cfg->max_body;
+
+	if (rq->too_large)
+		return 0;
+	if (rq->body_len + n > max) {
+		rq->too_large = 1;
+		free(rq->body);
+		rq->body = NULL;
+		rq->body_len = 0;
+		return 0;
+	}
+	if (rq->body_len + n + 1 > rq->body_cap) {
+		size_t cap = (rq->body_len + n + 1) * 2;
+		char *nb;
+
+		if (cap > max + 1)
+			cap = max + 1;
+		nb = realloc(rq->body, cap);
+		if (nb == NULL)
+			return -1;
+		rq->body = nb;
+		rq->body_cap = cap;
+	}
+	memcpy(rq->body + rq->body_len, upload, n);
+	rq->body_len += n;
+	rq->body[rq->body_len] = '\0';
+	return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls, int is_admin)
@@ -814,85 +997,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct request *rq = *con_cls;
 
 	(void)version;
-	if (rq == NULL) {
-		char allow[64];
-		int known;
-		const char *cl;
+	(void)url; /* decoded by libmicrohttpd: routing uses rq->raw_path */
+	if (rq == NULL)
+		return MHD_NO; /* on_uri could not allocate */
+	if (!rq->started) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
-		rq = calloc(1, sizeof(*rq));
-		if (rq == NULL)
-			return MHD_NO;
-		*con_cls = rq;
+		rq->started = 1;
 		atomic_fetch_add(&srv->in_flight, 1);
 		rq->srv = srv;
-		rq->conn = conn;
 		rq->t0 = mono_now();
 		rq->is_admin_listener = is_admin;
-		rq->route = find_route(method, url, rq->serial, sizeof(rq->serial), &known, allow,
-				       sizeof(allow));
-		if (rq->route < 0) {
-			if (known) {
-				respond_error(rq, 405, "method_not_allowed", NULL, 0,
-					      "%s is not allowed on %s (allowed: %s)", method, url, allow);
-				if (rq->resp)
-					MHD_add_response_header(rq->resp, "Allow", allow);
-			} else {
-				respond_error(rq, 404, "not_found", NULL, 0, "no route %s %.100s",
-					      method, url);
-			}
-			return MHD_YES;
-		}
-		if (is_admin && !routes[rq->route].admin && rq->route != RT_HEALTH &&
-		    rq->route != RT_READY) {
-			respond_error(rq, 404, "not_found", NULL, 0,
-				      "the admin listener serves /metrics, /v1/health and /v1/ready");
-			return MHD_YES;
-		}
-		if (!is_admin && routes[rq->route].admin &&
-		    (srv->admin != NULL || !peer_is_loopback(conn))) {
-			respond_error(rq, 404, "not_found", NULL, 0,
-				      "/metrics is served on the admin listener only");
-			return MHD_YES;
-		}
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-		if (cl != NULL && strtoll(cl, NULL, 10) > srv->cfg->max_body) {
-			respond_error(rq, 413, "too_large", NULL, 0,
-				      "the body is %s bytes; at most %ld are accepted", cl,
-				      srv->cfg->max_body);
-			return MHD_YES;
+		rq->ct = ci ? ci->socket_context : NULL;
+		conntrack_headers_done(srv->ct, rq->ct);
+		if (request_begin(rq, method)) {
+			/* queued before the body: libmicrohttpd reads no body and closes */
+			conntrack_handling(srv->ct, rq->ct);
+			if (rq->resp)
+				MHD_add_response_header(rq->resp, "Connection", "close");
+			return finish(rq);
 		}
 		return MHD_YES;
 	}
 	if (*upload_size != 0) {
-		if (!rq->responded && !rq->too_large) {
-			if (rq->body_len + *upload_size > (size_t)srv->cfg->max_body) {
-				rq->too_large = 1;
-				free(rq->body);
-				rq->body = NULL;
-				rq->body_len = 0;
-			} else {
-				if (rq->body_len + *upload_size + 1 > rq->body_cap) {
-					size_t cap = (rq->body_len + *upload_size + 1) * 2;
-					char *nb;
-
-					if (cap > (size_t)srv->cfg->max_body + 1)
-						cap = (size_t)srv->cfg->max_body + 1;
-					nb = realloc(rq->body, cap);
-					if (nb == NULL)
-						return MHD_NO;
-					rq->body = nb;
-					rq->body_cap = cap;
-				}
-				memcpy(rq->body + rq->body_len, upload, *upload_size);
-				rq->body_len += *upload_size;
-				rq->body[rq->body_len] = '\0';
-			}
-		}
+		if (request_body(rq, upload, *upload_size) != 0)
+			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (rq->responded)
-		return finish(rq);
+	conntrack_handling(srv->ct, rq->ct);
 	if (rq->too_large) {
 		respond_error(rq, 413, "too_large", NULL, 0,
 			      "the body is larger than %ld bytes", srv->cfg->max_body);
@@ -926,9 +1060,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	char st[8], ms[32];
 	double el;
 
-	(void)conn;
+	const union MHD_ConnectionInfo *ci;
+
 	if (rq == NULL)
 		return;
+	*con_cls = NULL;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	conntrack_answered(srv->ct, ci ? ci->socket_context : NULL);
+	if (!rq->started) {
+		/* libmicrohttpd answered or dropped it before the handler saw it */
+		free(rq);
+		return;
+	}
 	el = mono_now() - rq->t0;
 	route = rq->route >= 0 ? routes[rq->route].name : "unknown";
 	snprintf(st, sizeof(st), "%d", rq->status);
@@ -943,21 +1086,68 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		MHD_destroy_response(rq->resp);
 	free(rq->body);
 	free(rq);
-	*con_cls = NULL;
 	atomic_fetch_sub(&srv->in_flight, 1);
 	atomic_fetch_add(&srv->requests, 1);
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* libmicrohttpd's messages.  A flood of refused connections must not
+ * flood the log: at most LIB_LOG_PER_SECOND lines a second, the rest are
+ * counted and the count logged with the next line that passes. */
 static void on_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http_server *h = cls;
 	char buf[512];
+	time_t now = time(NULL);
+	long suppressed = 0;
+	int pass;
 
-	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = '\0';
-	nlog(NLOG_WARN, "http_server", "detail", buf, NULL);
+	if (strstr(buf, "connection limit") != NULL)
+		metrics_inc(M_HTTP_CLOSED, "connection_limit", NULL);
+	pthread_mutex_lock(&h->log_mu);
+	if (now != h->log_second) {
+		h->log_second = now;
+		h->log_count = 0;
+	}
+	pass = h->log_count++ < LIB_LOG_PER_SECOND;
+	if (pass) {
+		suppressed = h->log_suppressed;
+		h->log_suppressed = 0;
+	} else {
+		h->log_suppressed++;
+	}
+	pthread_mutex_unlock(&h->log_mu);
+	if (!pass)
+		return;
+	if (suppressed)
+		nlog_num(NLOG_WARN, "http_server", "suppressed_before", suppressed, "detail", buf,
+			 NULL);
+	else
+		nlog(NLOG_WARN, "http_server", "detail", buf, NULL);
+}
+
+/* Connections start and end: the receive deadline's bookkeeping. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *h = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fd =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *addr =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		*socket_context = fd ? conntrack_open(h->ct, fd->connect_fd,
+						      addr ? addr->client_addr : NULL)
+				     : NULL;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conntrack_close(h->ct, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 static char *read_small_file(const char *path, struct nrfca_err *err)
@@ -1025,8 +1215,9 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 	socklen_t sl;
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	struct MHD_OptionItem o[16];
 	struct MHD_Daemon *d;
-	int loopback = 0;
+	int loopback = 0, n = 0;
 
 	if (parse_addr(addr, port, &ss, &sl, &loopback, err) != 0)
 		return NULL;
@@ -1038,27 +1229,28 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* two-argument options pass the function as the value (MHD_OPTION_ARRAY) */
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_log, h };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection,
+					  h };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
+					  (intptr_t)c->max_connections, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+					  (intptr_t)c->max_connections_per_ip, NULL };
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
+					  (intptr_t)c->request_timeout, NULL };
 	if (use_tls) {
 		flags |= MHD_USE_TLS;
-		d = MHD_start_daemon(flags, 0, NULL, NULL, cb, h,
-				     MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->request_timeout,
-				     MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
-				     MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
-				     h->tls_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, h->tls_ca,
-				     MHD_OPTION_END);
-	} else {
-		d = MHD_start_daemon(flags, 0, NULL, NULL, cb, h,
-				     MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-				     MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->request_timeout,
-				     MHD_OPTION_END);
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
+		if (h->tls_ca)
+			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, h->tls_ca };
 	}
+	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	d = MHD_start_daemon(flags, 0, NULL, NULL, cb, h, MHD_OPTION_ARRAY, o, MHD_OPTION_END);
 	if (d == NULL)
 		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot listen on %s port %d: %s", addr, port,
 			      errno ? strerror(errno) : "libmicrohttpd refused the settings");
@@ -1076,6 +1268,9 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 	h->ca = ca;
 	h->signer = s;
 	h->ledger = l;
+	pthread_mutex_init(&h->log_mu, NULL);
+	if (conntrack_start(cfg->receive_timeout, &h->ct, err) != 0)
+		goto fail;
 	if (cfg->tls_cert) {
 		h->tls = 1;
 		if ((h->tls_cert = read_small_file(cfg->tls_cert, err)) == NULL ||
@@ -1140,6 +1335,8 @@ void http_stop(struct http_server *h, int grace_seconds)
 		MHD_stop_daemon(h->d);
 	if (h->admin)
 		MHD_stop_daemon(h->admin);
+	conntrack_stop(h->ct);
+	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_cert);
 	if (h->tls_key) {
 		OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));

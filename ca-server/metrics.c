@@ -42,6 +42,9 @@ static struct family families[M_MAX] = {
 	[M_SIGN_SECONDS] = { "nrfca_sign_duration_seconds",
 			     "Time to sign in the token (certificate or CRL)", 1, "what", NULL,
 			     NULL, 0 },
+	[M_HTTP_CLOSED] = { "nrfca_http_connections_closed_total",
+			    "Connections the server closed or refused by its limits, by reason", 0,
+			    "reason", NULL, NULL, 0 },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

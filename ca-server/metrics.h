@@ -17,6 +17,7 @@ enum metric {
 	M_REVOCATIONS,        /* counter {reason} */
 	M_REQUEST_SECONDS,    /* histogram {route} */
 	M_SIGN_SECONDS,       /* histogram {what} */
+	M_HTTP_CLOSED,        /* counter {reason}: connections closed by the server's limits */
 	M_MAX
 };
 

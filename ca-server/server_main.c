@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ca.h"
+#include "cli.h"
 #include "config.h"
 #include "http.h"
 #include "ledger.h"
@@ -25,8 +26,10 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: nrfca-server --config FILE [--port-file FILE]\n\n"
 		"Runs the CA in the foreground.  Logs JSON lines on stderr.\n"
-		"  --config FILE     the JSON configuration (see README.md)\n"
+		"  --config FILE     the JSON configuration (see nrfca.json(5), README.md)\n"
 		"  --port-file FILE  write the bound port there once listening (for port 0)\n"
+		"  --help, -h        this text\n"
+		"  --version         the program's version\n"
 		"Signals: SIGTERM/SIGINT finish requests in flight and exit 0;\n"
 		"         SIGHUP reloads the policy file (a bad file keeps the old policy).\n"
 		"Environment: NRFCA_PORT overrides the listen port.\n");
@@ -45,6 +48,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "port-file", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cfgpath = NULL, *port_file = NULL;
@@ -54,12 +58,14 @@ int main(int argc, char **argv)
 	struct nrfca_err e = { 0 };
 	struct signer *signer = NULL;
 	struct ledger *ledger = NULL;
+	struct ledger_config lc = { 0 };
 	struct ca *ca = NULL;
 	struct http_server *http = NULL;
 	sigset_t set;
 	int o, rc = 1;
 
-	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
 			cfgpath = optarg;
@@ -70,15 +76,17 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			return nrfca_cli_version("nrfca-server");
 		default:
-			usage(stderr);
-			return 2;
+			return nrfca_cli_bad_option("nrfca-server", argv, o);
 		}
 	}
-	if (cfgpath == NULL || optind != argc) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return nrfca_cli_usage_error("nrfca-server", "unexpected argument '%s'", argv[optind]);
+	if (cfgpath == NULL)
+		return nrfca_cli_usage_error("nrfca-server", "needs --config FILE (the JSON "
+					     "configuration)");
 	/* Signals are taken synchronously by the main thread only. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -100,7 +108,9 @@ int main(int argc, char **argv)
 		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH)", cfgpath);
 		goto fail;
 	}
-	if (ledger_open(cfg->database, &ledger, &e) != 0)
+	lc.exclusive = 1;   /* one server per SQLite ledger */
+	lc.program = "nrfca-server";
+	if (ledger_open_cfg(cfg->database, &lc, &ledger, &e) != 0)
 		goto fail;
 	sc.uri = cfg->token_uri;
 	sc.pin_env = cfg->token_pin_env;

@@ -1,7 +1,7 @@
 /*
  * caclient.h - the station's HTTP(S) client to nrfca-server (libcurl).
  *
- * Offers: POST a JSON body to the CA with a bearer secret read from a file,
+ * Offers (over httpc.h): POST a JSON body to the CA with a bearer secret read from a file,
  * verify the server against a CA bundle, bounded timeouts, retries with
  * exponential backoff on network failures and on 503/429 (honouring
  * Retry-After, capped), a response size limit (NRFCA_CA_MAX_RESPONSE), and
@@ -23,9 +23,10 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "httpc.h"
 
 #define NRFCA_CA_MAX_RESPONSE (256u * 1024u)  /* bytes of one answer body */
-#define NRFCA_CA_MAX_TOKEN    1024u           /* bytes of the bearer secret file */
+#define NRFCA_CA_MAX_TOKEN    NRFCA_HTTP_MAX_SECRET  /* bytes of the bearer secret file */
 
 struct nrfca_ca_opts {
 	const char *url;            /* base URL, e.g. https://ca.example:8443 */

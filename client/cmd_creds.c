@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "exitcodes.h"
 #include "nrf91.h"
@@ -120,8 +121,8 @@ static int parse_args(int argc, char **argv, struct creds_opts *o)
 	}
 	o->action = (enum creds_action)i;
 	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, "h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc - 1, argv + 1, ":h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o->port = optarg;
@@ -205,7 +206,7 @@ static int parse_args(int argc, char **argv, struct creds_opts *o)
 			usage(stdout);
 			return -1;
 		default:
-			return NRFCA_EXIT_USAGE;
+			return nrfca_cli_bad_option("nrfca creds", argv + 1, c);
 		}
 	}
 	if (optind < argc - 1) {

@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 
 #include "b64url.h"
+#include "cli.h"
 #include "commands.h"
 #include "csr.h"
 #include "error.h"
@@ -163,7 +164,7 @@ int cmd_parse(int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			identity_path = optarg;
@@ -175,12 +176,7 @@ int cmd_parse(int argc, char **argv)
 			parse_usage(stdout);
 			return PARSE_EXIT_OK;
 		default:
-			if (optopt != 0)
-				fprintf(stderr, "nrfca parse: option -%c is unknown or needs a value "
-					"(see nrfca parse --help)\n", optopt);
-			else
-				fprintf(stderr, "nrfca parse: option %s is unknown or needs a value "
-					"(see nrfca parse --help)\n", argv[optind - 1]);
+			nrfca_cli_bad_option("nrfca parse", argv, c);
 			return PARSE_EXIT_USAGE;
 		}
 	}

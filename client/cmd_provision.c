@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "exitcodes.h"
 #include "journal.h"
+#include "nrfcloud.h"
+#include "prov_cloud.h"
 #include "provision.h"
 #include "stationcfg.h"
 
@@ -66,6 +69,19 @@ static void usage(FILE *f)
 		"  --sub-type S, --tags A|B, --fw-types T (default APP|MODEM)\n"
 		"  --devinfo F            append <device id>,<modem firmware>,<IMEI>\n"
 		"  --report F             write a JSON report (ids, serial, hashes, step timings)\n"
+		"nRF Cloud (see `nrfca onboard --help`):\n"
+		"  --onboard              onboard the device to nRF Cloud right after it is\n"
+		"                         provisioned (the API key is tried before the modem is\n"
+		"                         touched); if nRF Cloud fails the device stays\n"
+		"                         provisioned and queued: the next run, or `nrfca\n"
+		"                         onboard --queue F`, sends it; queued devices of\n"
+		"                         the station go in one upload\n"
+		"  --api-key-file K       nRF Cloud API key file (mode 0600)\n"
+		"  --cloud-endpoint URL   nRF Cloud API base URL (default %s)\n"
+		"  --cloud-stage S        prod, beta or dev\n"
+		"  --onboard-queue F      the queue (default: onboard-queue.csv in the journal)\n"
+		"  --cloud-attempts N     tries per nRF Cloud request before the device is left\n"
+		"                         queued (default 4; 429 and 5xx are retried)\n"
 		"Output:\n"
 		"  --verbose              show the AT traffic (secrets redacted)\n"
 		"  --quiet                only the summary line (and errors)\n"
@@ -78,7 +94,7 @@ static void usage(FILE *f)
 		"the same CSR again (the CA replays its certificate) instead of a new key; only\n"
 		"when the CA refuses the CSR itself is --replace (a new key) the way on.\n"
 		"\n", NRFCA_STATIONCFG_MAX, NRFCA_AT_SHELL_BUFFER, NRFCA_PROV_DEFAULT_SEC_TAG,
-		NRFCA_ONBOARD_MAX_ROWS);
+		NRFCA_ONBOARD_MAX_ROWS, NRFCLOUD_DEFAULT_ENDPOINT);
 	nrfca_exit_print_table(f);
 }
 
@@ -86,7 +102,8 @@ enum {
 	O_PORT = 256, O_SERVER, O_TOKEN, O_CABUNDLE, O_CFG, O_JOURNAL, O_BAUD, O_NORTS,
 	O_PREFIX, O_SECTAG, O_EOL, O_REPLACE, O_ONLINE, O_ID, O_PROFILE, O_COAP, O_HOSTKEY,
 	O_CSV, O_SUBTYPE, O_TAGS, O_FWTYPES, O_DEVINFO, O_REPORT, O_VERBOSE, O_QUIET,
-	O_ATTEMPTS, O_SHELLBUF, O_HELP
+	O_ATTEMPTS, O_ONBOARD, O_APIKEY, O_CLOUD_EP, O_CLOUD_STAGE, O_QUEUE, O_CLOUD_ATTEMPTS,
+	O_SHELLBUF, O_HELP
 };
 
 static int parse_eol(const char *s, enum nrf91_eol *out)
@@ -98,6 +115,49 @@ static int parse_eol(const char *s, enum nrf91_eol *out)
 	else
 		return -1;
 	return 0;
+}
+
+/* --onboard: the queue defaults to the journal; the key is tried before the
+ * modem is touched. */
+static int cloud_preflight(struct nrfca_prov_cloud_opts *co, const char *stage,
+			   const struct nrfca_prov_opts *o, char *queue, size_t cap,
+			   struct nrfca_prov_cloud **out, char *warning, size_t wcap)
+{
+	struct nrfca_err e = { 0 };
+	int rc;
+
+	if (co->api_key_file == NULL) {
+		fprintf(stderr, "nrfca provision: --onboard needs --api-key-file K (the nRF Cloud "
+			"API key in a file of mode 0600)\n");
+		return NRFCA_EXIT_USAGE;
+	}
+	if (stage != NULL && (co->endpoint != NULL ||
+			      (co->endpoint = nrfcloud_stage_endpoint(stage)) == NULL)) {
+		fprintf(stderr, "nrfca provision: --cloud-stage must be prod, beta or dev, "
+			"without --cloud-endpoint\n");
+		return NRFCA_EXIT_USAGE;
+	}
+	if (co->queue == NULL) {
+		if (o->journal_dir == NULL) {
+			fprintf(stderr, "nrfca provision: --onboard needs --onboard-queue F\n");
+			return NRFCA_EXIT_USAGE;
+		}
+		if (nrfca_mkdir_private(o->journal_dir, &e) != 0) {
+			fprintf(stderr, "nrfca provision: %s\n", e.msg);
+			return NRFCA_EXIT_LOCAL_IO;
+		}
+		snprintf(queue, cap, "%s/onboard-queue.csv", o->journal_dir);
+		co->queue = queue;
+	}
+	co->sub_type = o->sub_type;
+	co->tags = o->tags;
+	co->fw_types = o->fw_types;
+	co->ca_bundle = NULL;
+	rc = nrfca_prov_cloud_create(co, out, warning, wcap, &e);
+	if (rc != 0)
+		fprintf(stderr, "nrfca provision: nRF Cloud: %s (exit %d, %s; the modem was not "
+			"touched)\n", e.msg, rc, nrfca_exit_info((enum nrfca_exit)rc).name);
+	return rc;
 }
 
 int cmd_provision(int argc, char **argv)
@@ -130,6 +190,12 @@ int cmd_provision(int argc, char **argv)
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "ca-attempts", required_argument, NULL, O_ATTEMPTS },
 		{ "shell-buffer", required_argument, NULL, O_SHELLBUF },
+		{ "onboard", no_argument, NULL, O_ONBOARD },
+		{ "api-key-file", required_argument, NULL, O_APIKEY },
+		{ "cloud-endpoint", required_argument, NULL, O_CLOUD_EP },
+		{ "cloud-stage", required_argument, NULL, O_CLOUD_STAGE },
+		{ "onboard-queue", required_argument, NULL, O_QUEUE },
+		{ "cloud-attempts", required_argument, NULL, O_CLOUD_ATTEMPTS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -139,6 +205,11 @@ int cmd_provision(int argc, char **argv)
 	struct nrfca_err e = { 0 };
 	const char *cfg_path = NULL, *server = NULL, *token = NULL, *bundle = NULL;
 	const char *profile = NULL, *journal = NULL;
+	struct nrfca_prov_cloud_opts cloud_o = { 0 };
+	struct nrfca_prov_cloud *cloud = NULL;
+	const char *cloud_stage = NULL;
+	char queue[PATH_MAX], cloud_warning[NRFCA_ERR_MSG_MAX + 200];
+	int onboard = 0;
 	long long sec_tag = -1, shell_buffer = -1;
 	int eol = -1, coap = 0, verbose = 0, quiet = 0, c, rc;
 	char jdir[PATH_MAX], *end;
@@ -150,8 +221,8 @@ int cmd_provision(int argc, char **argv)
 	o.modem.port.rtscts = 1;
 	o.modem.at.prefix = NRFCA_AT_PREFIX_AUTO;
 	optind = 1;
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (c) {
 		case O_PORT: o.modem.port.path = optarg; break;
 		case O_SERVER: server = optarg; break;
@@ -236,12 +307,29 @@ int cmd_provision(int argc, char **argv)
 				return NRFCA_EXIT_USAGE;
 			}
 			break;
+		case O_ONBOARD: onboard = 1; break;
+		case O_APIKEY: cloud_o.api_key_file = optarg; break;
+		case O_CLOUD_EP: cloud_o.endpoint = optarg; break;
+		case O_CLOUD_STAGE: cloud_stage = optarg; break;
+		case O_QUEUE: cloud_o.queue = optarg; break;
+		case O_CLOUD_ATTEMPTS: {
+			unsigned long a;
+
+			errno = 0;
+			a = strtoul(optarg, &end, 10);
+			if (errno || *end || a < 1 || a > 20) {
+				fprintf(stderr, "nrfca provision: --cloud-attempts must be 1..20\n");
+				return NRFCA_EXIT_USAGE;
+			}
+			cloud_o.attempts = (unsigned)a;
+			break;
+		}
 		case O_HELP:
 		case 'h':
 			usage(stdout);
 			return NRFCA_EXIT_OK;
 		default:
-			return NRFCA_EXIT_USAGE;
+			return nrfca_cli_bad_option("nrfca provision", argv, c);
 		}
 	}
 	if (optind < argc) {
@@ -298,6 +386,20 @@ int cmd_provision(int argc, char **argv)
 		rc = NRFCA_EXIT_USAGE;
 		goto out;
 	}
+	if (onboard) {
+		rc = cloud_preflight(&cloud_o, cloud_stage, &o, queue, sizeof(queue), &cloud,
+				     cloud_warning, sizeof(cloud_warning));
+		if (rc != 0)
+			goto out;
+		o.on_done = nrfca_prov_cloud_done;
+		o.on_done_ctx = cloud;
+	} else if (cloud_o.api_key_file || cloud_o.endpoint || cloud_stage || cloud_o.queue ||
+		   cloud_o.attempts) {
+		fprintf(stderr, "nrfca provision: --api-key-file, --cloud-endpoint, --cloud-stage, "
+			"--onboard-queue and --cloud-attempts go with --onboard\n");
+		rc = NRFCA_EXIT_USAGE;
+		goto out;
+	}
 	lvl = quiet ? NRFCA_PROGRESS_QUIET : verbose ? NRFCA_PROGRESS_VERBOSE :
 	      NRFCA_PROGRESS_NORMAL;
 	o.progress = nrfca_progress_create(stderr, lvl, -1, 11);
@@ -321,8 +423,20 @@ int cmd_provision(int argc, char **argv)
 		       r.online ? "online (AT+CFUN=1)" : "left offline (AT+CFUN=4)");
 		fflush(stdout);
 	}
+	if (cloud != NULL) {
+		struct nrfca_progress *cp = nrfca_progress_create(stderr, lvl, -1, 1);
+		int crc;
+
+		if (cloud_warning[0])
+			fprintf(stderr, "nrfca provision: %s\n", cloud_warning);
+		crc = nrfca_prov_cloud_send(cloud, cp, stdout);
+		nrfca_progress_free(cp);
+		if (rc == 0)
+			rc = crc;
+	}
 	nrfca_progress_free(o.progress);
 out:
+	nrfca_prov_cloud_free(cloud);
 	nrfca_stationcfg_clear(&cfg);
 	return rc;
 }

@@ -22,7 +22,9 @@ enum nrfca_exit {
 	NRFCA_EXIT_VERIFY_FAILED = 8,
 	NRFCA_EXIT_DUPLICATE = 9,     /* already provisioned: needs --replace */
 	NRFCA_EXIT_LOCAL_IO = 10,     /* local files */
-	NRFCA_EXIT_CREDENTIAL = 11,   /* the station's own credential: missing or refused */
+	NRFCA_EXIT_CLOUD_REFUSED = 11,    /* nRF Cloud refused devices or the API key */
+	NRFCA_EXIT_CLOUD_UNREACHABLE = 12, /* nRF Cloud unreachable, outcome unknown */
+	NRFCA_EXIT_CREDENTIAL = 13,   /* the station's own credential: missing or refused */
 	NRFCA_EXIT_MAX
 };
 
@@ -58,6 +60,10 @@ static inline struct nrfca_exit_info nrfca_exit_info(enum nrfca_exit c)
 		[NRFCA_EXIT_DUPLICATE] = { "duplicate",
 			"already provisioned / duplicate (use --replace)" },
 		[NRFCA_EXIT_LOCAL_IO] = { "local-io", "local I/O error (files)" },
+		[NRFCA_EXIT_CLOUD_REFUSED] = { "cloud-refused",
+			"nRF Cloud refused devices or the API key (see the results file)" },
+		[NRFCA_EXIT_CLOUD_UNREACHABLE] = { "cloud-unreachable",
+			"nRF Cloud unreachable, or the outcome of an upload unknown" },
 		[NRFCA_EXIT_CREDENTIAL] = { "station-credential",
 			"the CA refused this station's credential (HTTP 401, or 403 for the "
 			"route), or its token file is missing or unreadable; nothing was done to "

@@ -153,13 +153,13 @@ static int entry_path(const char *dir, const char *imei, uint32_t sec_tag, char 
 	return 0;
 }
 
-static int mkdir_p(const char *dir, struct nrfca_err *e)
+int nrfca_mkdir_private(const char *dir, struct nrfca_err *e)
 {
 	char p[PATH_MAX];
 	size_t i, n = strlen(dir);
 
 	if (n == 0 || n >= sizeof(p))
-		return nrfca_err_set(e, NRFCA_E_CONFIG, "bad journal directory '%.100s'", dir);
+		return nrfca_err_set(e, NRFCA_E_CONFIG, "bad directory '%.100s'", dir);
 	memcpy(p, dir, n + 1);
 	for (i = 1; i <= n; i++) {
 		if (p[i] != '/' && p[i] != '\0')
@@ -255,7 +255,7 @@ int nrfca_journal_save(const char *dir, const struct nrfca_journal_entry *en,
 	int rc = -1;
 
 	if (entry_path(dir, en->imei, en->sec_tag, path, sizeof(path), e) != 0 ||
-	    mkdir_p(dir, e) != 0)
+	    nrfca_mkdir_private(dir, e) != 0)
 		return -1;
 	doc = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I}", "imei", en->imei, "sec_tag",
 			(json_int_t)en->sec_tag, "keygen", en->keygen, "request_id",

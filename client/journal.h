@@ -52,6 +52,8 @@ void nrfca_journal_entry_clear(struct nrfca_journal_entry *en);
  * Shared with the other station files. */
 int nrfca_write_atomic(const char *path, const void *data, size_t len, unsigned mode,
 		       struct nrfca_err *e);
+/* Create dir and its missing parents, each mode 0700 (station state). */
+int nrfca_mkdir_private(const char *dir, struct nrfca_err *e);
 /* Read a regular file of at most max bytes (NUL-terminated copy).  0 with
  * *found = 0 when it does not exist (found may be NULL: then an error). */
 int nrfca_read_small(const char *path, size_t max, char **out, size_t *len, int *found,

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "exitcodes.h"
 
@@ -15,13 +16,15 @@ static const struct subcommand subcommands[] = {
 	{ "parse", cmd_parse, "decode %KEYGEN / %ATTESTTOKEN output and check the binding" },
 	{ "creds", cmd_creds, "list, write or delete credentials on a modem" },
 	{ "provision", cmd_provision, "provision one modem end to end (key, CA, write, verify)" },
+	{ "onboard", cmd_onboard, "put provisioned devices into nRF Cloud (bulk onboarding)" },
 };
 
 static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: nrfca <command> [options]\n\ncommands:\n");
+	fprintf(f, "usage: nrfca <command> [options]\n"
+		   "       nrfca --help | --version\n\ncommands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(f, "\n`nrfca <command> --help` describes one command.\n\n");
@@ -41,10 +44,16 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "--version") == 0)
+		return nrfca_cli_version("nrfca");
+	if (argv[1][0] == '-') {
+		fprintf(stderr, "nrfca: unknown option '%s' before the command (see 'nrfca --help')\n",
+			argv[1]);
+		return 2;
+	}
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "nrfca: unknown command '%s'\n", argv[1]);
-	usage(stderr);
+	fprintf(stderr, "nrfca: unknown command '%s' (see 'nrfca --help')\n", argv[1]);
 	return 2;
 }

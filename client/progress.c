@@ -119,6 +119,20 @@ void nrfca_progress_end(struct nrfca_progress *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+int nrfca_progress_live(const struct nrfca_progress *p)
+{
+	return p != NULL && p->tty && p->level == NRFCA_PROGRESS_NORMAL;
+}
+
+void nrfca_progress_set_total(struct nrfca_progress *p, unsigned total)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->total = total;
+	pthread_mutex_unlock(&p->mu);
+}
+
 void nrfca_progress_step(struct nrfca_progress *p, unsigned n, const char *what)
 {
 	if (p == NULL)

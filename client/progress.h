@@ -30,6 +30,11 @@ struct nrfca_progress *nrfca_progress_create(FILE *f, enum nrfca_progress_level 
 					     int tty, unsigned total);
 void nrfca_progress_free(struct nrfca_progress *p);
 
+/* 1 when notes redraw one line in place (a terminal at the normal level):
+ * then frequent notes (percentages) are cheap; otherwise each is a line. */
+int nrfca_progress_live(const struct nrfca_progress *p);
+/* Change the number of steps (work whose size is learnt on the way). */
+void nrfca_progress_set_total(struct nrfca_progress *p, unsigned total);
 /* Step n (1-based) of total begins. */
 void nrfca_progress_step(struct nrfca_progress *p, unsigned n, const char *what);
 /* A note inside the current step (retries, decisions); not shown when quiet. */

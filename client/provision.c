@@ -1056,6 +1056,8 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	}
 	r->resumed = p.resume;
 	r->seconds = mono() - t0;
+	if (rc == 0 && o->on_done != NULL)
+		o->on_done(o->on_done_ctx, r, p.ans.certificate, NULL);
 	if (rc != 0) {
 		nrfca_err_prefix(e, "step %d (%s)", p.failed_step + 1, steps[p.failed_step].name);
 		snprintf(r->modem_state, sizeof(r->modem_state), "%s",

@@ -33,6 +33,8 @@
 #define NRFCA_ONBOARD_MAX_ROWS 1000u            /* nRF Cloud's limit per CSV file */
 #define NRFCA_CSV_MAX (8u * 1024u * 1024u)     /* bytes of an existing CSV we read */
 
+struct nrfca_prov_result;
+
 struct nrfca_prov_opts {
 	struct nrf91_opts modem;
 	struct nrfca_ca_opts ca;
@@ -47,6 +49,12 @@ struct nrfca_prov_opts {
 	const char *tags;          /* pipe-delimited; NULL = empty */
 	const char *fw_types;      /* NULL = "APP|MODEM" */
 	struct nrfca_progress *progress;
+	/* Called once the device is provisioned, with the certificate written
+	 * (PEM) or, for a public-key registration, the attested public key
+	 * (PEM, cert_pem NULL); e.g. prov_cloud.h queues it for nRF Cloud. */
+	void (*on_done)(void *ctx, const struct nrfca_prov_result *r, const char *cert_pem,
+			const char *pubkey_pem);
+	void *on_done_ctx;
 };
 
 struct nrfca_prov_result {

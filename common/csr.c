@@ -10,6 +10,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 struct nrfca_csr {
@@ -158,6 +159,59 @@ out:
 	return rc;
 }
 
+/* The digest of an RSASSA-PSS AlgorithmIdentifier (SHA-1 when absent). */
+static int pss_digest(const X509_ALGOR *alg)
+{
+	const ASN1_OBJECT *oid;
+	const void *pval;
+	int ptype, nid = NID_undef;
+	RSA_PSS_PARAMS *pss;
+
+	X509_ALGOR_get0(&oid, &ptype, &pval, alg);
+	if (ptype != V_ASN1_SEQUENCE)
+		return NID_undef;
+	pss = ASN1_item_unpack(pval, ASN1_ITEM_rptr(RSA_PSS_PARAMS));
+	if (pss == NULL)
+		return NID_undef;
+	nid = pss->hashAlgorithm ? OBJ_obj2nid(pss->hashAlgorithm->algorithm) : NID_sha1;
+	RSA_PSS_PARAMS_free(pss);
+	return nid;
+}
+
+/* Proof of possession is only as good as the digest's collision resistance:
+ * SHA-256 or stronger (SHA-2, SHA-3), or Ed25519/Ed448.  MD5, SHA-1 and
+ * SHA-224 (and anything unknown) are refused, naming the algorithm. */
+static int check_signature_algorithm(const X509_REQ *req, struct nrfca_err *err)
+{
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *oid;
+	char name[80];
+	int sig, md = NID_undef, pk = NID_undef;
+
+	X509_REQ_get0_signature(req, NULL, &alg);
+	X509_ALGOR_get0(&oid, NULL, NULL, alg);
+	sig = OBJ_obj2nid(oid);
+	if (sig == NID_ED25519 || sig == NID_ED448)
+		return 0;
+	if (sig == NID_rsassaPss)
+		md = pss_digest(alg);
+	else if (sig != NID_undef)
+		OBJ_find_sigid_algs(sig, &md, &pk);
+	switch (md) {
+	case NID_sha256: case NID_sha384: case NID_sha512:
+	case NID_sha3_256: case NID_sha3_384: case NID_sha3_512:
+		return 0;
+	}
+	if (sig == NID_rsassaPss)
+		snprintf(name, sizeof(name), "RSASSA-PSS with %s",
+			 md != NID_undef ? OBJ_nid2sn(md) : "an unreadable digest");
+	else
+		OBJ_obj2txt(name, sizeof(name), oid, 0);
+	return nrfca_err_set(err, NRFCA_E_INPUT,
+			     "the CSR is signed with %s; only SHA-256 or stronger (or Ed25519) is "
+			     "accepted, MD5, SHA-1 and SHA-224 are refused", name);
+}
+
 int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **out,
 		       struct nrfca_err *err)
 {
@@ -197,6 +251,8 @@ int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **
 			      X509_REQ_get_version(c->req));
 		goto out;
 	}
+	if (check_signature_algorithm(c->req, err) != 0)
+		goto out;
 	pk = X509_REQ_get0_pubkey(c->req);
 	if (pk == NULL) {
 		nrfca_err_ssl(err, NRFCA_E_INPUT, "the CSR's public key cannot be decoded");

@@ -23,6 +23,7 @@ static const char *const errc_names[NRFCA_E_MAX] = {
 	[NRFCA_E_POLICY] = "policy",
 	[NRFCA_E_CONFLICT] = "conflict",
 	[NRFCA_E_INTERNAL] = "internal",
+	[NRFCA_E_STALE] = "stale",
 };
 
 const char *nrfca_errc_name(enum nrfca_errc code)

@@ -28,6 +28,7 @@ enum nrfca_errc {
 	NRFCA_E_POLICY,      /* refused by policy */
 	NRFCA_E_CONFLICT,
 	NRFCA_E_INTERNAL,
+	NRFCA_E_STALE,       /* decided on facts that changed meanwhile: re-read, decide again */
 	NRFCA_E_MAX
 };
 

@@ -44,8 +44,7 @@ fi
 if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label:.*nrfca-quickstart"; then
 	say "creating the SoftHSM2 token 'nrfca-quickstart' in var/softhsm"
 	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.so-pin" )
-	softhsm2-util --init-token --free --label nrfca-quickstart \
-		--so-pin "$(cat "$var/token.so-pin")" --pin "$(cat "$var/token.pin")" >/dev/null
+	SOFTHSM_MODULE=$module bash deploy/softhsm-init-token.sh nrfca-quickstart "$var/token.so-pin" "$var/token.pin"
 fi
 
 cat >"$var/nrfca.json" <<CONF

@@ -1,9 +1,12 @@
 # softhsm.sh - a private SoftHSM2 token for one test run (source this file).
 #
-#   softhsm_setup DIR [LABEL]   creates DIR/{tokens,softhsm2.conf,pin,nrfca.json},
+#   softhsm_setup DIR [LABEL]   creates DIR/{tokens,softhsm2.conf,pin,so-pin,nrfca.json},
 #                               exports SOFTHSM2_CONF and NRFCA_TEST_URI
+#   softhsm_init_token DIR LABEL  one more token in DIR's token directory, same PINs
 #   softhsm_teardown DIR        removes DIR
 #
+# The PINs (user 123456, SO 87654321) are in DIR/pin and DIR/so-pin and never
+# on a command line (deploy/softhsm-init-token.sh).
 # Nothing outside DIR is touched.  Reproducible by hand:
 #   . tests/integration/lib/softhsm.sh; softhsm_setup /tmp/t
 SOFTHSM_MODULE=${SOFTHSM_MODULE:-}
@@ -30,10 +33,11 @@ log.level = ERROR
 slots.removable = false
 CONF
 	export SOFTHSM2_CONF=$dir/softhsm2.conf
-	softhsm2-util --init-token --free --label "$label" --so-pin 87654321 --pin 123456 >/dev/null
 	umask 077
 	printf '123456\n' >"$dir/pin"
+	printf '87654321\n' >"$dir/so-pin"
 	umask 022
+	softhsm_init_token "$dir" "$label" || return 1
 	export NRFCA_TEST_URI="pkcs11:token=$label;object=ca-key?module-path=$SOFTHSM_MODULE&pin-source=file:$dir/pin"
 	cat >"$dir/nrfca.json" <<CONF
 {
@@ -43,6 +47,11 @@ CONF
   "database": "sqlite:$dir/nrfca.db"
 }
 CONF
+}
+
+softhsm_init_token() {
+	SOFTHSM_MODULE=$SOFTHSM_MODULE bash "$(dirname "${BASH_SOURCE[0]}")/../../../deploy/softhsm-init-token.sh" \
+		"$2" "$1/so-pin" "$1/pin"
 }
 
 softhsm_teardown() {

@@ -43,7 +43,7 @@ grep -q "Subject: CN = Ceremony Root, O = nrfca tests" <<<"$text" || fail "subje
 
 # 2. an independent witness: pkcs11-tool reads the key's attributes
 if command -v pkcs11-tool >/dev/null; then
-	attrs=$(pkcs11-tool --module "$SOFTHSM_MODULE" --token-label ceremony-test --login --pin 123456 \
+	attrs=$(NRFCA_TEST_PIN=$(cat "$dir/pin") pkcs11-tool --module "$SOFTHSM_MODULE" --token-label ceremony-test --login --pin env:NRFCA_TEST_PIN \
 		--list-objects --type privkey 2>/dev/null)
 	grep -q "never extractable" <<<"$attrs" || fail "pkcs11-tool does not report never extractable: $attrs"
 	grep -q "always sensitive" <<<"$attrs" || fail "pkcs11-tool does not report always sensitive"
@@ -68,7 +68,7 @@ mv "$dir/ca-chain.keep" "$dir/ca-chain.pem"
 echo "ok: second init refused: $out"
 
 # 4. P-384 and an external root: CSR, signed by another CA, imported
-softhsm2-util --init-token --free --label p384 --so-pin 87654321 --pin 123456 >/dev/null
+softhsm_init_token "$dir" p384 || fail "cannot make the p384 token"
 uri384="pkcs11:token=p384;object=ca-key?module-path=$SOFTHSM_MODULE&pin-source=file:$dir/pin"
 cat >"$dir/p384.json" <<CONF
 { "token": { "uri": "$uri384" }, "ca": { "chain": "$dir/p384-chain.pem" } }

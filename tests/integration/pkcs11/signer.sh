@@ -11,7 +11,7 @@ softhsm_setup "$dir" signer-test
 "$build/tests/signer_test" "$NRFCA_TEST_URI" "$dir/tokens"
 # An RSA key made by another tool: PKCS#1 v1.5 and PSS through the signer
 if command -v pkcs11-tool >/dev/null; then
-	pkcs11-tool --module "$SOFTHSM_MODULE" --token-label signer-test --login --pin 123456 \
+	NRFCA_TEST_PIN=$(cat "$dir/pin") pkcs11-tool --module "$SOFTHSM_MODULE" --token-label signer-test --login --pin env:NRFCA_TEST_PIN \
 		--keypairgen --key-type rsa:2048 --label rsa-key --id 0a >/dev/null 2>&1
 	"$build/tests/rsa_test" "${NRFCA_TEST_URI/object=ca-key/object=rsa-key}"
 else

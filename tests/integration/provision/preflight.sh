@@ -67,18 +67,18 @@ jq -e '.profiles[] | select(.name == "imei") | .cn.source == "imei" and .cn.imei
 jq -e '.profiles[] | select(.name == "nrf-cloud-mqtt") | .cn.source == "attested_uuid" and (has("sec_tags") | not)' \
 	"$dir/profiles.json" >/dev/null || fail "default profile description: $(head -c 300 "$dir/profiles.json")"
 
-# ---- 1. a wrong credential: exit 11 before the port is opened ----
+# ---- 1. a wrong credential: exit 13 before the port is opened ----
 start_sim pf1 --imei "$(imei_of 35265610990001)"
 printf 'not-a-valid-secret\n' >"$dir/bad.token"
-prov 11 "bad token" --token-file "$dir/bad.token" && {
+prov 13 "bad token" --token-file "$dir/bad.token" && {
 	grep -q "credential" <<<"$err" && grep -q "401" <<<"$err" &&
-		ok "bad token: exit 11 naming the credential: $(head -1 <<<"$err" | cut -c1-120)" ||
+		ok "bad token: exit 13 naming the credential: $(head -1 <<<"$err" | cut -c1-120)" ||
 		fail "bad token message: $err"
 	untouched pf1 "bad token"
 }
 # ---- 2. a missing token file ----
-prov 11 "missing token file" --token-file "$dir/nope.token" && {
-	grep -q "nope.token" <<<"$err" && ok "missing token file: exit 11 naming the file" || fail "missing token: $err"
+prov 13 "missing token file" --token-file "$dir/nope.token" && {
+	grep -q "nope.token" <<<"$err" && ok "missing token file: exit 13 naming the file" || fail "missing token: $err"
 	untouched pf1 "missing token file"
 }
 # ---- 3. an unknown profile: the offered ones are listed ----
@@ -110,11 +110,11 @@ prov 0 "after the refusals" --profile imei --id nrf-imei --sec-tag 150 && check_
 stop_sim pf1
 
 # ---- 7. the operator's credential: GET /v1/profiles works, POST /v1/enroll is
-# forbidden after %KEYGEN: exit 11, the key is kept, the rerun resumes ----
+# forbidden after %KEYGEN: exit 13, the key is kept, the rerun resumes ----
 start_sim pf2 --imei "$(imei_of 35265610990003)" --uuid "$(uuid_of 903)"
-prov 11 "operator token enrolls" --token-file "$srv/operator.token" && {
+prov 13 "operator token enrolls" --token-file "$srv/operator.token" && {
 	grep -q "refused this station's credential (HTTP 403 forbidden)" <<<"$err" &&
-		ok "403 forbidden after %KEYGEN: exit 11" || fail "403 message: $err"
+		ok "403 forbidden after %KEYGEN: exit 13" || fail "403 message: $err"
 	grep -q "journal kept" <<<"$err" && ! grep -q -- "--replace" <<<"$err" &&
 		ok "403: the journal keeps the CSR, --replace not advised" || fail "403 advice: $err"
 }
@@ -145,7 +145,7 @@ touch "$dir/gate"
 wait $provpid
 rc=$?
 err=$(cat "$dir/stderr")
-[ $rc = 11 ] && grep -q "HTTP 401" <<<"$err" && ok "401 after %KEYGEN: exit 11" ||
+[ $rc = 13 ] && grep -q "HTTP 401" <<<"$err" && ok "401 after %KEYGEN: exit 13" ||
 	fail "401 case: exit $rc: $(tail -3 "$dir/stderr")"
 grep -q "journal kept" <<<"$err" && ! grep -q -- "--replace" <<<"$err" || fail "401 advice: $err"
 [ -n "$(ls "$dir/journal" 2>/dev/null)" ] && ok "401: the journal entry is kept" || fail "401: journal entry removed"

@@ -64,6 +64,11 @@ last=$(od -An -tu1 -j $((sz - 1)) -N1 sig.der | tr -d ' ')
 openssl req -inform DER -in bad.der -out bad.csr 2>/dev/null || fail "cannot re-encode the altered CSR"
 csr_body bad.csr body.bin
 check "CSR bad signature" 400 csr_signature "" "${AUTH[@]}" "${J[@]}" --data-binary @body.bin "$E"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout sha1.key -sha1 \
+	-subj "/CN=$(uuid)" -out sha1.csr 2>/dev/null || fail "openssl cannot make a SHA-1 CSR"
+csr_body sha1.csr body.bin
+check "CSR signed with SHA-1" 400 invalid_csr "" "${AUTH[@]}" "${J[@]}" --data-binary @body.bin "$E"
+grep -q 'ecdsa-with-SHA1' out.json || fail "the SHA-1 refusal does not name the algorithm: $(cat out.json)"
 new_csr rsa:2048 "$(uuid)" rsa.csr; csr_body rsa.csr body.bin
 check "RSA key" 403 policy_denied key_type "${AUTH[@]}" "${J[@]}" --data-binary @body.bin "$E"
 new_csr ec:P-384 "$(uuid)" p384.csr; csr_body p384.csr body.bin

@@ -22,6 +22,7 @@
 
 #include <openssl/evp.h>
 
+#include "cli.h"
 #include "error.h"
 #include "sim_crypto.h"
 #include "sim_modem.h"
@@ -78,6 +79,7 @@ static const char usage_text[] =
 	"      keygen-wait=PATH   hold each %KEYGEN answer until PATH exists (tests that\n"
 	"                         act while the key is being made)\n"
 	"  --help                 this text\n"
+	"  --version              the program's version\n"
 	"\n"
 	"Exit status: 0 stopped by signal or close-after, 1 cannot start, 2 usage.\n"
 	"\n"
@@ -414,6 +416,7 @@ int main(int argc, char **argv)
 		{ "identity-key", required_argument, NULL, 'k' },
 		{ "identity-pub-out", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nrfca_err e = { 0 };
@@ -432,7 +435,8 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t block, waitmask;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f': o.fw = optarg; break;
 		case 'i': o.imei = optarg; break;
@@ -469,15 +473,14 @@ int main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case 'V':
+			return nrfca_cli_version("nrf91-sim");
 		default:
-			fputs(usage_text, stderr);
-			return 2;
+			return nrfca_cli_bad_option("nrf91-sim", argv, opt);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "nrf91-sim: unexpected argument %s\n", argv[optind]);
-		return 2;
-	}
+	if (optind != argc)
+		return nrfca_cli_usage_error("nrf91-sim", "unexpected argument '%s'", argv[optind]);
 	o.truncate_keygen = f.truncate_keygen;
 	o.cme527_on = f.cme527_on;
 	o.max_cmd = f.max_cmd;

@@ -325,6 +325,84 @@ static void test_spki(void **state)
 	free(der);
 }
 
+/* A CSR over `key` signed with `md` (RSA-PSS padding when pss). */
+static unsigned char *make_csr_md(EVP_PKEY *key, const EVP_MD *md, int pss, size_t *len)
+{
+	X509_REQ *req = X509_REQ_new();
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	unsigned char *der = NULL;
+	int n;
+
+	X509_REQ_set_version(req, X509_REQ_VERSION_1);
+	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+				   (const unsigned char *)"dev-md", -1, -1, 0);
+	X509_REQ_set_pubkey(req, key);
+	assert_int_equal(EVP_DigestSignInit(ctx, &pctx, md, NULL, key), 1);
+	if (pss)
+		assert_true(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0);
+	assert_true(X509_REQ_sign_ctx(req, ctx) > 0);
+	n = i2d_X509_REQ(req, &der);
+	assert_true(n > 0);
+	*len = (size_t)n;
+	EVP_MD_CTX_free(ctx);
+	X509_REQ_free(req);
+	return der;
+}
+
+/* Proof of possession needs a collision-resistant digest: MD5, SHA-1 and
+ * SHA-224 signatures are refused with the algorithm named; SHA-256 and
+ * stronger, RSA-PSS over them, Ed25519 are accepted. */
+static void test_weak_signatures(void **state)
+{
+	EVP_PKEY *ec = EVP_EC_gen("P-256");
+	EVP_PKEY *rsa = EVP_RSA_gen(2048);
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	struct {
+		EVP_PKEY *key;
+		const EVP_MD *md;
+		int pss;
+		const char *refused; /* NULL: accepted; else the name in the message */
+	} cases[] = {
+		{ ec, EVP_sha1(), 0, "ecdsa-with-SHA1" },
+		{ ec, EVP_sha224(), 0, "ecdsa-with-SHA224" },
+		{ ec, EVP_sha256(), 0, NULL },
+		{ ec, EVP_sha384(), 0, NULL },
+		{ ec, EVP_sha512(), 0, NULL },
+		{ rsa, EVP_md5(), 0, "md5WithRSAEncryption" },
+		{ rsa, EVP_sha1(), 0, "sha1WithRSAEncryption" },
+		{ rsa, EVP_sha1(), 1, "RSASSA-PSS with SHA1" },
+		{ rsa, EVP_sha256(), 1, NULL },
+		{ rsa, EVP_sha256(), 0, NULL },
+		{ ed, NULL, 0, NULL },
+	};
+	size_t i, len;
+
+	(void)state;
+	assert_non_null(ed);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nrfca_csr *c = NULL;
+		struct nrfca_err err = { 0 };
+		unsigned char *der = make_csr_md(cases[i].key, cases[i].md, cases[i].pss, &len);
+		int rc = csr_exact(der, len, &c, &err);
+
+		if (cases[i].refused == NULL) {
+			if (rc != 0)
+				fail_msg("case %zu refused: %s", i, err.msg);
+		} else {
+			if (rc == 0)
+				fail_msg("case %zu (%s) accepted", i, cases[i].refused);
+			if (strstr(err.msg, cases[i].refused) == NULL || err.code != NRFCA_E_INPUT)
+				fail_msg("case %zu: '%s' does not name %s", i, err.msg, cases[i].refused);
+		}
+		nrfca_csr_free(c);
+		OPENSSL_free(der);
+	}
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(rsa);
+	EVP_PKEY_free(ed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_pem_intake),
 		cmocka_unit_test(test_other_keys),
 		cmocka_unit_test(test_spki),
+		cmocka_unit_test(test_weak_signatures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,8 @@ static void defaults_and_paths(void **state)
 	assert_int_equal(c->listen_port, 8080);
 	assert_int_equal(c->max_body, 65536);
 	assert_int_equal(c->max_json_depth, 8);
+	assert_int_equal(c->max_connections_per_ip, 64);
+	assert_int_equal(c->receive_timeout, 10);
 	snprintf(want, sizeof(want), "%.*s/ca.pem", (int)(strrchr(path, '/') - path), path);
 	assert_string_equal(c->ca_chain, want);
 	snprintf(want, sizeof(want), "sqlite:%.*s/db/x.db", (int)(strrchr(path, '/') - path), path);
@@ -73,6 +75,8 @@ static const struct bad bads[] = {
 	{ "{\"ca\": {\"chain\": \"c\"}}", "$.token.uri is required" },
 	{ "{\"token\": {\"uri\": \"x\"}}", "$.ca.chain is required" },
 	{ "{\"token\": {\"uri\": \"x\"}, \"ca\": {\"chain\": \"c\"}, \"limits\": {\"max_body\": 10}}", "$.limits.max_body is 10" },
+	{ "{\"token\": {\"uri\": \"x\"}, \"ca\": {\"chain\": \"c\"}, \"limits\": {\"receive_timeout\": 0}}", "$.limits.receive_timeout is 0" },
+	{ "{\"token\": {\"uri\": \"x\"}, \"ca\": {\"chain\": \"c\"}, \"limits\": {\"max_connections_per_ip\": -1}}", "$.limits.max_connections_per_ip is -1" },
 	{ "{\"token\": \"x\"}", "$.token must be an object" },
 	{ "{\"token\": {\"uri\": \"x\"}, \"token\": {\"uri\": \"y\"}, \"ca\": {\"chain\": \"c\"}}", "duplicate" },
 };
