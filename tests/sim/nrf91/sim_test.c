@@ -1416,6 +1416,7 @@ static int t_shell_pem(void)
 		}
 		crlf[cl++] = (char)pem[i];
 	}
+	crlf[cl] = '\0';
 	TRY(sim_start(&s, args));
 	TRY(sh_line(&s, "at AT+CMEE=1", 1, &a));
 	/* raw line breaks inside at '...': cut at the first; every other line is
