@@ -2,7 +2,9 @@
 #include "provision.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,12 +281,15 @@ static int st_existing(struct prov *p)
 		if (nrfca_journal_load(p->o->journal_dir, p->r->imei, p->o->sec_tag, &p->je,
 				       &p->journal_found, p->e) != 0)
 			return NRFCA_EXIT_LOCAL_IO;
-		if (p->journal_found && p->had[NRF91_CRED_CLIENT_KEY] &&
-		    !p->had[NRF91_CRED_CLIENT_CERT]) {
+		if (p->journal_found && p->had[NRF91_CRED_CLIENT_KEY]) {
+			/* A journal entry exists only until a run has verified what it
+			 * wrote: a certificate found now was not verified (the run was
+			 * cut during the write or the read-back) and is written again. */
 			p->resume = 1;
 			note(p, "resuming: the journal holds the %%KEYGEN output of an earlier run "
-			     "and the modem still has that key without a certificate; the same CSR "
-			     "is sent again");
+			     "and the modem still has that key%s; the same CSR is sent again",
+			     p->had[NRF91_CRED_CLIENT_CERT] ? " and an unverified certificate" :
+			     " without a certificate");
 			return 0;
 		}
 		if (p->journal_found) {
@@ -601,6 +606,8 @@ static int st_enroll(struct prov *p)
 	if (p->profile != NULL)
 		json_object_set_new(body, "profile", json_string(p->profile));
 	json_object_set_new(body, "imei", json_string(p->r->imei));
+	if (p->o->slot != NULL)
+		json_object_set_new(body, "slot", json_string(p->o->slot));
 	json_object_set_new(body, "request_id", json_string(p->request_id));
 	oc = nrfca_ca_enroll(p->ca, body, &p->ans, p->e);
 	json_decref(body);
@@ -734,6 +741,18 @@ static int st_write(struct prov *p)
 		nrfca_err_prefix(p->e, "nothing was written");
 		return modem_exit(p);
 	}
+	if (p->resume) {
+		/* what an interrupted run left is replaced, not written over */
+		static const int stale[] = { NRF91_CRED_CLIENT_CERT, NRF91_CRED_CA_CERT };
+		size_t i;
+		int code = 0;
+
+		for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
+			if (p->had[stale[i]] &&
+			    nrf91_cmng_delete(p->m, p->o->sec_tag, stale[i], p->e) != 0 &&
+			    !(nrf91_last_final(p->m, &code) == NRFCA_AT_FINAL_CME && code == 513))
+				return modem_exit(p);
+	}
 	if (p->ans.trust_bundle != NULL && p->ans.trust_bundle[0]) {
 		rc = write_one(p, NRF91_CRED_CA_CERT, p->ans.trust_bundle, p->r->ca_hash);
 		if (rc != 0)
@@ -824,16 +843,24 @@ static int append_row(struct prov *p, const char *path, const char *row, int lim
 {
 	char *text = NULL, *out = NULL, *w;
 	size_t len = 0, rows = 0, rl = strlen(row);
-	int found = 0, has = 0, rc = NRFCA_EXIT_LOCAL_IO;
+	int found = 0, has = 0, rc = NRFCA_EXIT_LOCAL_IO, lock = -1;
 	const char *s, *end;
 
-	if (nrfca_read_small(path, NRFCA_CSV_MAX, &text, &len, &found, p->e) != 0)
+	/* other slots of a line (or other stations' processes) append too: the
+	 * check for the device's row and the write happen under one lock */
+	if (nrfca_file_lock(path, &lock, p->e) != 0)
 		return NRFCA_EXIT_LOCAL_IO;
+	if (nrfca_read_small(path, NRFCA_CSV_MAX, &text, &len, &found, p->e) != 0) {
+		nrfca_file_unlock(lock);
+		return NRFCA_EXIT_LOCAL_IO;
+	}
 	if (!found) {
 		text = strdup("");
 		len = 0;
-		if (text == NULL)
+		if (text == NULL) {
+			nrfca_file_unlock(lock);
 			return NRFCA_EXIT_FAILURE;
+		}
 	}
 	if (nrfca_csv_scan(text, len, p->r->device_id, &rows, &has, p->e) != 0) {
 		nrfca_err_prefix(p->e, "%s", path);
@@ -881,6 +908,7 @@ static int append_row(struct prov *p, const char *path, const char *row, int lim
 		goto done;
 	rc = 0;
 done:
+	nrfca_file_unlock(lock);
 	free(out);
 	free(text);
 	return rc;
@@ -977,6 +1005,44 @@ static double mono(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* One line at the end of a shared file, under its lock. */
+static int append_line(const char *path, const char *line, struct nrfca_err *e)
+{
+	size_t n = strlen(line), done = 0;
+	int lock = -1, fd, rc = -1;
+
+	if (nrfca_file_lock(path, &lock, e) != 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		nrfca_err_set(e, NRFCA_E_IO, "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (done < n + 1) {
+		/* the line, then its line feed */
+		const char *buf = done < n ? line + done : "\n";
+		ssize_t w = write(fd, buf, done < n ? n - done : 1);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			nrfca_err_set(e, NRFCA_E_IO, "cannot write %s: %s", path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		nrfca_err_set(e, NRFCA_E_IO, "cannot sync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	nrfca_file_unlock(lock);
+	return rc;
+}
+
 static void write_report(struct prov *p, int rc)
 {
 	json_t *doc, *arr, *h;
@@ -1021,9 +1087,16 @@ static void write_report(struct prov *p, int rc)
 	if (rc != 0 && p->failed_step >= S_OFFLINE)
 		json_object_set_new(doc, "modem_state", json_string(modem_state(p, state,
 										 sizeof(state))));
-	text = json_dumps(doc, JSON_INDENT(2));
-	if (text != NULL && nrfca_write_atomic(p->o->report, text, strlen(text), 0644, &e2) != 0)
+	if (p->o->slot != NULL)
+		json_object_set_new(doc, "slot", json_string(p->o->slot));
+	text = json_dumps(doc, p->o->report_append ? JSON_COMPACT : JSON_INDENT(2));
+	if (text != NULL && p->o->report_append) {
+		if (append_line(p->o->report, text, &e2) != 0)
+			nrfca_progress_warn(p->o->progress, "report not written: %s", e2.msg);
+	} else if (text != NULL &&
+		   nrfca_write_atomic(p->o->report, text, strlen(text), 0644, &e2) != 0) {
 		nrfca_progress_warn(p->o->progress, "report not written: %s", e2.msg);
+	}
 	free(text);
 	json_decref(doc);
 }
@@ -1044,6 +1117,8 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	p.failed_step = -1;
 	p.ans.sec_tag = -1;
 	for (i = 0; i < S_MAX; i++) {
+		if (o->on_step != NULL)
+			o->on_step(o->on_step_ctx, (unsigned)i + 1, r);
 		nrfca_progress_step(o->progress, (unsigned)i + 1, steps[i].what);
 		ts = mono();
 		rc = steps[i].run(&p);
@@ -1079,6 +1154,27 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	free(p.profiles);
 	nrf91_close(p.m);
 	return rc;
+}
+
+const char *nrfca_provision_step_name(unsigned n)
+{
+	return n >= 1 && n <= S_MAX ? steps[n - 1].name : "?";
+}
+
+const char *nrfca_provision_state_at(unsigned n)
+{
+	if (n <= S_FIRMWARE + 1)
+		return "nothing was changed";
+	if (n <= S_EXISTING + 1)
+		return "nothing was written; the modem may be offline (AT+CFUN=4)";
+	if (n == S_KEYGEN + 1)
+		return "the modem may hold a new key; once %KEYGEN answered the journal has its "
+		       "CSR and a rerun resumes with it";
+	if (n <= S_CHECK + 1)
+		return "the modem holds its key without a certificate; a rerun resumes with the "
+		       "same CSR (journal)";
+	return "the certificate may be written but not verified; a rerun resumes with the "
+	       "same CSR and writes it again (journal)";
 }
 
 /* ---- CSV ---- */
