@@ -51,7 +51,7 @@ check_shell() {
 	[ "$(jq -r .hashes.client_cert "$dir/$name.report")" = "$(state_cred "$name" 1 sha256)" ] &&
 		[ "$(jq -r .hashes.ca_cert "$dir/$name.report")" = "$(state_cred "$name" 0 sha256)" ] ||
 		{ fail "$what: nrfca's expected hashes differ from the modem's"; return 1; }
-	if jq -e 'select(.kind == "shell")' "$dir/$name.log" >/dev/null; then
+	if jq -s -e 'any(.[]; .kind == "shell")' "$dir/$name.log" >/dev/null; then
 		fail "$what: the shell refused lines: $(jq -c 'select(.kind == "shell")' "$dir/$name.log" | head -3)"
 		return 1
 	fi
