@@ -25,6 +25,7 @@ enum nrfca_exit {
 	NRFCA_EXIT_CLOUD_REFUSED = 11,    /* nRF Cloud refused devices or the API key */
 	NRFCA_EXIT_CLOUD_UNREACHABLE = 12, /* nRF Cloud unreachable, outcome unknown */
 	NRFCA_EXIT_CREDENTIAL = 13,   /* the station's own credential: missing or refused */
+	NRFCA_EXIT_INTERRUPTED = 14,  /* nrfca line stopped at once: devices left unfinished */
 	NRFCA_EXIT_MAX
 };
 
@@ -68,6 +69,9 @@ static inline struct nrfca_exit_info nrfca_exit_info(enum nrfca_exit c)
 			"the CA refused this station's credential (HTTP 401, or 403 for the "
 			"route), or its token file is missing or unreadable; nothing was done to "
 			"the modem, or the journal keeps its key for the rerun" },
+		[NRFCA_EXIT_INTERRUPTED] = { "interrupted",
+			"stopped at once by a second Ctrl-C (nrfca line): devices were left "
+			"unfinished, each named with its state and what a rerun does" },
 	};
 	static const struct nrfca_exit_info unknown = { "unknown", "unknown exit status" };
 

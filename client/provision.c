@@ -1156,6 +1156,28 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	return rc;
 }
 
+int nrfca_provision_check(const struct nrfca_prov_opts *o, char *profile, size_t cap,
+			  struct nrfca_err *e)
+{
+	struct nrfca_prov_result r;
+	struct prov p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	p.o = o;
+	p.r = &r;
+	p.e = e;
+	rc = preflight(&p);
+	if (rc == 0 && profile != NULL)
+		snprintf(profile, cap, "%s", p.sp.name);
+	if (p.have_sp)
+		nrfca_station_profile_clear(&p.sp);
+	free(p.profiles);
+	nrfca_ca_free(p.ca);
+	return rc;
+}
+
 const char *nrfca_provision_step_name(unsigned n)
 {
 	return n >= 1 && n <= S_MAX ? steps[n - 1].name : "?";

@@ -84,6 +84,13 @@ struct nrfca_prov_result {
 int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r,
 		    struct nrfca_err *e);
 
+/* The preflight alone, no modem: the station's credential, the profile and
+ * what it accepts (--id form, sec_tag) with the CA.  Returns the exit status
+ * a run would stop with (0: go); *profile (may be NULL) gets the profile's
+ * name. */
+int nrfca_provision_check(const struct nrfca_prov_opts *o, char *profile, size_t cap,
+			  struct nrfca_err *e);
+
 /* Short name of step n (1-based), e.g. "keygen"; "?" out of range. */
 const char *nrfca_provision_step_name(unsigned n);
 /* What an interrupted run most likely left in the modem when it stopped
