@@ -14,9 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 BUILD=$build
 export BUILD
-. "$root/tests/integration/lib/softhsm.sh"
-. "$root/tests/integration/lib/server.sh"
-. "$root/tests/integration/lib/sim.sh"
+. "$root/tests/integration/lib/station.sh"
 dir=$build/tmp/bench-line.$$
 srv=$dir/srv
 sim=$build/bin/nrf91-sim
@@ -33,16 +31,6 @@ trap cleanup EXIT
 mkdir -p "$srv"
 server_setup "$srv" >/dev/null
 server_start "$srv"
-
-imei_of() {
-	local d=$1 sum=0 i c
-	for ((i = 0; i < 14; i++)); do
-		c=${d:i:1}
-		if ((i % 2 == 1)); then c=$((c * 2)); ((c > 9)) && c=$((c - 9)); fi
-		sum=$((sum + c))
-	done
-	echo "$d$(((10 - sum % 10) % 10))"
-}
 
 serial=0
 # run N: N fresh simulators, one `nrfca line --once`; prints "wall cpu"

@@ -1,10 +1,15 @@
 # station.sh - helpers for tests that run `nrfca provision` / `nrfca line`
-# against nrf91-sim modems and a private nrfca-server (source after sim.sh
-# and server.sh).
-#
-# Needs: $dir (the test's folder), $srv (server folder with station.token
-# and operator.token), $nrfca and $sim (binaries), $SERVER_URL; the caller
-# defines fail() and ok().
+# against nrf91-sim modems and a private nrfca-server (sources softhsm.sh,
+# server.sh and sim.sh).  A test script:
+#   BUILD=$1; src=$2; export BUILD
+#   . "$src/tests/integration/lib/station.sh"
+#   station_test_begin NAME     binaries and jq checked (else exit 77), $dir and
+#                               $srv made under the build tree, $nrfca, $sim,
+#                               fail/ok counters, cleanup on exit (simulators,
+#                               server, $dir, and station_cleanup_extra if the
+#                               test defines it)
+#   ... server_setup "$srv"; server_start "$srv"; checks ...
+#   station_test_end NAME       prints the verdict and exits 0 or 1
 #
 #   imei_of D14          15-digit IMEI with its Luhn digit
 #   uuid_of N            a device UUID made from N
@@ -20,7 +25,48 @@
 #   cn_of PEM                          the certificate's CN
 #   sim_sent NAME REGEX                AT commands the modem received that
 #                                      match REGEX (from the command log)
+_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=softhsm.sh
+. "$_lib/softhsm.sh"
+# shellcheck source=server.sh
+. "$_lib/server.sh"
+# shellcheck source=sim.sh
+. "$_lib/sim.sh"
 declare -A simpid=()
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+station_test_cleanup() {
+	if declare -F station_cleanup_extra >/dev/null; then station_cleanup_extra; fi
+	stop_all_sims
+	server_stop
+	rm -rf "$dir"
+}
+
+station_test_begin() {
+	local b
+	nrfca=$BUILD/bin/nrfca
+	sim=$BUILD/bin/nrf91-sim
+	for b in "$nrfca" "$sim" "$BUILD/bin/nrfca-server" "$BUILD/bin/nrfca-admin"; do
+		[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
+	done
+	command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+	dir=$BUILD/tmp/$1.$$
+	srv=$dir/srv
+	mkdir -p "$dir" "$srv"
+	fails=0
+	trap station_test_cleanup EXIT
+}
+
+station_test_end() {
+	if [ "$fails" -ne 0 ]; then
+		echo "$fails failure(s)" >&2
+		exit 1
+	fi
+	echo "all $1 checks passed"
+	exit 0
+}
 
 imei_of() {
 	local d=$1 sum=0 i c

@@ -7,29 +7,10 @@ set -uo pipefail
 BUILD=$1
 src=$2
 export BUILD
-nrfca=$BUILD/bin/nrfca
-sim=$BUILD/bin/nrf91-sim
-admin=$BUILD/bin/nrfca-admin
-for b in "$nrfca" "$sim" "$BUILD/bin/nrfca-server" "$admin"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-dir=$BUILD/tmp/provision-preflight.$$
-srv=$dir/srv
-mkdir -p "$dir" "$srv"
-. "$src/tests/integration/lib/softhsm.sh"
-. "$src/tests/integration/lib/server.sh"
-. "$src/tests/integration/lib/sim.sh"
+# shellcheck source=../lib/station.sh
 . "$src/tests/integration/lib/station.sh"
-cleanup() {
-	stop_all_sims
-	server_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+station_test_begin provision-preflight
+admin=$BUILD/bin/nrfca-admin
 
 # The shipped policy; the imei profile limited to two sec_tag ranges; one
 # IMEI on the default profile's deny list.
@@ -183,8 +164,4 @@ prov 0 "rerun with --replace" --replace && check_modem pf5 "nRF9160 rerun with -
 	[ "$(cert_count "$(uuid_of 906)")" = 1 ] && ok "after the CSR refusal: a new key, one certificate"
 stop_sim pf5
 
-if [ $fails -ne 0 ]; then
-	echo "$fails failure(s)" >&2
-	exit 1
-fi
-echo "all preflight checks passed"
+station_test_end preflight

@@ -5,32 +5,9 @@ set -uo pipefail
 BUILD=$1
 src=$2
 export BUILD
-nrfca=$BUILD/bin/nrfca
-sim=$BUILD/bin/nrf91-sim
-for b in "$nrfca" "$sim" "$BUILD/bin/nrfca-server" "$BUILD/bin/nrfca-admin"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-dir=$BUILD/tmp/provision.$$
-srv=$dir/srv
-mkdir -p "$dir"
-# shellcheck source=../lib/softhsm.sh
-. "$src/tests/integration/lib/softhsm.sh"
-# shellcheck source=../lib/server.sh
-. "$src/tests/integration/lib/server.sh"
-. "$src/tests/integration/lib/sim.sh"
 # shellcheck source=../lib/station.sh
 . "$src/tests/integration/lib/station.sh"
-
-cleanup() {
-	stop_all_sims
-	server_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+station_test_begin provision
 
 # A policy of our own: the shipped one with the host-key profile enabled.
 mkdir -p "$srv"
@@ -254,8 +231,4 @@ done
 [ $n_ok = 4 ] && ok "four modems at once" || fail "parallel: $n_ok of 4 ($(cat "$dir"/par*.stderr | tail -3))"
 for i in 1 2 3 4; do stop_sim par$i; done
 
-if [ $fails -ne 0 ]; then
-	echo "$fails failure(s)" >&2
-	exit 1
-fi
-echo "all provisioning checks passed"
+station_test_end provisioning

@@ -8,28 +8,9 @@ set -uo pipefail
 BUILD=$1
 src=$2
 export BUILD
-nrfca=$BUILD/bin/nrfca
-sim=$BUILD/bin/nrf91-sim
-for b in "$nrfca" "$sim" "$BUILD/bin/nrfca-server" "$BUILD/bin/nrfca-admin"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-dir=$BUILD/tmp/provision-shell.$$
-srv=$dir/srv
-mkdir -p "$dir" "$srv"
-. "$src/tests/integration/lib/softhsm.sh"
-. "$src/tests/integration/lib/server.sh"
-. "$src/tests/integration/lib/sim.sh"
+# shellcheck source=../lib/station.sh
 . "$src/tests/integration/lib/station.sh"
-cleanup() {
-	stop_all_sims
-	server_stop
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+station_test_begin provision-shell
 
 server_setup "$srv" || { echo "server setup failed" >&2; exit 1; }
 server_start "$srv" || exit 1
@@ -135,8 +116,4 @@ for i in $(seq 1 20); do
 done
 [ $n_ok = 20 ] && ok "twenty modems in a row through the shell" || fail "shell sequence: $n_ok of 20"
 
-if [ $fails -ne 0 ]; then
-	echo "$fails failure(s)" >&2
-	exit 1
-fi
-echo "all shell provisioning checks passed"
+station_test_end "shell provisioning"

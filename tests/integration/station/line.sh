@@ -15,36 +15,20 @@ BUILD=$1
 src=$2
 part=$3
 export BUILD
-nrfca=$BUILD/bin/nrfca
-sim=$BUILD/bin/nrf91-sim
-for b in "$nrfca" "$sim" "$BUILD/bin/nrfca-server" "$BUILD/bin/nrfca-admin"; do
-	[ -x "$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+# shellcheck source=../lib/station.sh
+. "$src/tests/integration/lib/station.sh"
+station_test_begin "line-$part"
 if [ "$part" = screen ] && ! command -v tmux >/dev/null; then
 	echo "SKIP: tmux not installed"
 	exit 77
 fi
-dir=$BUILD/tmp/line-$part.$$
-srv=$dir/srv
-mkdir -p "$dir" "$srv" "$dir/ports"
-. "$src/tests/integration/lib/softhsm.sh"
-. "$src/tests/integration/lib/server.sh"
-. "$src/tests/integration/lib/sim.sh"
-. "$src/tests/integration/lib/station.sh"
+mkdir -p "$dir/ports"
 linepid=
 tmuxsock=$dir/tmux.sock
-cleanup() {
+station_cleanup_extra() {
 	[ -n "$linepid" ] && kill -9 "$linepid" 2>/dev/null
 	[ -S "$tmuxsock" ] && tmux -S "$tmuxsock" kill-server 2>/dev/null
-	stop_all_sims
-	server_stop
-	rm -rf "$dir"
 }
-trap cleanup EXIT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
 
 server_setup "$srv" || { echo "server setup failed" >&2; exit 1; }
 server_start "$srv" || exit 1
@@ -298,8 +282,4 @@ stop)
 	;;
 esac
 
-if [ $fails -ne 0 ]; then
-	echo "$fails failure(s)" >&2
-	exit 1
-fi
-echo "all line checks ($part) passed"
+station_test_end "line ($part)"

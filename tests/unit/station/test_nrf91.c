@@ -212,10 +212,10 @@ static void mtrace(void *ctx, enum nrfca_at_dir dir, const char *line)
 	snprintf(f->trace + n, sizeof(f->trace) - n, "%s\n", line);
 }
 
-static struct mfx *mstart(const struct peer_step *s, size_t n)
+static struct mfx *mstart_mode(const struct peer_step *s, size_t n, enum nrfca_at_prefix mode)
 {
 	struct mfx *f = calloc(1, sizeof(*f));
-	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_NONE, NULL, mtrace, NULL, 0 };
+	struct nrfca_at_opts o = { mode, NULL, mtrace, NULL, 0 };
 
 	assert_non_null(f);
 	o.trace_ctx = f;
@@ -224,6 +224,11 @@ static struct mfx *mstart(const struct peer_step *s, size_t n)
 	assert_int_equal(nrfca_at_create(f->port, &o, &f->at, &f->e), 0);
 	assert_int_equal(nrf91_attach(f->at, &f->m, &f->e), 0);
 	return f;
+}
+
+static struct mfx *mstart(const struct peer_step *s, size_t n)
+{
+	return mstart_mode(s, n, NRFCA_AT_PREFIX_NONE);
 }
 
 static void mstop(struct mfx *f)
@@ -378,19 +383,6 @@ static void test_keygen_step(void **state)
 	mstop(f);
 }
 
-static struct mfx *mstart_mode(const struct peer_step *s, size_t n, enum nrfca_at_prefix mode)
-{
-	struct mfx *f = calloc(1, sizeof(*f));
-	struct nrfca_at_opts o = { mode, NULL, mtrace, NULL, 0 };
-
-	assert_non_null(f);
-	o.trace_ctx = f;
-	f->peer = peer_start(s, n, &f->port);
-	assert_non_null(f->peer);
-	assert_int_equal(nrfca_at_create(f->port, &o, &f->at, &f->e), 0);
-	assert_int_equal(nrf91_attach(f->at, &f->m, &f->e), 0);
-	return f;
-}
 
 /* Through the shell the firmware stores CR LF whatever --line-ending says:
  * the hash is over that text. */
