@@ -72,5 +72,6 @@ ADMIN_CMD(admin_crl);
 ADMIN_CMD(admin_list);
 ADMIN_CMD(admin_audit_verify);
 ADMIN_CMD(admin_policy_check);
+ADMIN_CMD(admin_openssl_env);
 
 #endif

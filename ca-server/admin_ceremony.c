@@ -26,6 +26,8 @@ struct signer *admin_open_signer(struct nrfca_config *c, struct nrfca_err *err)
 	sc.pin_env = c->token_pin_env;
 	sc.pool_size = 2;
 	sc.allow_insecure_pin_file = c->token_allow_insecure_pin_file;
+	sc.base_dir = c->dir;
+	sc.env = (const char *const *)c->token_env;
 	if (signer_open(&sc, &s, err) != 0)
 		return NULL;
 	return s;
@@ -130,6 +132,8 @@ int admin_init(struct admin *a, int argc, char **argv)
 	sc.uri = c->token_uri;
 	sc.pin_env = c->token_pin_env;
 	sc.allow_insecure_pin_file = c->token_allow_insecure_pin_file;
+	sc.base_dir = c->dir;
+	sc.env = (const char *const *)c->token_env;
 	if (signer_generate_ec_key(&sc, curve, &e) != 0) {
 		fprintf(stderr, "nrfca-admin init: %s\n", e.msg);
 		return 1;

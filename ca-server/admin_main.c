@@ -61,6 +61,8 @@ static const struct admin_cmd cmds[] = {
 	  "walk the hash chain of the audit log" },
 	{ "policy check", admin_policy_check, admin_policy_check_help,
 	  "validate a policy file (needs no configuration)" },
+	{ "openssl-env", admin_openssl_env, admin_openssl_env_help,
+	  "shell lines for openssl's pkcs11 engine to use the CA key (offline signing)" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

@@ -22,6 +22,7 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
+#include "digest.h"
 #include "log.h"
 #include "metrics.h"
 #include "modem_out.h"
@@ -126,7 +127,7 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 		goto fail;
 	}
 	ca->md = EVP_PKEY_get_bits(signer_pkey(s)) >= 384 && EVP_PKEY_get_base_id(signer_pkey(s)) ==
-		 EVP_PKEY_EC ? EVP_sha384() : EVP_sha256();
+		 EVP_PKEY_EC ? nrfca_md_sha384() : nrfca_md_sha256();
 	*out = ca;
 	return 0;
 fail:
@@ -204,15 +205,11 @@ static void iso_time(long long t, char out[32])
 json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 {
 	char nb[32], na[32], ia[32], ra[32], sha[65], *pem = NULL;
-	const unsigned char *p = r->der;
-	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
 	json_t *o;
 
 	(void)ca;
-	if (x != NULL) {
-		pem = x509_to_pem(x);
-		X509_free(x);
-	}
+	if (r->der_len > 0)
+		nrfca_der_to_pem("CERTIFICATE", r->der, r->der_len, &pem, NULL);
 	iso_time(r->not_before, nb);
 	iso_time(r->not_after, na);
 	iso_time(r->issued_at, ia);
@@ -251,16 +248,11 @@ static json_t *enroll_body(struct ca *ca, const struct nrfca_policy *pol,
 	const struct nrfca_profile *pr = nrfca_policy_profile_find(pol, r->profile);
 	const char *tb = NULL;
 	char nb[32], na[32], *pem = NULL;
-	const unsigned char *p = r->der;
-	X509 *x = d2i_X509(NULL, &p, (long)r->der_len);
 	json_t *o;
 	size_t tbl = 0;
 
-	if (x == NULL)
-		return NULL;
-	pem = x509_to_pem(x);
-	X509_free(x);
-	if (pem == NULL)
+	/* the PEM straight from the DER: parsing it would decode its key again */
+	if (nrfca_der_to_pem("CERTIFICATE", r->der, r->der_len, &pem, NULL) != 0)
 		return NULL;
 	iso_time(r->not_before, nb);
 	iso_time(r->not_after, na);
@@ -337,19 +329,22 @@ static int add_profile_extensions(struct ca *ca, X509 *x, const struct nrfca_pol
 
 /* The unsigned certificate: a new random serial, the subject, the validity
  * (never beyond the CA certificate), the key and the profile's extensions. */
-static X509 *build_cert(struct ca *ca, EVP_PKEY *pub, const X509_NAME *subject,
+static X509 *build_cert(struct ca *ca, const struct nrfca_csr *csr, const X509_NAME *subject,
 			const struct nrfca_policy_ext *ext, int days,
 			char serial[LEDGER_SERIAL_MAX + 1], struct nrfca_err *err)
 {
+	const X509_ALGOR *alg;
+	const ASN1_BIT_STRING *key;
 	X509 *x = X509_new();
 
+	nrfca_csr_spki(csr, &alg, &key);
 	if (x == NULL || X509_set_version(x, X509_VERSION_3) != 1 ||
 	    !nrfca_x509_random_serial(x, serial) ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->cert)) != 1 ||
 	    X509_set_subject_name(x, subject) != 1 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
 	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
-	    X509_set_pubkey(x, pub) != 1)
+	    !nrfca_x509_set_spki(x, alg, key))
 		goto ssl_fail;
 	if (X509_cmp_time(X509_get0_notAfter(ca->cert), NULL) > 0 &&
 	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
@@ -696,7 +691,7 @@ static enum enroll_step step_build(struct enrollment *en)
 		return E_END;
 	}
 	X509_free(en->x);
-	en->x = build_cert(en->ca, nrfca_csr_pubkey(en->csr), en->subject, en->d.ext,
+	en->x = build_cert(en->ca, en->csr, en->subject, en->d.ext,
 			   en->d.validity_days, serial, &en->e);
 	if (en->x == NULL) {
 		fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);

@@ -11,7 +11,7 @@
 
 #define CONFIG_MAX (256 * 1024)
 
-enum ftype { F_STR, F_PATH, F_INT, F_BOOL, F_DB };
+enum ftype { F_STR, F_PATH, F_INT, F_BOOL, F_DB, F_ENV };
 
 struct field {
 	const char *section;  /* NULL: top level */
@@ -36,6 +36,7 @@ static const struct field fields[] = {
 	{ "token", "pin_env", F_STR, O(token_pin_env), 0, 0 },
 	{ "token", "pool_size", F_INT, O(token_pool_size), 1, 64 },
 	{ "token", "allow_insecure_pin_file", F_BOOL, O(token_allow_insecure_pin_file), 0, 1 },
+	{ "token", "env", F_ENV, O(token_env), 0, 0 },
 	{ "ca", "chain", F_PATH, O(ca_chain), 0, 0 },
 	{ NULL, "database", F_DB, O(database), 0, 0 },
 	{ NULL, "policy", F_PATH, O(policy), 0, 0 },
@@ -69,6 +70,82 @@ char *nrfca_path_resolve(const char *base_file, const char *p)
 	return out;
 }
 
+/* `p` resolved against the configuration's (absolute) folder. */
+static char *resolve(const struct nrfca_config *c, const char *p)
+{
+	size_t n;
+	char *out;
+
+	if (p[0] == '/')
+		return strdup(p);
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	n = strlen(c->dir) + strlen(p) + 2;
+	out = malloc(n);
+	if (out != NULL)
+		snprintf(out, n, "%s/%s", c->dir, p);
+	return out;
+}
+
+static void free_env(char **env)
+{
+	char **e;
+
+	for (e = env; e != NULL && *e != NULL; e++)
+		free(*e);
+	free(env);
+}
+
+/* token.env: {"NAME": "value", ...}; ./ and ../ values are paths. */
+static int set_env(struct nrfca_config *c, json_t *v, struct nrfca_err *err)
+{
+	const char *k;
+	json_t *x;
+	size_t i = 0, n;
+
+	if (!json_is_object(v))
+		return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.token.env must be an object of "
+				     "environment variables, e.g. {\"SOFTHSM2_CONF\": "
+				     "\"./softhsm2.conf\"}", c->path);
+	n = json_object_size(v);
+	if (n > NRFCA_CONFIG_ENV_MAX)
+		return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.token.env has %zu entries; at most "
+				     "%d", c->path, n, NRFCA_CONFIG_ENV_MAX);
+	free_env(c->token_env);
+	c->token_env = calloc(n + 1, sizeof(char *));
+	if (c->token_env == NULL)
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	json_object_foreach(v, k, x) {
+		const char *val, *p;
+		char *res;
+		size_t len;
+
+		for (p = k; *p != '\0'; p++)
+			if (!(*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			      (p > k && *p >= '0' && *p <= '9')))
+				break;
+		if (k[0] == '\0' || *p != '\0' || strlen(k) > 100)
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.token.env: '%.40s' is not an "
+					     "environment variable name (letters, digits, _)",
+					     c->path, k);
+		if (!json_is_string(x) || (len = strlen(val = json_string_value(x))) > 4096 ||
+		    len != json_string_length(x))
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.token.env.%s must be a string "
+					     "of at most 4096 characters", c->path, k);
+		res = strncmp(val, "./", 2) == 0 || strncmp(val, "../", 3) == 0 ?
+		      resolve(c, val) : strdup(val);
+		if (res == NULL)
+			return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		c->token_env[i] = malloc(strlen(k) + strlen(res) + 2);
+		if (c->token_env[i] != NULL)
+			sprintf(c->token_env[i], "%s=%s", k, res);
+		free(res);
+		if (c->token_env[i++] == NULL)
+			return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
 static int set_field(struct nrfca_config *c, const struct field *fd, json_t *v,
 		     struct nrfca_err *err)
 {
@@ -93,14 +170,14 @@ static int set_field(struct nrfca_config *c, const struct field *fd, json_t *v,
 					     where, dot, fd->key);
 		free(*slot);
 		if (fd->type == F_PATH) {
-			*slot = nrfca_path_resolve(c->path, s);
+			*slot = resolve(c, s);
 		} else if (fd->type == F_DB) {
 			if (strncmp(s, "sqlite:", 7) != 0)
 				return nrfca_err_set(err, NRFCA_E_CONFIG,
 						     "%s: $.database must be sqlite:PATH (got '%.40s')",
 						     c->path, s);
 			{
-				char *p = nrfca_path_resolve(c->path, s + 7);
+				char *p = resolve(c, s + 7);
 
 				if (p == NULL)
 					return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
@@ -133,6 +210,8 @@ static int set_field(struct nrfca_config *c, const struct field *fd, json_t *v,
 			*(int *)(base + fd->off) = (int)i;
 		return 0;
 	}
+	case F_ENV:
+		return set_env(c, v, err);
 	case F_BOOL:
 		if (!json_is_boolean(v))
 			return nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.%s%s%s must be true or false",
@@ -187,6 +266,21 @@ int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_
 	c = calloc(1, sizeof(*c));
 	if (c == NULL || (c->path = strdup(path)) == NULL)
 		goto nomem;
+	{
+		char *abs = realpath(path, NULL), *slash;
+
+		if (abs == NULL) {
+			nrfca_err_set(err, NRFCA_E_CONFIG, "cannot resolve the folder of %s: %s",
+				      path, strerror(errno));
+			goto out;
+		}
+		slash = strrchr(abs, '/');
+		if (slash == abs)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		c->dir = abs;
+	}
 	c->listen_address = strdup("127.0.0.1");
 	c->listen_port = 8080;
 	c->token_pool_size = 4;
@@ -287,6 +381,8 @@ void nrfca_config_free(struct nrfca_config *c)
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		if (fields[i].type == F_STR || fields[i].type == F_PATH || fields[i].type == F_DB)
 			free(*(char **)((char *)c + fields[i].off));
+	free_env(c->token_env);
 	free(c->path);
+	free(c->dir);
 	free(c);
 }

@@ -1,10 +1,13 @@
 /*
  * config.h - the JSON configuration shared by nrfca-server and nrfca-admin.
  *
- * Relative paths are resolved against the configuration file's folder.
- * Unknown keys and wrong types are refused with the JSON path.  The file is
- * at most 256 KiB.  The token PIN is never in this file: the token URI has
- * pin-source=file:PATH, or token.pin_env names an environment variable.
+ * Relative paths are resolved against the configuration file's folder
+ * (`dir`, absolute): file names, sqlite:PATH, the token URI's pin-source
+ * file and module-path (by the signer, given `dir`), and token.env values
+ * that start with ./ or ../.  Unknown keys and wrong types are refused with
+ * the JSON path.  The file is at most 256 KiB.  The token PIN is never in
+ * this file: the token URI has pin-source=file:PATH, or token.pin_env names
+ * an environment variable.
  */
 #ifndef NRFCA_CONFIG_H
 #define NRFCA_CONFIG_H
@@ -12,7 +15,8 @@
 #include "error.h"
 
 struct nrfca_config {
-	char *path;                /* the file itself */
+	char *path;                /* the file itself, as given */
+	char *dir;                 /* its folder, absolute: relative paths resolve here */
 	/* listen */
 	char *listen_address;      /* default 127.0.0.1 */
 	int listen_port;           /* default 8080; NRFCA_PORT overrides */
@@ -28,6 +32,8 @@ struct nrfca_config {
 	char *token_pin_env;
 	int token_pool_size;
 	int token_allow_insecure_pin_file;
+	char **token_env;          /* token.env as "NAME=VALUE", NULL-terminated (or NULL):
+	                              the module's environment, set before it is loaded */
 	/* ca */
 	char *ca_chain;            /* PEM, CA certificate first */
 	/* database / policy */
@@ -47,6 +53,8 @@ struct nrfca_config {
 
 int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_err *err);
 void nrfca_config_free(struct nrfca_config *c);
+
+#define NRFCA_CONFIG_ENV_MAX 32  /* entries of token.env */
 
 /* Resolve `p` against the folder of `base_file` (returns a new string). */
 char *nrfca_path_resolve(const char *base_file, const char *p);

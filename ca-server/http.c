@@ -125,6 +125,12 @@ struct request {
 	int status;
 	struct MHD_Response *resp;
 	int responded;
+	/* what the request line of the log says (log_request) */
+	struct {
+		char method[16];
+		char error[48], rule[48];
+		char serial[LEDGER_SERIAL_MAX + 2], device_id[65];
+	} log;
 };
 
 static double mono_now(void)
@@ -196,6 +202,8 @@ static void respond_error_text(struct request *rq, int status, const char *code,
 {
 	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
 
+	snprintf(rq->log.error, sizeof(rq->log.error), "%s", code);
+	snprintf(rq->log.rule, sizeof(rq->log.rule), "%s", rule ? rule : "");
 	if (o && rule)
 		json_object_set_new(o, "rule", json_string(rule));
 	respond_json(rq, status, o);
@@ -240,9 +248,15 @@ static void respond_error(struct request *rq, int status, const char *code, cons
 
 static void respond_result(struct request *rq, struct ca_result *res)
 {
-	if (res->body != NULL && res->status < 400)
+	const char *v;
+
+	if (res->body != NULL && res->status < 400) {
+		if ((v = json_string_value(json_object_get(res->body, "serial"))) != NULL)
+			snprintf(rq->log.serial, sizeof(rq->log.serial), "%s", v);
+		if ((v = json_string_value(json_object_get(res->body, "device_id"))) != NULL)
+			snprintf(rq->log.device_id, sizeof(rq->log.device_id), "%s", v);
 		respond_json(rq, res->status, res->body);
-	else
+	} else
 		respond_error(rq, res->status ? res->status : 500, res->error ? res->error : "internal",
 			      res->rule, res->retry_after, "%s", res->detail);
 }
@@ -1005,6 +1019,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 		rq->started = 1;
+		snprintf(rq->log.method, sizeof(rq->log.method), "%s", method);
 		atomic_fetch_add(&srv->in_flight, 1);
 		rq->srv = srv;
 		rq->t0 = mono_now();
@@ -1051,13 +1066,61 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *conn, const ch
 	return on_request(cls, conn, url, method, version, upload, upload_size, con_cls, 1);
 }
 
+static const char *nonempty(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+/* The request's one log line (typed: numbers are numbers, absent is null).
+ * Never a secret: no header, no body, only what the answer already said. */
+static void log_request(struct request *rq, struct MHD_Connection *conn, const char *route,
+			double seconds, int completed)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char addr[INET6_ADDRSTRLEN] = "";
+	const char *serial = nonempty(rq->log.serial) ? rq->log.serial :
+			     rq->route >= 0 ? nonempty(rq->serial) : NULL;
+
+	if (ci != NULL && ci->client_addr != NULL) {
+		const struct sockaddr *sa = ci->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr,
+				  sizeof(addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr,
+				  sizeof(addr));
+	}
+	{
+		struct nlog_field f[] = {
+			NLOG_STR("method", rq->log.method),
+			NLOG_STR("route", route),
+			NLOG_INT("status", rq->status),
+			NLOG_STR("error", nonempty(rq->log.error)),
+			NLOG_STR("rule", nonempty(rq->log.rule)),
+			NLOG_STR("serial", serial),
+			NLOG_STR("device_id", nonempty(rq->log.device_id)),
+			NLOG_STR("station", rq->authed && rq->who.role == ROLE_STATION ?
+					    rq->who.name : NULL),
+			NLOG_STR("caller", rq->authed ? rq->who.name : NULL),
+			NLOG_STR("client", nonempty(addr)),
+			NLOG_REAL("ms", seconds * 1000.0),
+			NLOG_BOOL("completed", completed),
+		};
+
+		nlog_fields(rq->status >= 500 ? NLOG_WARN : NLOG_INFO, "request", f,
+			    sizeof(f) / sizeof(f[0]));
+	}
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
 	const char *route;
-	char st[8], ms[32];
+	char st[8];
 	double el;
 
 	const union MHD_ConnectionInfo *ci;
@@ -1075,13 +1138,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	el = mono_now() - rq->t0;
 	route = rq->route >= 0 ? routes[rq->route].name : "unknown";
 	snprintf(st, sizeof(st), "%d", rq->status);
-	snprintf(ms, sizeof(ms), "%.2f", el * 1000.0);
 	metrics_inc(M_HTTP_REQUESTS, route, st);
 	metrics_observe(M_REQUEST_SECONDS, route, el);
 	if (rq->route != RT_METRICS && rq->route != RT_HEALTH)
-		nlog(rq->status >= 500 ? NLOG_WARN : NLOG_INFO, "request", "route", route, "status",
-		     st, "ms", ms, "caller", rq->authed ? rq->who.name : "",
-		     "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+		log_request(rq, conn, route, el, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (rq->resp)
 		MHD_destroy_response(rq->resp);
 	free(rq->body);

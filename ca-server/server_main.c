@@ -116,6 +116,8 @@ int main(int argc, char **argv)
 	sc.pin_env = cfg->token_pin_env;
 	sc.pool_size = (unsigned)cfg->token_pool_size;
 	sc.allow_insecure_pin_file = cfg->token_allow_insecure_pin_file;
+	sc.base_dir = cfg->dir;
+	sc.env = (const char *const *)cfg->token_env;
 	sc.notify = on_token_event;
 	if (signer_open(&sc, &signer, &e) != 0)
 		goto fail;

@@ -4,17 +4,73 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/asn1t.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "digest.h"
+
+/*
+ * PKCS#10 (RFC 2986) as OpenSSL's own X509_REQ templates describe it
+ * (crypto/x509/x_req.c), with one difference: the SubjectPublicKeyInfo stays
+ * an algorithm and a BIT STRING.  OpenSSL 3.0 turns every X509_PUBKEY it
+ * decodes into an EVP_PKEY through a decoder chain built for that one key,
+ * which costs more than the rest of an enrollment together; this module
+ * makes the key once (spki_pkey) and hands the certificate builder the
+ * algorithm and key bits as received.  OpenSSL's DER decoder does all the
+ * parsing; the request info keeps its received encoding (ASN1_SEQUENCE_enc),
+ * so the self-signature is checked over the bytes as signed.
+ */
+typedef struct {
+	X509_ALGOR *algor;
+	ASN1_BIT_STRING *public_key;
+} NRFCA_SPKI;
+
+typedef struct {
+	ASN1_ENCODING enc;
+	ASN1_INTEGER *version;
+	X509_NAME *subject;
+	NRFCA_SPKI *spki;
+	STACK_OF(X509_ATTRIBUTE) *attributes;
+} NRFCA_REQ_INFO;
+
+typedef struct {
+	NRFCA_REQ_INFO *info;
+	X509_ALGOR *sig_alg;
+	ASN1_BIT_STRING *signature;
+} NRFCA_REQ;
+
+ASN1_SEQUENCE(NRFCA_SPKI) = {
+	ASN1_SIMPLE(NRFCA_SPKI, algor, X509_ALGOR),
+	ASN1_SIMPLE(NRFCA_SPKI, public_key, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(NRFCA_SPKI)
+
+ASN1_SEQUENCE_enc(NRFCA_REQ_INFO, enc, NULL) = {
+	ASN1_SIMPLE(NRFCA_REQ_INFO, version, ASN1_INTEGER),
+	ASN1_SIMPLE(NRFCA_REQ_INFO, subject, X509_NAME),
+	ASN1_SIMPLE(NRFCA_REQ_INFO, spki, NRFCA_SPKI),
+	/* not OPTIONAL in RFC 2986; OpenSSL accepts its absence, so do we */
+	ASN1_IMP_SET_OF_OPT(NRFCA_REQ_INFO, attributes, X509_ATTRIBUTE, 0)
+} static_ASN1_SEQUENCE_END_ref(NRFCA_REQ_INFO, NRFCA_REQ_INFO)
+
+ASN1_SEQUENCE(NRFCA_REQ) = {
+	ASN1_SIMPLE(NRFCA_REQ, info, NRFCA_REQ_INFO),
+	ASN1_SIMPLE(NRFCA_REQ, sig_alg, X509_ALGOR),
+	ASN1_SIMPLE(NRFCA_REQ, signature, ASN1_BIT_STRING)
+} static_ASN1_SEQUENCE_END(NRFCA_REQ)
+
+
 struct nrfca_csr {
-	X509_REQ *req;
+	NRFCA_REQ *req;
+	EVP_PKEY *pkey;          /* made once from the SubjectPublicKeyInfo */
 	unsigned char *der;
 	size_t der_len;
 	char *cn;                /* UTF-8, NULL when the subject has no CN */
@@ -32,7 +88,8 @@ void nrfca_csr_free(struct nrfca_csr *c)
 {
 	if (c == NULL)
 		return;
-	X509_REQ_free(c->req);
+	ASN1_item_free((ASN1_VALUE *)c->req, ASN1_ITEM_rptr(NRFCA_REQ));
+	EVP_PKEY_free(c->pkey);
 	free(c->der);
 	free(c->cn);
 	free(c);
@@ -88,9 +145,8 @@ void nrfca_pkey_describe(const EVP_PKEY *pk, char *buf, size_t cap)
 }
 
 /* The subject's one CN as a NUL-terminated UTF-8 string, or NULL without one. */
-static int extract_cn(X509_REQ *req, char **cn, struct nrfca_err *err)
+static int extract_cn(const X509_NAME *name, char **cn, struct nrfca_err *err)
 {
-	const X509_NAME *name = X509_REQ_get_subject_name(req);
 	X509_NAME_ENTRY *e;
 	unsigned char *utf8 = NULL;
 	int i, n;
@@ -117,6 +173,24 @@ static int extract_cn(X509_REQ *req, char **cn, struct nrfca_err *err)
 	return 0;
 }
 
+/* The extensionRequest attribute, decoded as X509_REQ_get_extensions does. */
+static STACK_OF(X509_EXTENSION) *requested_extensions(const NRFCA_REQ *req)
+{
+	const STACK_OF(X509_ATTRIBUTE) *attrs = req->info->attributes;
+	const ASN1_TYPE *t;
+	const unsigned char *p;
+	int idx = X509at_get_attr_by_NID(attrs, NID_ext_req, -1);
+
+	t = X509_ATTRIBUTE_get0_type(X509at_get_attr(attrs, idx), 0);
+	if (t == NULL)
+		return sk_X509_EXTENSION_new_null();
+	if (t->type != V_ASN1_SEQUENCE)
+		return NULL;
+	p = t->value.sequence->data;
+	return (STACK_OF(X509_EXTENSION) *)ASN1_item_d2i(NULL, &p, t->value.sequence->length,
+							 ASN1_ITEM_rptr(X509_EXTENSIONS));
+}
+
 static int extract_key_usage(struct nrfca_csr *c, struct nrfca_err *err)
 {
 	STACK_OF(X509_EXTENSION) *exts = NULL;
@@ -125,9 +199,9 @@ static int extract_key_usage(struct nrfca_csr *c, struct nrfca_err *err)
 
 	c->key_usage = 0;
 	c->key_usage_present = 0;
-	if (X509_REQ_get_attr_by_NID(c->req, NID_ext_req, -1) < 0)
+	if (X509at_get_attr_by_NID(c->req->info->attributes, NID_ext_req, -1) < 0)
 		return 0;
-	exts = X509_REQ_get_extensions(c->req);
+	exts = requested_extensions(c->req);
 	if (exts == NULL) {
 		nrfca_err_ssl(err, NRFCA_E_INPUT, "the CSR's extensionRequest cannot be decoded");
 		goto out;
@@ -159,6 +233,38 @@ out:
 	return rc;
 }
 
+/* An EC key on a named curve is imported from its point (EVP_PKEY_fromdata,
+ * which checks the point is on the curve); any other key goes through
+ * OpenSSL's generic SubjectPublicKeyInfo decoder. */
+static EVP_PKEY *spki_pkey(const NRFCA_SPKI *spki, const unsigned char *der, size_t len)
+{
+	const ASN1_OBJECT *alg;
+	const void *pval;
+	int ptype, curve;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	OSSL_PARAM params[3];
+
+	X509_ALGOR_get0(&alg, &ptype, &pval, spki->algor);
+	if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT &&
+	    (curve = OBJ_obj2nid(pval)) != NID_undef && spki->public_key->length > 0 &&
+	    (spki->public_key->flags & 0x07) == 0) {
+		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+							     (char *)OBJ_nid2sn(curve), 0);
+		params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+							      spki->public_key->data,
+							      (size_t)spki->public_key->length);
+		params[2] = OSSL_PARAM_construct_end();
+		ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+		    EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
+			pk = NULL;
+		EVP_PKEY_CTX_free(ctx);
+		return pk;
+	}
+	return d2i_PUBKEY(NULL, &der, (long)len);
+}
+
 /* The digest of an RSASSA-PSS AlgorithmIdentifier (SHA-1 when absent). */
 static int pss_digest(const X509_ALGOR *alg)
 {
@@ -181,14 +287,12 @@ static int pss_digest(const X509_ALGOR *alg)
 /* Proof of possession is only as good as the digest's collision resistance:
  * SHA-256 or stronger (SHA-2, SHA-3), or Ed25519/Ed448.  MD5, SHA-1 and
  * SHA-224 (and anything unknown) are refused, naming the algorithm. */
-static int check_signature_algorithm(const X509_REQ *req, struct nrfca_err *err)
+static int check_signature_algorithm(const X509_ALGOR *alg, struct nrfca_err *err)
 {
-	const X509_ALGOR *alg = NULL;
 	const ASN1_OBJECT *oid;
 	char name[80];
 	int sig, md = NID_undef, pk = NID_undef;
 
-	X509_REQ_get0_signature(req, NULL, &alg);
 	X509_ALGOR_get0(&oid, NULL, NULL, alg);
 	sig = OBJ_obj2nid(oid);
 	if (sig == NID_ED25519 || sig == NID_ED448)
@@ -218,7 +322,6 @@ int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **
 	struct nrfca_csr *c = NULL;
 	const unsigned char *p = der;
 	EVP_PKEY *pk;
-	X509_PUBKEY *xpk;
 	unsigned char *spki = NULL;
 	int spki_len, v, rc = -1;
 
@@ -236,7 +339,7 @@ int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **
 		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 		goto out;
 	}
-	c->req = d2i_X509_REQ(NULL, &p, (long)len);
+	c->req = (NRFCA_REQ *)ASN1_item_d2i(NULL, &p, (long)len, ASN1_ITEM_rptr(NRFCA_REQ));
 	if (c->req == NULL) {
 		nrfca_err_ssl(err, NRFCA_E_INPUT, "the CSR is not valid DER PKCS#10");
 		goto out;
@@ -246,19 +349,27 @@ int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **
 			      "the CSR is followed by %zu unexpected bytes", (size_t)(der + len - p));
 		goto out;
 	}
-	if (X509_REQ_get_version(c->req) != X509_REQ_VERSION_1) {
+	if (ASN1_INTEGER_get(c->req->info->version) != X509_REQ_VERSION_1) {
 		nrfca_err_set(err, NRFCA_E_INPUT, "the CSR has version %ld, only version 1 (0) exists",
-			      X509_REQ_get_version(c->req));
+			      ASN1_INTEGER_get(c->req->info->version));
 		goto out;
 	}
-	if (check_signature_algorithm(c->req, err) != 0)
+	if (check_signature_algorithm(c->req->sig_alg, err) != 0)
 		goto out;
-	pk = X509_REQ_get0_pubkey(c->req);
+	/* the SubjectPublicKeyInfo as OpenSSL's X509_PUBKEY encodes it */
+	spki_len = ASN1_item_i2d((ASN1_VALUE *)c->req->info->spki, &spki,
+				 ASN1_ITEM_rptr(NRFCA_SPKI));
+	if (spki_len <= 0) {
+		nrfca_err_ssl(err, NRFCA_E_INPUT, "the CSR's public key cannot be encoded");
+		goto out;
+	}
+	pk = c->pkey = spki_pkey(c->req->info->spki, spki, (size_t)spki_len);
 	if (pk == NULL) {
 		nrfca_err_ssl(err, NRFCA_E_INPUT, "the CSR's public key cannot be decoded");
 		goto out;
 	}
-	v = X509_REQ_verify(c->req, pk);
+	v = ASN1_item_verify(ASN1_ITEM_rptr(NRFCA_REQ_INFO), c->req->sig_alg, c->req->signature,
+			     c->req->info, pk);
 	if (v != 1) {
 		nrfca_err_ssl(err, NRFCA_E_CRYPTO,
 			      "the CSR's self-signature does not verify (it was altered, or the "
@@ -272,7 +383,7 @@ int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **
 	}
 	memcpy(c->der, der, len);
 	c->der_len = len;
-	if (extract_cn(c->req, &c->cn, err) != 0)
+	if (extract_cn(c->req->info->subject, &c->cn, err) != 0)
 		goto out;
 	if (extract_key_usage(c, err) != 0)
 		goto out;
@@ -280,15 +391,9 @@ int nrfca_csr_from_der(const unsigned char *der, size_t len, struct nrfca_csr **
 	c->curve_nid = curve_of(pk);
 	c->key_bits = EVP_PKEY_get_bits(pk);
 	nrfca_pkey_describe(pk, c->key_desc, sizeof(c->key_desc));
-	if (EVP_Digest(der, len, c->sha256, NULL, EVP_sha256(), NULL) != 1) {
+	if (nrfca_sha256(der, len, c->sha256) != 0 ||
+	    nrfca_sha256(spki, (size_t)spki_len, c->spki_sha256) != 0) {
 		nrfca_err_ssl(err, NRFCA_E_CRYPTO, "SHA-256 failed");
-		goto out;
-	}
-	xpk = X509_REQ_get_X509_PUBKEY(c->req);
-	spki_len = i2d_X509_PUBKEY(xpk, &spki);
-	if (spki_len <= 0 ||
-	    EVP_Digest(spki, (size_t)spki_len, c->spki_sha256, NULL, EVP_sha256(), NULL) != 1) {
-		nrfca_err_ssl(err, NRFCA_E_CRYPTO, "cannot encode the CSR's public key");
 		goto out;
 	}
 	*out = c;
@@ -400,17 +505,19 @@ unsigned nrfca_csr_key_usage(const struct nrfca_csr *c, int *present)
 
 const X509_NAME *nrfca_csr_subject(const struct nrfca_csr *c)
 {
-	return X509_REQ_get_subject_name(c->req);
+	return c->req->info->subject;
 }
 
 EVP_PKEY *nrfca_csr_pubkey(const struct nrfca_csr *c)
 {
-	return X509_REQ_get0_pubkey(c->req);
+	return c->pkey;
 }
 
-const X509_REQ *nrfca_csr_req(const struct nrfca_csr *c)
+void nrfca_csr_spki(const struct nrfca_csr *c, const X509_ALGOR **alg,
+		    const ASN1_BIT_STRING **key)
 {
-	return c->req;
+	*alg = c->req->info->spki->algor;
+	*key = c->req->info->spki->public_key;
 }
 
 const unsigned char *nrfca_csr_der(const struct nrfca_csr *c, size_t *len)
@@ -437,7 +544,7 @@ int nrfca_der_to_pem(const char *label, const unsigned char *der, size_t len, ch
 	long n;
 	int rc = -1;
 
-	if (bio == NULL || len > NRFCA_CSR_PEM_MAX) {
+	if (bio == NULL || len > NRFCA_DER_PEM_MAX) {
 		nrfca_err_set(err, NRFCA_E_NOMEM, "cannot encode PEM");
 		goto out;
 	}

@@ -7,8 +7,11 @@
  * bytes and nothing is re-encoded (real nRF91 CSRs carry an explicit NULL in
  * signatureAlgorithm, which OpenSSL 3 accepts; a re-encoding could differ).
  *
- * The handle owns its X509_REQ and its copy of the DER; every getter returns
- * borrowed data that lives as long as the handle.
+ * The public key is decoded once, when the request is parsed (OpenSSL 3.0
+ * builds a decoder chain for every key it decodes, so nothing here parses a
+ * key twice).  The handle owns the parsed request, its key and its copy of
+ * the DER; every getter returns borrowed data that lives as long as the
+ * handle.
  */
 #ifndef NRFCA_CSR_H
 #define NRFCA_CSR_H
@@ -56,7 +59,10 @@ int nrfca_csr_key_bits(const struct nrfca_csr *c);
 unsigned nrfca_csr_key_usage(const struct nrfca_csr *c, int *present);
 const X509_NAME *nrfca_csr_subject(const struct nrfca_csr *c);
 EVP_PKEY *nrfca_csr_pubkey(const struct nrfca_csr *c);        /* borrowed */
-const X509_REQ *nrfca_csr_req(const struct nrfca_csr *c);     /* borrowed */
+/* The SubjectPublicKeyInfo's algorithm and key bits as received (borrowed):
+ * what a certificate for this request carries (nrfca_x509_set_spki). */
+void nrfca_csr_spki(const struct nrfca_csr *c, const X509_ALGOR **alg,
+		    const ASN1_BIT_STRING **key);
 const unsigned char *nrfca_csr_der(const struct nrfca_csr *c, size_t *len);
 void nrfca_csr_sha256(const struct nrfca_csr *c, unsigned char out[32]);  /* over the DER as received */
 void nrfca_csr_spki_sha256(const struct nrfca_csr *c, unsigned char out[32]);
@@ -72,7 +78,9 @@ int nrfca_spki_from_der(const unsigned char *der, size_t len, EVP_PKEY **out,
 			struct nrfca_err *err);
 /* "EC P-256", "EC P-384", "RSA 2048", "ED25519" ... into buf. */
 void nrfca_pkey_describe(const EVP_PKEY *pk, char *buf, size_t cap);
-/* DER (e.g. SPKI) wrapped as PEM with the given label, LF line endings; malloc'd. */
+/* DER (e.g. SPKI, a certificate) of at most NRFCA_DER_PEM_MAX bytes wrapped as
+ * PEM with the given label, LF line endings; malloc'd.  Nothing is parsed. */
+#define NRFCA_DER_PEM_MAX (1 << 20)
 int nrfca_der_to_pem(const char *label, const unsigned char *der, size_t len, char **pem,
 		     struct nrfca_err *err);
 

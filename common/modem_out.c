@@ -14,6 +14,7 @@
 
 #include "b64url.h"
 #include "cbor.h"
+#include "digest.h"
 
 #define CBOR_TAG_COSE_SIGN1 18
 #define CBOR_TAG_SELF_DESCRIBED 55799
@@ -494,7 +495,7 @@ int nrfca_modem_out_parse(const char *text, size_t len, struct nrfca_modem_out *
 		goto out;
 	if (nrfca_b64url_decode("part 2", dot + 1, len2, p2, cap2, &n2, err) != 0)
 		goto out;
-	if (EVP_Digest(m->part1, m->part1_len, m->part1_sha256, NULL, EVP_sha256(), NULL) != 1) {
+	if (nrfca_sha256(m->part1, m->part1_len, m->part1_sha256) != 0) {
 		nrfca_err_ssl(err, NRFCA_E_CRYPTO, "SHA-256 failed");
 		goto out;
 	}
@@ -567,7 +568,7 @@ int nrfca_modem_out_verify_signature(const struct nrfca_modem_out *m, EVP_PKEY *
 	}
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL ||
-	    EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, identity_pub) != 1) {
+	    EVP_DigestVerifyInit(ctx, NULL, nrfca_md_sha256(), NULL, identity_pub) != 1) {
 		nrfca_err_ssl(err, NRFCA_E_CRYPTO, "cannot start signature verification");
 		goto out;
 	}

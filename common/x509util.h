@@ -17,4 +17,9 @@ int nrfca_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value);
  * 1 on success. */
 int nrfca_x509_random_serial(X509 *x, char hex[33]);
 
+/* Give x the SubjectPublicKeyInfo (algorithm, parameters and key bits) of a
+ * request as received, copied: no EVP_PKEY is made (X509_set_pubkey would
+ * encode a key and decode it again).  1 on success. */
+int nrfca_x509_set_spki(X509 *x, const X509_ALGOR *alg, const ASN1_BIT_STRING *key);
+
 #endif

@@ -6,20 +6,37 @@
 #
 # All state lives in var/ (git-ignored).  The CA key is generated once, inside
 # the token, and never overwritten: delete var/ to start from scratch.
+# var/nrfca.json is self-contained: its paths are relative to it and it sets
+# SOFTHSM2_CONF for the token itself (token.env), so
+#   build/bin/nrfca-admin --config var/nrfca.json check
+# works from any shell.
+#
+# For tests: NRFCA_VAR=DIR keeps the state in DIR instead of var/, and
+# NRFCA_BIN=DIR uses the programs already built in DIR (no package check, no
+# build).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-var=$top/var
+var=${NRFCA_VAR:-$top/var}
 port=${NRFCA_PORT:-8080}
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# bold headings on a terminal only: piped or logged output has no escape codes
+if [ -t 1 ]; then
+	say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+else
+	say() { printf '==> %s\n' "$*"; }
+fi
 
-say "checking packages"
-bash deploy/install-packages.sh
-say "building"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-bin=$top/build/bin
+if [ -n "${NRFCA_BIN:-}" ]; then
+	bin=$(cd "$NRFCA_BIN" && pwd)
+else
+	say "checking packages"
+	bash deploy/install-packages.sh
+	say "building"
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+	bin=$top/build/bin
+fi
 
 module=
 for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
@@ -28,6 +45,7 @@ done
 [ -n "$module" ] || { echo "quickstart: libsofthsm2.so not found" >&2; exit 1; }
 
 mkdir -p "$var/softhsm/tokens"
+var=$(cd "$var" && pwd)
 chmod 700 "$var" "$var/softhsm" "$var/softhsm/tokens"
 cat >"$var/softhsm/softhsm2.conf" <<CONF
 directories.tokendir = $var/softhsm/tokens
@@ -38,24 +56,26 @@ CONF
 export SOFTHSM2_CONF=$var/softhsm/softhsm2.conf
 
 if [ ! -f "$var/token.pin" ]; then
-	say "creating the token PIN in var/token.pin"
+	say "creating the token PIN in $var/token.pin"
 	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.pin" )
 fi
 if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label:.*nrfca-quickstart"; then
-	say "creating the SoftHSM2 token 'nrfca-quickstart' in var/softhsm"
+	say "creating the SoftHSM2 token 'nrfca-quickstart' in $var/softhsm"
 	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.so-pin" )
 	SOFTHSM_MODULE=$module bash deploy/softhsm-init-token.sh nrfca-quickstart "$var/token.so-pin" "$var/token.pin"
 fi
 
+# Paths are relative to this file; token.env gives the module its configuration.
 cat >"$var/nrfca.json" <<CONF
 {
   "listen": { "address": "127.0.0.1", "port": $port },
   "token": {
-    "uri": "pkcs11:token=nrfca-quickstart;object=nrfca-ca?module-path=$module&pin-source=file:$var/token.pin",
+    "uri": "pkcs11:token=nrfca-quickstart;object=nrfca-ca?module-path=$module&pin-source=file:token.pin",
+    "env": { "SOFTHSM2_CONF": "./softhsm/softhsm2.conf" },
     "pool_size": 4
   },
-  "ca": { "chain": "$var/ca-chain.pem" },
-  "database": "sqlite:$var/nrfca.db",
+  "ca": { "chain": "ca-chain.pem" },
+  "database": "sqlite:nrfca.db",
   "policy": "$top/policies/default.json"
 }
 CONF
@@ -70,7 +90,7 @@ admin check
 
 for role in station operator; do
 	if [ ! -s "$var/$role.token" ]; then
-		say "creating the $role credential in var/$role.token"
+		say "creating the $role credential in $var/$role.token"
 		( umask 077; admin token add --name "quickstart-$role" --role "$role" --quiet >"$var/$role.token" )
 	fi
 done
@@ -79,6 +99,7 @@ url=http://127.0.0.1:$port
 # A request body holding one real %KEYGEN answer (the quotes JSON-escaped).
 sample=$top/tests/data/vectors/keygen-line-sectag52.txt
 printf '{"keygen": "%s"}\n' "$(tr -d '\r\n' <"$sample" | sed 's/"/\\"/g')" >"$var/sample-enroll.json"
+q() { printf '%q' "$1"; }
 cat <<MSG
 
 nrfca is starting on $url   (Ctrl-C stops it)
@@ -87,9 +108,13 @@ nrfca is starting on $url   (Ctrl-C stops it)
   operator token : $var/operator.token
   configuration  : $var/nrfca.json
 
-Enroll a sample %KEYGEN output from a real modem (in another terminal):
-  curl -s -H "Authorization: Bearer \$(cat var/station.token)" -H 'Content-Type: application/json' \\
-       --data @var/sample-enroll.json $url/v1/enroll
+In another terminal, from any directory:
+  enroll a sample %KEYGEN output from a real modem:
+  \$ curl -sS --fail-with-body -H "Authorization: Bearer \$(cat $(q "$var/station.token"))" -H 'Content-Type: application/json' --data @$(q "$var/sample-enroll.json") $url/v1/enroll
+  list what was issued:
+  \$ $(q "$bin/nrfca-admin") --config $(q "$var/nrfca.json") list
+  check the token, the key, the chain and the database:
+  \$ $(q "$bin/nrfca-admin") --config $(q "$var/nrfca.json") check
 
 MSG
 exec "$bin/nrfca-server" --config "$var/nrfca.json"

@@ -87,20 +87,33 @@ out:
 	return rc;
 }
 
-int p11pin_read(const char *pin_source, const char *pin_env, int allow_insecure_file,
-		struct p11pin *out, struct nrfca_err *err)
+int p11pin_read(const char *pin_source, const char *base_dir, const char *pin_env,
+		int allow_insecure_file, struct p11pin *out, struct nrfca_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (pin_source != NULL) {
 		const char *path = pin_source;
+		char full[4096];
 
 		if (strncmp(path, "file:", 5) == 0)
 			path += 5;
 		if (strncmp(path, "//", 2) == 0)   /* file:///path */
 			path += 2;
-		if (path[0] != '/')
-			return nrfca_err_set(err, NRFCA_E_CONFIG,
-					     "pin-source '%s' must be file:/absolute/path", pin_source);
+		if (path[0] == '\0')
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "pin-source '%s' names no file",
+					     pin_source);
+		if (path[0] != '/') {
+			if (base_dir == NULL)
+				return nrfca_err_set(err, NRFCA_E_CONFIG,
+						     "pin-source '%s' is relative and there is no "
+						     "configuration folder to resolve it against: use "
+						     "file:/absolute/path", pin_source);
+			if ((size_t)snprintf(full, sizeof(full), "%s/%s", base_dir, path) >=
+			    sizeof(full))
+				return nrfca_err_set(err, NRFCA_E_CONFIG,
+						     "pin-source path is too long");
+			path = full;
+		}
 		return read_file(path, allow_insecure_file, out, err);
 	}
 	if (pin_env != NULL && pin_env[0] != '\0') {

@@ -2,8 +2,10 @@
  * p11pin.h - where the token PIN comes from.  Internal to pkcs11/: no other
  * folder sees a PIN.
  *
- * Sources, in order: the URI's pin-source (file:PATH or a bare absolute
- * path), else the environment variable the configuration names.  A PIN
+ * Sources, in order: the URI's pin-source (file:PATH or a bare path; a
+ * relative one resolves against base_dir, the configuration's folder, and
+ * is refused when base_dir is NULL), else the environment variable the
+ * configuration names.  A PIN
  * file must be a regular file, at most NRFCA_PIN_MAX bytes, and not
  * readable or writable by group or others unless the operator explicitly
  * allows it.  One trailing LF or CRLF is removed.  The caller wipes the
@@ -23,8 +25,8 @@ struct p11pin {
 	size_t len;
 };
 
-int p11pin_read(const char *pin_source, const char *pin_env, int allow_insecure_file,
-		struct p11pin *out, struct nrfca_err *err);
+int p11pin_read(const char *pin_source, const char *base_dir, const char *pin_env,
+		int allow_insecure_file, struct p11pin *out, struct nrfca_err *err);
 void p11pin_wipe(struct p11pin *pin);
 
 #endif

@@ -43,6 +43,8 @@ enum sstate { ST_DOWN, ST_READY, ST_PIN_FAILED, ST_CLOSING };
 
 struct signer {
 	struct p11uri uri;
+	char *base_dir;         /* relative PIN files resolve here; NULL: none */
+	char env_names[128];    /* what token.env set, for messages: "SOFTHSM2_CONF" */
 	char *pin_env;
 	int allow_insecure_pin;
 	unsigned pool_size;
@@ -194,7 +196,7 @@ static int rv_err(struct nrfca_err *err, CK_RV rv, const char *fmt, ...)
 
 static int rv_err(struct nrfca_err *err, CK_RV rv, const char *fmt, ...)
 {
-	char what[200];
+	char what[NRFCA_ERR_MSG_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -257,8 +259,16 @@ static int module_load(const char *path, void **dl, CK_FUNCTION_LIST_PTR *f,
 	memset(&args, 0, sizeof(args));
 	args.flags = CKF_OS_LOCKING_OK;
 	rv = (*f)->C_Initialize(&args);
-	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		const char *conf = getenv("SOFTHSM2_CONF");
+
+		if (strstr(path, "softhsm") != NULL)   /* it cannot read its configuration */
+			return rv_err(err, rv, "C_Initialize of %s (SoftHSM2 reads %s%s: does it "
+				      "exist and name a readable token folder?)", path,
+				      conf ? "SOFTHSM2_CONF=" : "/etc/softhsm/softhsm2.conf",
+				      conf ? conf : "");
 		return rv_err(err, rv, "C_Initialize of %s", path);
+	}
 	return 0;
 }
 
@@ -331,6 +341,40 @@ static int find_slot(CK_FUNCTION_LIST_PTR f, const struct p11uri *u, CK_SLOT_ID 
 out:
 	free(slots);
 	return rc;
+}
+
+/*
+ * After find_slot() found no such token: the likely cause is that the
+ * module did not read the configuration that holds the token (SoftHSM2:
+ * SOFTHSM2_CONF unset or pointing elsewhere in this shell).
+ */
+static void token_hint(const struct signer *s, struct nrfca_err *err)
+{
+	char was[NRFCA_ERR_MSG_MAX];
+	const char *conf = getenv("SOFTHSM2_CONF");
+
+	if (err == NULL || err->code != NRFCA_E_NOTFOUND)
+		return;
+	memcpy(was, err->msg, sizeof(was));
+	if (s->uri.module_path != NULL && strstr(s->uri.module_path, "softhsm") != NULL) {
+		if (conf == NULL)
+			nrfca_err_set(err, NRFCA_E_NOTFOUND, "%s; SOFTHSM2_CONF is not set, so "
+				      "SoftHSM2 read /etc/softhsm/softhsm2.conf: set token.env."
+				      "SOFTHSM2_CONF in the configuration to the softhsm2.conf of "
+				      "this token", was);
+		else
+			nrfca_err_set(err, NRFCA_E_NOTFOUND, "%s; SoftHSM2 read SOFTHSM2_CONF=%s "
+				      "(%s): is that the softhsm2.conf of this token?", was, conf,
+				      strstr(s->env_names, "SOFTHSM2_CONF") ? "from token.env" :
+				      "inherited; token.env can set it");
+	} else {
+		nrfca_err_set(err, NRFCA_E_NOTFOUND, "%s; if the token exists, the module did "
+			      "not read its own configuration: set the environment it needs in "
+			      "token.env of the configuration%s%s", was,
+			      s->env_names[0] ? " (set now: " : "", s->env_names[0] ? s->env_names : "");
+		if (s->env_names[0] && strlen(err->msg) + 1 < sizeof(err->msg))
+			strcat(err->msg, ")");
+	}
 }
 
 /* Find exactly one object of `cls` matching the URI's label and/or id. */
@@ -500,7 +544,8 @@ static int do_login(struct signer *s, CK_SESSION_HANDLE sess, struct nrfca_err *
 	struct p11pin pin;
 	CK_RV rv;
 
-	if (p11pin_read(s->uri.pin_source, s->pin_env, s->allow_insecure_pin, &pin, err) != 0)
+	if (p11pin_read(s->uri.pin_source, s->base_dir, s->pin_env, s->allow_insecure_pin, &pin,
+			err) != 0)
 		return -1;
 	rv = s->f->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)pin.buf, (CK_ULONG)pin.len);
 	p11pin_wipe(&pin);
@@ -539,8 +584,10 @@ static int bring_up(struct signer *s, struct nrfca_err *err)
 			return -1;
 		}
 	}
-	if (find_slot(s->f, &s->uri, &s->slot, s->tok_label, s->tok_serial, err) != 0)
+	if (find_slot(s->f, &s->uri, &s->slot, s->tok_label, s->tok_serial, err) != 0) {
+		token_hint(s, err);
 		goto fail;
+	}
 	rv = s->f->C_OpenSession(s->slot, CKF_SERIAL_SESSION, NULL, NULL, &s->login_sess);
 	if (rv != CKR_OK) {
 		rv_err(err, rv, "C_OpenSession on token '%s'", (char *)s->tok_label);
@@ -793,6 +840,53 @@ int signer_token_op(struct signer *s, enum signer_mech mech, const unsigned char
 /* ------------------------------------------------------------------ */
 /* public API */
 
+/* Set the module's environment (token.env) before the module is loaded. */
+static int apply_env(struct signer *s, const char *const *env, struct nrfca_err *err)
+{
+	size_t used = 0;
+
+	for (; env != NULL && *env != NULL; env++) {
+		const char *eq = strchr(*env, '=');
+		char name[128];
+
+		if (eq == NULL || eq == *env || (size_t)(eq - *env) >= sizeof(name))
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "token environment entry '%.40s' "
+					     "is not NAME=VALUE", *env);
+		memcpy(name, *env, (size_t)(eq - *env));
+		name[eq - *env] = '\0';
+		if (setenv(name, eq + 1, 1) != 0)
+			return nrfca_err_set(err, NRFCA_E_CONFIG, "cannot set %s in the environment",
+					     name);
+		used += (size_t)snprintf(s->env_names + used, used < sizeof(s->env_names) ?
+					 sizeof(s->env_names) - used : 0, "%s%s",
+					 used ? ", " : "", name);
+	}
+	return 0;
+}
+
+/* Keep the configuration's folder for PIN files; resolve a relative
+ * module-path that names a folder (a bare file name is dlopen's to find). */
+static int resolve_paths(struct signer *s, const char *base_dir, struct nrfca_err *err)
+{
+	char *m = s->uri.module_path;
+
+	if (base_dir == NULL)
+		return 0;
+	if ((s->base_dir = strdup(base_dir)) == NULL)
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	if (m != NULL && m[0] != '/' && strchr(m, '/') != NULL) {
+		size_t n = strlen(base_dir) + strlen(m) + 2;
+		char *full = malloc(n);
+
+		if (full == NULL)
+			return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		snprintf(full, n, "%s/%s", base_dir, m);
+		free(m);
+		s->uri.module_path = full;
+	}
+	return 0;
+}
+
 static int signer_alloc(const struct signer_config *cfg, struct signer **out,
 			struct nrfca_err *err)
 {
@@ -811,6 +905,12 @@ static int signer_alloc(const struct signer_config *cfg, struct signer **out,
 		return nrfca_err_set(err, NRFCA_E_CONFIG,
 				     "the token URI carries the PIN inline (pin-value); use "
 				     "pin-source=file:PATH or a PIN environment variable");
+	}
+	if (apply_env(s, cfg->env, err) != 0 || resolve_paths(s, cfg->base_dir, err) != 0) {
+		p11uri_clear(&s->uri);
+		free(s->base_dir);
+		free(s);
+		return -1;
 	}
 	s->pin_env = cfg->pin_env ? strdup(cfg->pin_env) : NULL;
 	s->allow_insecure_pin = cfg->allow_insecure_pin_file;
@@ -892,6 +992,7 @@ void signer_free(struct signer *s)
 	EVP_PKEY_free(s->pkey);
 	EVP_PKEY_free(s->pub);
 	p11uri_clear(&s->uri);
+	free(s->base_dir);
 	if (s->pin_env)
 		free(s->pin_env);
 	pthread_rwlock_destroy(&s->life);
@@ -1023,8 +1124,10 @@ int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struc
 		s->f = NULL;
 		goto out;
 	}
-	if (find_slot(s->f, &s->uri, &s->slot, s->tok_label, s->tok_serial, err) != 0)
+	if (find_slot(s->f, &s->uri, &s->slot, s->tok_label, s->tok_serial, err) != 0) {
+		token_hint(s, err);
 		goto out;
+	}
 	rv = s->f->C_OpenSession(s->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &sess);
 	if (rv != CKR_OK) {
 		rv_err(err, rv, "C_OpenSession (read-write) on token '%s'", (char *)s->tok_label);
@@ -1116,5 +1219,65 @@ int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struc
 	rc = 0;
 out:
 	signer_free(s);   /* closes the sessions and finalises the module */
+	return rc;
+}
+
+int signer_engine_form(const struct signer_config *cfg, char **module, char **uri,
+		       int *pin_newline, struct nrfca_err *err)
+{
+	struct signer *s = NULL;
+	char *pin = NULL;
+	int rc = -1;
+
+	*module = *uri = NULL;
+	*pin_newline = 0;
+	if (signer_alloc(cfg, &s, err) != 0)
+		return -1;
+	if (s->uri.module_path == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "the token URI has no module-path");
+		goto out;
+	}
+	if (s->uri.pin_source != NULL) {
+		const char *p = s->uri.pin_source;
+		size_t n;
+		FILE *f;
+
+		if (strncmp(p, "file:", 5) == 0)
+			p += 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		n = strlen(p) + (s->base_dir ? strlen(s->base_dir) : 0) + 8;
+		pin = malloc(n);
+		if (pin == NULL)
+			goto nomem;
+		if (p[0] == '/' || s->base_dir == NULL)
+			snprintf(pin, n, "file:%s", p);
+		else
+			snprintf(pin, n, "file:%s/%s", s->base_dir, p);
+		/* only the last byte is looked at */
+		f = fopen(pin + 5, "rb");
+		if (f != NULL) {
+			if (fseek(f, -1, SEEK_END) == 0 && fgetc(f) == '\n')
+				*pin_newline = 1;
+			fclose(f);
+		}
+	}
+	*uri = p11uri_engine_text(cfg->uri, pin, err);
+	if (*uri == NULL)
+		goto out;
+	*module = strdup(s->uri.module_path);
+	if (*module == NULL)
+		goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+out:
+	if (rc != 0) {
+		free(*uri);
+		*uri = NULL;
+	}
+	free(pin);
+	signer_free(s);
 	return rc;
 }

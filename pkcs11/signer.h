@@ -40,6 +40,14 @@ struct signer_config {
 	const char *pin_env;        /* env variable holding the PIN when the URI has no pin-source */
 	unsigned pool_size;         /* sessions; 0 = 4 */
 	int allow_insecure_pin_file;/* accept a PIN file readable by group/others */
+	/* The configuration's folder (absolute): a relative pin-source file and a
+	 * module-path holding a '/' resolve here.  NULL: they must be absolute
+	 * (a bare module file name is always left to dlopen's search). */
+	const char *base_dir;
+	/* The module's environment ("NAME=VALUE", NULL-terminated; may be NULL),
+	 * set in this process before the module is loaded, overriding the
+	 * inherited values (e.g. SOFTHSM2_CONF=/etc/nrfca/softhsm2.conf). */
+	const char *const *env;
 	/* Optional: called (from any thread) on readiness changes, e.g.
 	 * ("token_down", "C_Sign: CKR_DEVICE_REMOVED") / ("token_ready", ...). */
 	void (*notify)(void *arg, const char *event, const char *detail);
@@ -87,5 +95,19 @@ int signer_key_info(struct signer *s, struct signer_key_info *out, struct nrfca_
  * curve_nid: NID_X9_62_prime256v1 or NID_secp384r1.  Refuses (NRFCA_E_EXISTS)
  * when a key with that label or id already exists. */
 int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struct nrfca_err *err);
+
+/*
+ * The same key for OpenSSL's command line through libp11's pkcs11 engine
+ * (`openssl ... -engine pkcs11 -keyform engine -key URI`).  libp11 0.4.12
+ * refuses a module-path in a URI, so: *module is the module file (for
+ * PKCS11_MODULE_PATH, resolved as the signer resolves it) and *uri is the
+ * configuration's URI without module-path, with type=private and with
+ * pin-source as an absolute file: path.  *pin_newline is set when the PIN
+ * file ends with a line break, which libp11 0.4.12 sends as part of the PIN
+ * (nrfca strips it).  Nothing is loaded; the PIN is not read.  Free both
+ * strings.
+ */
+int signer_engine_form(const struct signer_config *cfg, char **module, char **uri,
+		       int *pin_newline, struct nrfca_err *err);
 
 #endif

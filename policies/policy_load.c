@@ -4,6 +4,7 @@
  * Every refusal names the file, the JSON path of the offending value and the
  * reason: "policies/default.json: $.profiles[\"imei\"].cn.pattern: ...".
  */
+#include "datadir.h"
 #include "policy_int.h"
 
 #include <ctype.h>
@@ -29,6 +30,7 @@
 struct ld {
 	const char *file;      /* name used in messages */
 	const char *base_dir;  /* relative paths resolve here */
+	char *trust_dir;       /* relative trust_bundle names resolve here */
 	struct nrfca_err *err;
 };
 
@@ -1226,9 +1228,22 @@ static int load_trust(const struct ld *c, json_t *prof, const char *ppath, struc
 	if (arr == NULL)
 		return cfg_err(c, p, "missing: name the PEM file(s) of the root CA the device will trust");
 	json_array_foreach(arr, i, e) {
+		const char *name = json_string_value(e);
+		struct ld in_trust = *c;
+
 		jp_idx(pe, p, i);
-		if (read_aux(c, pe, json_string_value(e), POL_AUX_FILE_MAX, &buf, &len, &full) != 0)
+		in_trust.base_dir = c->trust_dir;
+		if (read_aux(&in_trust, pe, name, POL_AUX_FILE_MAX, &buf, &len, &full) != 0) {
+			if (name[0] != '/' && c->err != NULL) {
+				static const char note[] = " (names are relative to trust_dir)";
+				size_t at = strlen(c->err->msg);
+
+				if (at > sizeof(c->err->msg) - sizeof(note))
+					at = sizeof(c->err->msg) - sizeof(note);
+				memcpy(c->err->msg + at, note, sizeof(note));
+			}
 			goto out;
+		}
 		blocks = pem_certs_only(buf, len);
 		if (blocks <= 0) {
 			cfg_err(c, pe, "%s must hold only PEM CERTIFICATE blocks", full);
@@ -1454,8 +1469,9 @@ int pol_load(const void *buf, size_t len, const char *name, const char *base_dir
 	     struct nrfca_ratelimit *rl, struct nrfca_policy **out, struct nrfca_err *err)
 {
 	static const char *const keys[] = { "version", "description", "default_profile",
-					    "profiles", NULL };
+					    "trust_dir", "profiles", NULL };
 	struct ld c = { .file = name, .base_dir = base_dir, .err = err };
+	const char *trust_dir;
 	struct nrfca_policy *p = NULL;
 	json_t *root = NULL, *profs, *v;
 	json_error_t je;
@@ -1486,6 +1502,17 @@ int pol_load(const void *buf, size_t len, const char *name, const char *base_dir
 		goto out;
 	if (get_str(&c, root, "description", "$", 4096, "", &def) != 0)
 		goto out;
+	/* trust_dir: relative to the policy's folder; default the shipped one */
+	if (get_str(&c, root, "trust_dir", "$", 4096, NULL, &trust_dir) != 0)
+		goto out;
+	if (trust_dir != NULL) {
+		c.trust_dir = resolve(&c, trust_dir);
+	} else if ((c.trust_dir = malloc(strlen(nrfca_data_dir()) + 7)) != NULL) {
+		strcpy(c.trust_dir, nrfca_data_dir());
+		strcat(c.trust_dir, "/trust");
+	}
+	if (c.trust_dir == NULL)
+		goto nomem;
 	profs = json_object_get(root, "profiles");
 	if (profs == NULL || !json_is_object(profs) || json_object_size(profs) == 0) {
 		cfg_err(&c, "$.profiles", "must be a non-empty object of profiles");
@@ -1542,6 +1569,7 @@ nomem:
 out:
 	policy_free(p);
 	json_decref(root);
+	free(c.trust_dir);
 	return rc;
 }
 

@@ -17,10 +17,17 @@
  * ("c<thread>-<n> <status> <body>", or "... 0 curl=<CURLcode> http=<status of a
  * response that began, else 0>" when no complete answer arrived).
  *
- * usage: bench_enroll --url URL --token FILE [--clients 1,8,32] [--count N]
+ * Ready-made bodies (the peer benchmark, tests/bench/run-bench-peer.sh):
+ * --bodies FILE takes one JSON body per line instead of generating CSRs,
+ * starting at line --offset K; --path sets the route (default /v1/enroll),
+ * --ok-status the status that counts as a certificate (default 201); without
+ * --token no Authorization header is sent.
+ *
+ * usage: bench_enroll --url URL [--token FILE] [--clients 1,8,32] [--count N]
  *                     [--seconds S] [--pool N] [--profile NAME] [--save DIR]
- *                     [--raw-sign-rate R]
- * exit: 0 all requests answered 201 (count mode) or the run finished
+ *                     [--raw-sign-rate R] [--bodies FILE [--offset K]]
+ *                     [--path PATH] [--ok-status CODE]
+ * exit: 0 all requests answered --ok-status (count mode) or the run finished
  *       (seconds mode), 1 failures in count mode, 2 usage or setup errors.
  */
 #include <pthread.h>
@@ -53,6 +60,7 @@ struct client {
 	const char *url;
 	const char *auth;
 	const char *save;
+	long ok_status;
 	double deadline; /* 0: count mode */
 	size_t count;
 	double *lat;     /* count entries (count mode) or grown (seconds mode) */
@@ -158,7 +166,7 @@ static void save_answer(const struct client *c, long code, unsigned long n, int 
 	char path[4096];
 	FILE *f;
 
-	if (code == 201 && !c->resp_over) {
+	if (code == c->ok_status && !c->resp_over) {
 		snprintf(path, sizeof(path), "%s/c%d-%lu.json", c->save, c->id, n);
 		f = fopen(path, "w");
 		if (f == NULL)
@@ -197,7 +205,8 @@ static void *client_main(void *arg)
 	if (h == NULL)
 		die("curl_easy_init failed");
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
-	hdr = curl_slist_append(hdr, c->auth);
+	if (c->auth != NULL)
+		hdr = curl_slist_append(hdr, c->auth);
 	hdr = curl_slist_append(hdr, "Expect:");
 	curl_easy_setopt(h, CURLOPT_URL, c->url);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
@@ -238,7 +247,7 @@ static void *client_main(void *arg)
 		}
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		add_lat(c, now() - t0);
-		if (code == 201)
+		if (code == c->ok_status)
 			c->ok++;
 		else if (code == 200)
 			c->replays++;
@@ -263,19 +272,47 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* pool->n bodies from FILE, one per line, starting at line `offset` (0-based). */
+static void read_bodies(const char *path, size_t offset, struct pool *pool)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, k = 0, at = 0;
+	ssize_t n;
+
+	if (f == NULL)
+		die("cannot read the --bodies file");
+	while (k < pool->n && (n = getline(&line, &cap, f)) > 0) {
+		if (at++ < offset)
+			continue;
+		if (n > MAX_BODY)
+			die("a line of the --bodies file is longer than 64 KiB");
+		line[strcspn(line, "\n")] = '\0';
+		pool->body[k] = strdup(line);
+		if (pool->body[k++] == NULL)
+			die("out of memory");
+	}
+	free(line);
+	fclose(f);
+	if (k < pool->n)
+		die("the --bodies file has fewer lines than the run needs");
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench_enroll --url URL --token FILE [--clients 1,8,32] [--count N]\n"
+	fprintf(stderr, "usage: bench_enroll --url URL [--token FILE] [--clients 1,8,32] [--count N]\n"
 			"                    [--seconds S] [--pool N] [--profile NAME] [--save DIR]\n"
-			"                    [--raw-sign-rate R]\n");
+			"                    [--raw-sign-rate R] [--bodies FILE [--offset K]]\n"
+			"                    [--path PATH] [--ok-status CODE]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *url = NULL, *tokfile = NULL, *save = NULL, *profile = "host-key";
-	const char *clients_arg = "1,8,32";
-	size_t count = 250, pool_n = 0;
+	const char *clients_arg = "1,8,32", *bodies = NULL, *path = "/v1/enroll";
+	size_t count = 250, pool_n = 0, offset = 0;
+	long ok_status = 201;
 	double seconds = 0, raw = 0;
 	int runs[MAX_RUNS], nruns = 0, i, failed = 0;
 	char tok[256], auth[300], enroll_url[1024];
@@ -306,10 +343,18 @@ int main(int argc, char **argv)
 			save = v;
 		else if (strcmp(a, "--raw-sign-rate") == 0)
 			raw = strtod(v, NULL);
+		else if (strcmp(a, "--bodies") == 0)
+			bodies = v;
+		else if (strcmp(a, "--offset") == 0)
+			offset = strtoul(v, NULL, 10);
+		else if (strcmp(a, "--path") == 0)
+			path = v;
+		else if (strcmp(a, "--ok-status") == 0)
+			ok_status = strtol(v, NULL, 10);
 		else
 			usage();
 	}
-	if (url == NULL || tokfile == NULL || count == 0 || count > 1000000 || strlen(profile) > 64)
+	if (url == NULL || count == 0 || ok_status < 200 || ok_status > 299 || strlen(path) > 256 || count > 1000000 || strlen(profile) > 64)
 		usage();
 	{
 		char buf[64], *save_ptr = NULL, *t;
@@ -325,14 +370,16 @@ int main(int argc, char **argv)
 		if (nruns == 0)
 			usage();
 	}
-	f = fopen(tokfile, "r");
-	if (f == NULL || fgets(tok, sizeof(tok), f) == NULL)
-		die("cannot read the token file");
-	fclose(f);
-	tok[strcspn(tok, "\r\n")] = '\0';
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
-	OPENSSL_cleanse(tok, sizeof(tok));
-	snprintf(enroll_url, sizeof(enroll_url), "%s/v1/enroll", url);
+	if (tokfile != NULL) {
+		f = fopen(tokfile, "r");
+		if (f == NULL || fgets(tok, sizeof(tok), f) == NULL)
+			die("cannot read the token file");
+		fclose(f);
+		tok[strcspn(tok, "\r\n")] = '\0';
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+		OPENSSL_cleanse(tok, sizeof(tok));
+	}
+	snprintf(enroll_url, sizeof(enroll_url), "%s%s", url, path);
 
 	if (pool_n == 0) {
 		if (seconds > 0)
@@ -346,10 +393,14 @@ int main(int argc, char **argv)
 	if (pool.body == NULL)
 		die("out of memory");
 	tgen = now();
-	for (size_t k = 0; k < pool_n; k++)
-		pool.body[k] = make_body(profile);
-	fprintf(stderr, "bench_enroll: %zu CSRs (EC P-256, profile %s) prepared in %.2f s\n", pool_n,
-		profile, now() - tgen);
+	if (bodies != NULL) {
+		read_bodies(bodies, offset, &pool);
+	} else {
+		for (size_t k = 0; k < pool_n; k++)
+			pool.body[k] = make_body(profile);
+		fprintf(stderr, "bench_enroll: %zu CSRs (EC P-256, profile %s) prepared in %.2f s\n",
+			pool_n, profile, now() - tgen);
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 
 	if (seconds <= 0) {
@@ -373,7 +424,8 @@ int main(int argc, char **argv)
 			cl[k].id = i * MAX_CLIENTS + k;
 			cl[k].pool = &pool;
 			cl[k].url = enroll_url;
-			cl[k].auth = auth;
+			cl[k].auth = tokfile != NULL ? auth : NULL;
+			cl[k].ok_status = ok_status;
 			cl[k].save = save;
 			cl[k].count = count;
 			cl[k].deadline = seconds > 0 ? t0 + seconds : 0;

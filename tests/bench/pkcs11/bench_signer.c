@@ -159,7 +159,7 @@ static int raw_setup(const char *uristr, struct job *jobs, int n, CK_FUNCTION_LI
 	}
 	if (i == ns || f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &login) != CKR_OK)
 		return -1;
-	if (p11pin_read(u.pin_source, "NRFCA_PIN", 1, &pin, &e) != 0)
+	if (p11pin_read(u.pin_source, NULL, "NRFCA_PIN", 1, &pin, &e) != 0)
 		return -1;
 	{
 		CK_RV rv = f->C_Login(login, CKU_USER, (CK_UTF8CHAR_PTR)pin.buf, pin.len);

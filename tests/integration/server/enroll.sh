@@ -39,6 +39,10 @@ for v in keygen-csr-sectag17:50363154-3931-44f0-8022-121b6401627d:17 \
 		[ "$(grep -A1 'X509v3 Extended Key Usage:' <<<"$t" | sed -n 2p | tr -d ' ')" = "TLSWebClientAuthentication" ] ||
 		fail "$name: extendedKeyUsage is not clientAuth (non-critical)"
 	grep -q 'X509v3 Subject Key Identifier' <<<"$t" || fail "$name: no SKI"
+	# SKI: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2 method 1; P-256: the last 65 bytes)
+	ski=$(openssl x509 -in "$name.pem" -noout -ext subjectKeyIdentifier | sed -n 2p | tr -d ' :' | tr A-F a-f)
+	want=$(openssl x509 -in "$name.pem" -noout -pubkey | openssl pkey -pubin -outform DER | tail -c 65 | sha1sum | cut -c1-40)
+	[ "$ski" = "$want" ] || fail "$name: SKI '$ski' is not SHA-1 of the key bits '$want'"
 	aki=$(openssl x509 -in "$name.pem" -noout -ext authorityKeyIdentifier | sed -n 2p | tr -d ' ' | sed 's/^keyid://')
 	[ -n "$ca_ski" ] && [ "$aki" = "$ca_ski" ] || fail "$name: AKI '$aki' is not the CA SKI '$ca_ski'"
 	# serial: the JSON serial is the certificate's, 16 bytes, top bit clear

@@ -13,6 +13,8 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "sim_enc.h"
@@ -483,4 +485,37 @@ int simc_pem_certs(const uint8_t *p, size_t n)
 		count++;
 		q = e;
 	}
+}
+
+int simc_keygen_cose(EVP_PKEY *id, const uint8_t uuid[16], uint64_t sec_tag, bool csr,
+		     const uint8_t *part1, size_t n, struct sbuf *out, struct nrfca_err *e)
+{
+	struct sbuf payload, tagb;
+	uint8_t nonce[16], digest[32];
+	int rc = -1;
+
+	sbuf_init(&payload, 0);
+	sbuf_init(&tagb, 0);
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		nrfca_err_set(e, NRFCA_E_CRYPTO, "no random bytes for the nonce");
+		goto out;
+	}
+	SHA256(part1, n, digest);
+	cbor_uint(&tagb, sec_tag);
+	cbor_head(&payload, CBOR_TAG, 55799);
+	cbor_head(&payload, CBOR_ARRAY, 5);
+	cbor_uint(&payload, csr ? 9 : 8);
+	cbor_bstr(&payload, uuid, 16);
+	cbor_bstr(&payload, tagb.p, tagb.len);
+	cbor_bstr(&payload, digest, sizeof(digest));
+	cbor_bstr(&payload, nonce, sizeof(nonce));
+	if (payload.failed || tagb.failed) {
+		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = simc_cose_sign1(id, payload.p, payload.len, false, out, e);
+out:
+	sbuf_free(&payload);
+	sbuf_free(&tagb);
+	return rc;
 }

@@ -70,4 +70,10 @@ int simc_build_csr(EVP_PKEY *k, const struct simc_rdn *rdn, size_t nrdn,
 int simc_cose_sign1(EVP_PKEY *id, const uint8_t *payload, size_t n, bool detached,
 		    struct sbuf *out, struct nrfca_err *e);
 
+/* The attestation of a %KEYGEN answer: COSE_Sign1 by `id` over the payload
+ * 55799([csr ? 9 : 8, uuid, bstr(cbor(sec_tag)), SHA-256(part1), nonce]) with
+ * a fresh random nonce; part1 is the CSR (csr) or the public key DER. */
+int simc_keygen_cose(EVP_PKEY *id, const uint8_t uuid[16], uint64_t sec_tag, bool csr,
+		     const uint8_t *part1, size_t n, struct sbuf *out, struct nrfca_err *e);
+
 #endif

@@ -726,8 +726,7 @@ static int cmd_keygen(struct sim_modem *m, enum form f, const struct param *pv, 
 	uint64_t tag, type, content = 0;
 	uint16_t ku = 0x1 | 0x2 | 0x4 | 0x10; /* default "111010000" */
 	EVP_PKEY *key = NULL;
-	struct sbuf part1, payload, cose, tagb, line, pem;
-	uint8_t nonce[16], digest[32];
+	struct sbuf part1, cose, line, pem;
 	int rc = ANS_ERROR, st;
 
 	if (!has_keygen(m))
@@ -759,13 +758,11 @@ static int cmd_keygen(struct sim_modem *m, enum form f, const struct param *pv, 
 		return CME_EXISTS;
 
 	sbuf_init(&part1, 0);
-	sbuf_init(&payload, 0);
 	sbuf_init(&cose, 0);
-	sbuf_init(&tagb, 0);
 	sbuf_init(&line, 0);
 	sbuf_init(&pem, 0);
 	key = simc_p256_generate(&e);
-	if (key == NULL || RAND_bytes(nonce, sizeof(nonce)) != 1) {
+	if (key == NULL) {
 		rc = CME_KEYGEN_FAILED;
 		goto out;
 	}
@@ -777,17 +774,8 @@ static int cmd_keygen(struct sim_modem *m, enum form f, const struct param *pv, 
 		rc = cme_from_err(&e);
 		goto out;
 	}
-	SHA256(part1.p, part1.len, digest);
-	cbor_uint(&tagb, tag);
-	cbor_head(&payload, CBOR_TAG, 55799);
-	cbor_head(&payload, CBOR_ARRAY, 5);
-	cbor_uint(&payload, content == 0 ? 9 : 8);
-	cbor_bstr(&payload, m->uuid_bin, 16);
-	cbor_bstr(&payload, tagb.p, tagb.len);
-	cbor_bstr(&payload, digest, sizeof(digest));
-	cbor_bstr(&payload, nonce, sizeof(nonce));
-	if (payload.failed ||
-	    simc_cose_sign1(m->o.identity, payload.p, payload.len, false, &cose, &e) < 0) {
+	if (simc_keygen_cose(m->o.identity, m->uuid_bin, tag, content == 0, part1.p, part1.len,
+			     &cose, &e) < 0) {
 		rc = cme_from_err(&e);
 		goto out;
 	}
@@ -821,9 +809,7 @@ static int cmd_keygen(struct sim_modem *m, enum form f, const struct param *pv, 
 out:
 	EVP_PKEY_free(key);
 	sbuf_free(&part1);
-	sbuf_free(&payload);
 	sbuf_free(&cose);
-	sbuf_free(&tagb);
 	sbuf_free(&line);
 	sbuf_free(&pem);
 	return rc;

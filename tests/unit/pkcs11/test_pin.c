@@ -38,14 +38,14 @@ static void file_source(void **state)
 
 	(void)state;
 	snprintf(src, sizeof(src), "file:%s", write_pin("p1", "123456\n", 7, 0600));
-	assert_int_equal(p11pin_read(src, NULL, 0, &pin, &e), 0);
+	assert_int_equal(p11pin_read(src, NULL, NULL, 0, &pin, &e), 0);
 	assert_int_equal(pin.len, 6);
 	assert_string_equal(pin.buf, "123456");
 	p11pin_wipe(&pin);
 	assert_int_equal(pin.len, 0);
 	assert_int_equal(pin.buf[0], 0);
 	/* CRLF, and a bare absolute path */
-	assert_int_equal(p11pin_read(write_pin("p2", "abc\r\n", 5, 0400), NULL, 0, &pin, &e), 0);
+	assert_int_equal(p11pin_read(write_pin("p2", "abc\r\n", 5, 0400), NULL, NULL, 0, &pin, &e), 0);
 	assert_string_equal(pin.buf, "abc");
 	p11pin_wipe(&pin);
 }
@@ -58,26 +58,35 @@ static void file_refusals(void **state)
 
 	(void)state;
 	/* readable by others: refused unless allowed */
-	assert_int_equal(p11pin_read(write_pin("p3", "1234\n", 5, 0644), NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(write_pin("p3", "1234\n", 5, 0644), NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "accessible by group or others"));
-	assert_int_equal(p11pin_read(write_pin("p3", "1234\n", 5, 0644), NULL, 1, &pin, &e), 0);
+	assert_int_equal(p11pin_read(write_pin("p3", "1234\n", 5, 0644), NULL, NULL, 1, &pin, &e), 0);
 	p11pin_wipe(&pin);
 	/* missing */
-	assert_int_equal(p11pin_read("file:/nonexistent/pin", NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read("file:/nonexistent/pin", NULL, NULL, 0, &pin, &e), -1);
 	assert_int_equal(e.code, NRFCA_E_NOTFOUND);
 	assert_non_null(strstr(e.msg, "/nonexistent/pin"));
 	/* empty, two lines, too large, relative */
-	assert_int_equal(p11pin_read(write_pin("p4", "\n", 1, 0600), NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(write_pin("p4", "\n", 1, 0600), NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "empty"));
-	assert_int_equal(p11pin_read(write_pin("p5", "12\n34\n", 6, 0600), NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(write_pin("p5", "12\n34\n", 6, 0600), NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "more than one line"));
 	memset(big, '7', sizeof(big));
-	assert_int_equal(p11pin_read(write_pin("p6", big, sizeof(big), 0600), NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(write_pin("p6", big, sizeof(big), 0600), NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "larger than"));
-	assert_int_equal(p11pin_read("file:relative/pin", NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read("file:relative/pin", NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "absolute"));
+	/* relative to the configuration's folder (pin-source=file:pin) */
+	write_pin("rel", "4321\n", 5, 0600);
+	assert_int_equal(p11pin_read("file:rel", dir, NULL, 0, &pin, &e), 0);
+	assert_string_equal(pin.buf, "4321");
+	p11pin_wipe(&pin);
+	assert_int_equal(p11pin_read("rel", dir, NULL, 0, &pin, &e), 0);
+	p11pin_wipe(&pin);
+	assert_int_equal(p11pin_read("file:missing", dir, NULL, 0, &pin, &e), -1);
+	assert_non_null(strstr(e.msg, dir));
 	/* a directory */
-	assert_int_equal(p11pin_read(dir, NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(dir, NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "not a regular file"));
 }
 
@@ -88,13 +97,13 @@ static void env_source(void **state)
 
 	(void)state;
 	setenv("NRFCA_UNIT_PIN", "654321", 1);
-	assert_int_equal(p11pin_read(NULL, "NRFCA_UNIT_PIN", 0, &pin, &e), 0);
+	assert_int_equal(p11pin_read(NULL, NULL, "NRFCA_UNIT_PIN", 0, &pin, &e), 0);
 	assert_string_equal(pin.buf, "654321");
 	p11pin_wipe(&pin);
 	unsetenv("NRFCA_UNIT_PIN");
-	assert_int_equal(p11pin_read(NULL, "NRFCA_UNIT_PIN", 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(NULL, NULL, "NRFCA_UNIT_PIN", 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "NRFCA_UNIT_PIN is not set"));
-	assert_int_equal(p11pin_read(NULL, NULL, 0, &pin, &e), -1);
+	assert_int_equal(p11pin_read(NULL, NULL, NULL, 0, &pin, &e), -1);
 	assert_non_null(strstr(e.msg, "no PIN source"));
 }
 
