@@ -53,14 +53,36 @@ static const struct admin_cmd cmds[] = {
 	{ "token list", admin_token_list, admin_token_list_help, "list API credentials" },
 	{ "token disable", admin_token_disable, admin_token_disable_help,
 	  "disable an API credential" },
+	{ "token bind", admin_token_bind, admin_token_bind_help,
+	  "bind a station's client certificate (mTLS) to a credential" },
+	{ "token unbind", admin_token_unbind, admin_token_unbind_help,
+	  "remove a credential's client certificate bindings" },
+	{ "token enable", admin_token_enable, admin_token_enable_help,
+	  "accept a disabled API credential again" },
+	{ "token rotate", admin_token_rotate, admin_token_rotate_help,
+	  "give a credential a new secret (shown once), same name and role" },
+	{ "token groups", admin_token_groups, admin_token_groups_help,
+	  "station groups of the credentials: list, set, clear" },
 	{ "revoke", admin_revoke, admin_revoke_help,
 	  "revoke a certificate by serial with an RFC 5280 reason" },
 	{ "crl", admin_crl, admin_crl_help, "sign and write a fresh CRL" },
 	{ "list", admin_list, admin_list_help, "list issued certificates" },
 	{ "audit verify", admin_audit_verify, admin_audit_verify_help,
 	  "walk the hash chain of the audit log" },
+	{ "audit list", admin_audit_list, admin_audit_list_help,
+	  "list audit entries (filters by time, actor, event; --json)" },
+	{ "audit export", admin_audit_export, admin_audit_export_help,
+	  "write the audit log as an archive that verifies on its own" },
 	{ "policy check", admin_policy_check, admin_policy_check_help,
 	  "validate a policy file (needs no configuration)" },
+	{ "backup", admin_backup, admin_backup_help, "copy the SQLite ledger to a file, verified" },
+	{ "migrate", admin_migrate, admin_migrate_help, "copy a ledger into an empty one (SQLite to PostgreSQL)" },
+	{ "openssl-env", admin_openssl_env, admin_openssl_env_help,
+	  "shell lines for openssl's pkcs11 engine to use the CA key (offline signing)" },
+	{ "devices import", admin_devices_import, admin_devices_import_help,
+	  "import the expected devices of a manufacturing order" },
+	{ "devices check", admin_devices_check, admin_devices_check_help,
+	  "is a device expected at a station or its groups?" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -88,7 +110,7 @@ static void usage(FILE *f)
 		   "The operator's tool: key ceremony, credentials, revocation, CRL, audit.\n\n"
 		   "commands:\n");
 	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n%s\n`" PROG " <command> --help` describes one command; none of them needs\n"
 		   "a configuration for that.\n"
 		   "Exit status: 0 done, 1 failed (the reason is printed), 2 usage.\n", global_help);
@@ -122,7 +144,7 @@ static int group_usage(const char *word, int help)
 	fprintf(f, "usage: " PROG " [--config FILE] %s <subcommand> [options]\n\n", word);
 	for (i = 0; i < NCMDS; i++)
 		if (strncmp(cmds[i].name, word, wl) == 0 && cmds[i].name[wl] == ' ')
-			fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+			fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n`" PROG " %s <subcommand> --help` describes one.\n", word);
 	return help ? 0 : 2;
 }

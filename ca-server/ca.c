@@ -24,23 +24,31 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
+#include "devlist.h"
 #include "digest.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "modem_out.h"
 #include "policy.h"
 #include "policy_store.h"
+#include "reject_audit.h"
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
-#define STALE_TRIES 8   /* decisions made again when the device changed meanwhile */
+#define STALE_TRIES 32  /* decisions made again when the device changed meanwhile (n
+                         * requests for one device at once need n - 1) */
 
 struct ca {
 	struct signer *signer;
 	struct ledger *ledger;
+	struct identity *identity;    /* borrowed; NULL when not configured */
+	struct reject_audit *rejects;
 	STACK_OF(X509) *chain;
 	X509 *cert;                   /* chain[0], borrowed from chain */
 	char *chain_pem;
+	unsigned char *cert_der;      /* chain[0] in DER */
+	size_t cert_der_len;
 	const EVP_MD *md;
 	int crl_hours;
 
@@ -49,8 +57,8 @@ struct ca {
 	size_t crl_len;
 	time_t crl_this, crl_next;
 	long long crl_revoked;        /* revoked certificates the current CRL lists */
-	long long crl_ledger_revoked; /* revoked records of every kind when it was made
-	                                 (public-key registrations are never listed) */
+	unsigned long long crl_number;
+	long long crl_mark;           /* the ledger's revocation mark it was built at */
 };
 
 static double mono_now(void)
@@ -114,6 +122,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 	ca->signer = s;
 	ca->ledger = l;
+	ca->identity = o->identity;
+	ca->rejects = reject_audit_new(l, 0);
+	if (ca->rejects == NULL) {
+		free(ca);
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	}
 	ca->crl_hours = o->crl_next_update_hours > 0 ? o->crl_next_update_hours : 24;
 	pthread_mutex_init(&ca->crl_mu, NULL);
 	ca->chain = ceremony_read_chain(o->chain_path, err);
@@ -125,7 +139,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 	}
 	ca->cert = sk_X509_value(ca->chain, 0);
 	ca->chain_pem = chain_to_pem(ca->chain);
-	if (ca->chain_pem == NULL) {
+	{
+		int n = i2d_X509(ca->cert, &ca->cert_der);
+
+		ca->cert_der_len = n > 0 ? (size_t)n : 0;
+	}
+	if (ca->chain_pem == NULL || ca->cert_der_len == 0) {
 		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -142,8 +161,10 @@ void ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	reject_audit_free(ca->rejects);   /* writes the pending summaries */
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
+	OPENSSL_free(ca->cert_der);
 	free(ca->crl_der);
 	pthread_mutex_destroy(&ca->crl_mu);
 	free(ca);
@@ -152,6 +173,12 @@ void ca_free(struct ca *ca)
 const char *ca_chain_pem(const struct ca *ca)
 {
 	return ca->chain_pem;
+}
+
+const unsigned char *ca_cert_der(const struct ca *ca, size_t *len)
+{
+	*len = ca->cert_der_len;
+	return ca->cert_der;
 }
 
 json_t *ca_chain_json(const struct ca *ca)
@@ -240,6 +267,7 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 	json_object_set_new(o, "sec_tag", r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
 	json_object_set_new(o, "request_id", r->request_id[0] ? json_string(r->request_id) :
 								 json_null());
+	json_object_set_new(o, "slot", r->slot[0] ? json_string(r->slot) : json_null());
 	if (r->status == CERT_REVOKED) {
 		iso_time(r->revoked_at, ra);
 		json_object_set_new(o, "revoked_at", json_string(ra));
@@ -372,7 +400,9 @@ static X509 *build_cert(struct ca *ca, const struct nrfca_csr *csr, const X509_N
 	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
 	    X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)) != 1)
 		goto ssl_fail;
-	if (!add_profile_extensions(ca, x, ext))
+	if (!add_profile_extensions(ca, x, ext) ||
+	    !nrfca_x509_add_crl_dp(x, ext->crl_dp, ext->n_crl_dp) ||
+	    !nrfca_x509_add_ca_issuers(x, ext->ca_issuers, ext->n_ca_issuers))
 		goto ssl_fail;
 	return x;
 ssl_fail:
@@ -407,7 +437,10 @@ struct enrollment {
 	char device_lc[37];               /* its attested UUID in lower case */
 	/* facts */
 	struct nrfca_policy *pol;         /* the policy this request holds to the end */
+	const struct nrfca_profile *pr;   /* the profile asked for (NULL: unknown) */
 	struct nrfca_policy_facts f;
+	struct ledger_cred_info caller, holder;  /* station groups, when the profile uses them */
+	const char *caller_groups[LEDGER_CRED_GROUPS_MAX], *holder_groups[LEDGER_CRED_GROUPS_MAX];
 	unsigned char csr_hash[32], spki_hash[32];
 	int csr_seen;                     /* this CSR (or public key) was recorded before:
 	                                     `old` is that record */
@@ -449,31 +482,43 @@ static void one_line_subject(const X509_NAME *n, char *out, size_t len)
 	BIO_free(b);
 }
 
-static void audit_reject(struct ca *ca, const struct principal *who, const char *rule,
-			 const char *detail, const char *profile)
-{
-	json_t *d = json_pack("{s:s, s:s, s:s}", "rule", rule ? rule : "", "detail", detail,
-			      "profile", profile ? profile : "");
-	char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
-
-	ledger_audit(ca->ledger, who->name, "reject", txt, NULL);
-	free(txt);
-	json_decref(d);
-}
-
 static int status_for_rule(enum nrfca_policy_rule r, const char **code)
 {
 	switch (r) {
 	case NRFCA_RULE_RATE_LIMIT:
+	case NRFCA_RULE_SUPERSEDE_RATE:
 		*code = "rate_limited";
 		return 429;
 	case NRFCA_RULE_ON_EXISTING:
+	case NRFCA_RULE_SUPERSEDE_SCOPE:
 		*code = "device_has_certificate";
 		return 409;
+	case NRFCA_RULE_IDENTITY_UNAVAILABLE:
+		*code = "identity_unavailable";
+		return 503;
 	default:
 		*code = "policy_denied";
 		return 403;
 	}
+}
+
+/* The policy's question to nRF Cloud's Identity Service about this
+ * request's attestation (asked only when every cheaper rule allows). */
+static enum nrfca_identity_verdict ask_identity(void *arg, char *detail, size_t len,
+						unsigned *retry_after)
+{
+	struct enrollment *en = arg;
+	enum nrfca_identity_verdict v;
+	int cached = 0;
+	double t0 = mono_now();
+
+	v = identity_verify(en->ca->identity, en->m->payload, en->m->payload_len,
+			    en->m->device_uuid_str, detail, len, retry_after, &cached);
+	metrics_inc(M_IDENTITY_VERDICTS, nrfca_identity_verdict_name(v),
+		    cached ? "cache" : "service");
+	if (!cached)
+		metrics_observe(M_IDENTITY_SECONDS, "verify", mono_now() - t0);
+	return v;
 }
 
 static enum enroll_step db_unavailable(struct enrollment *en)
@@ -536,6 +581,10 @@ static enum enroll_step intake_keygen(struct enrollment *en)
 	f->payload_id = en->m->payload_id;
 	f->verify = verify_attestation;
 	f->verify_ctx = en->m;
+	if (en->ca->identity != NULL) {
+		f->identity = ask_identity;
+		f->identity_ctx = en;
+	}
 	if (en->m->kind == NRFCA_MODEM_PUBLIC_KEY) {
 		if (describe_public_key(en) != 0) {
 			fail_res(en->res, 400, "invalid_keygen", NULL, "%s", en->e.msg);
@@ -587,34 +636,114 @@ static const char *device_of(struct enrollment *en)
 	return en->device_lc;
 }
 
+/* The groups of a credential into info / names / *n (none when unknown). */
+static int cred_groups(struct enrollment *en, const char *name, struct ledger_cred_info *info,
+		       const char **names, size_t *n)
+{
+	int rc, i;
+
+	*n = 0;
+	memset(info, 0, sizeof(*info));
+	rc = ledger_cred_get(en->ca->ledger, name, info, &en->e);
+	if (rc < 0)
+		return -1;
+	for (i = 0; rc == 0 && i < info->n_groups && i < LEDGER_CRED_GROUPS_MAX; i++)
+		names[(*n)++] = info->groups[i];
+	return 0;
+}
+
+/* The groups of the station holding the device's certificate, when the
+ * profile lets stations of a group supersede each other's certificates. */
+static int holder_groups(struct enrollment *en)
+{
+	struct nrfca_policy_facts *f = &en->f;
+
+	f->existing_groups = NULL;
+	f->n_existing_groups = 0;
+	if (en->pr == NULL || f->existing_station == NULL ||
+	    nrfca_profile_supersede_from(en->pr) != NRFCA_SUPERSEDE_STATION_GROUP ||
+	    strcmp(f->existing_station, en->who->name) == 0)
+		return 0;
+	f->existing_groups = en->holder_groups;
+	return cred_groups(en, f->existing_station, &en->holder, en->holder_groups,
+			   &f->n_existing_groups);
+}
+
+/* Is the device expected at the calling station or its groups?  Asked by
+ * the identifiers the policy knows it by (attested UUID, CN, the IMEI in the
+ * CN, the IMEI the station read), for profiles with require_known_device. */
+static int known_device_facts(struct enrollment *en)
+{
+	const char *cand[3] = { en->f.attested_uuid, en->f.cn, en->f.imei };
+	char id[DEVLIST_ID_MAX + 1], why[160];
+	int expected = 0;
+	size_t i;
+
+	en->f.known_device = NRFCA_KNOWN_NOT_LOOKED_UP;
+	if (en->pr == NULL || !nrfca_profile_requires_known_device(en->pr))
+		return 0;
+	for (i = 0; i < 3; i++) {
+		if (cand[i] == NULL || strlen(cand[i]) > 64 ||
+		    devlist_normalise(cand[i], strlen(cand[i]), id, why, sizeof(why)) != 0)
+			continue;
+		if (ledger_expected_check(en->ca->ledger, id, en->who->name, &expected, &en->e) != 0)
+			return -1;
+		if (expected)
+			break;
+	}
+	en->f.known_device = expected ? NRFCA_KNOWN_YES : NRFCA_KNOWN_NO;
+	return 0;
+}
+
 /* What the ledger knows: a certificate for this very CSR (a replay), else
  * the device's active certificate (the ledger's one-active holder, which the
- * record step names to the ledger) and whether it has the same key.  Callers
- * may run it again to decide with fresh facts. */
+ * record step names to the ledger), whether it has the same key, and the
+ * station it was issued through (the policy's supersede_scope decides on
+ * it).  Callers may run it again to decide with fresh facts. */
 static int ledger_facts(struct enrollment *en)
 {
+	struct nrfca_policy_facts *f = &en->f;
 	int rc;
 
 	cert_record_clear(&en->old);
 	memset(&en->old, 0, sizeof(en->old));
 	en->csr_seen = 0;
-	en->f.existing = NRFCA_EXISTING_NONE;
+	f->existing = NRFCA_EXISTING_NONE;
+	f->existing_station = NULL;
+	f->existing_serial = NULL;
+	f->csr_replay = 0;
 	if (en->csr == NULL && !en->public_key)
 		return 0;
 	rc = ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
 	en->csr_seen = rc == 0;
-	if (en->csr_seen || device_of(en) == NULL)
+	if (en->csr_seen) {
+		/* a replay: answered only to a station in that record's scope */
+		f->csr_replay = 1;
+		f->existing = NRFCA_EXISTING_SAME_KEY;
+		f->existing_station = en->old.station;
+		f->existing_serial = en->old.serial;
+		return holder_groups(en);
+	}
+	if (device_of(en) == NULL)
 		return 0;
 	rc = ledger_find_holder(en->ca->ledger, device_of(en), en->public_key ?
 				CERT_KIND_PUBLIC_KEY : CERT_KIND_CERTIFICATE, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
-	if (rc == 0)
-		en->f.existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
-				 NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
-	return 0;
+	if (rc == 0 && memcmp(en->old.csr_sha256, en->csr_hash, 32) == 0) {
+		/* recorded between the two reads: a replay, in the same scope rule */
+		en->csr_seen = 1;
+		f->csr_replay = 1;
+	}
+	if (rc == 0) {
+		f->existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
+			      NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
+		f->existing_station = en->old.station;
+		f->existing_serial = en->old.serial;
+	}
+	return holder_groups(en);
 }
 
 /* facts: what the policy decides on: the request, the caller, the CSR, the
@@ -642,9 +771,29 @@ static enum enroll_step step_facts(struct enrollment *en)
 		en->res->retry_after = 5;
 		return E_END;
 	}
-	if (ledger_facts(en) != 0)
+	en->pr = nrfca_policy_profile_for(en->pol, en->rq->profile);
+	if (en->pr != NULL && nrfca_profile_uses_groups(en->pr)) {
+		en->f.groups = en->caller_groups;
+		if (cred_groups(en, en->who->name, &en->caller, en->caller_groups,
+				&en->f.n_groups) != 0)
+			return db_unavailable(en);
+	}
+	if (ledger_facts(en) != 0 || known_device_facts(en) != 0)
 		return db_unavailable(en);
 	return E_DECIDE;
+}
+
+/* What the "issue" audit entry says beyond the record: how the attestation
+ * was judged and, for a supersede, whose certificate is replaced (again after
+ * a stale answer: the decision may have changed). */
+static void audit_notes(struct enrollment *en)
+{
+	struct cert_record *rec = &en->rec;
+
+	snprintf(rec->attestation, sizeof(rec->attestation), "%s",
+		 en->d.attestation != NULL ? en->d.attestation : "");
+	snprintf(rec->supersedes_station, sizeof(rec->supersedes_station), "%s",
+		 en->d.action == NRFCA_ACTION_SUPERSEDE ? en->old.station : "");
 }
 
 /* decide: the policy's verdict; a replay of an issued request or a dry run
@@ -662,10 +811,12 @@ static enum enroll_step step_decide(struct enrollment *en)
 		fail_res(en->res, st, code, d->rule_name, "%s", d->detail);
 		en->res->retry_after = d->retry_after;
 		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
-			metrics_inc(M_REJECTIONS, d->rule_name, NULL);
-			if (st != 429)
-				audit_reject(en->ca, en->who, d->rule_name, d->detail,
-					     d->profile_name);
+			metrics_inc(M_REJECTIONS, d->rule_name, en->who->name);
+			/* refusals, bounded per (station, rule) and interval; not the rate
+			 * limits and not an unanswering identity service (a log line) */
+			if (st != 429 && st != 503)
+				reject_audit_note(en->ca->rejects, en->who->name, d->rule_name,
+						  d->profile_name, d->detail);
 		}
 		return E_END;
 	}
@@ -695,6 +846,10 @@ static enum enroll_step step_decide(struct enrollment *en)
 		en->outcome = OUT_DRY_RUN;
 		return E_ANSWER;
 	}
+	if (d->charged_supersede)   /* a retry after a stale answer does not pay twice */
+		en->f.no_charge_supersede = 1;
+	if (en->rec.der != NULL)
+		audit_notes(en);
 	en->outcome = OUT_ISSUED;
 	if (en->rec.der != NULL)
 		return E_RECORD;      /* signed (or described) before a stale answer: reuse */
@@ -731,6 +886,9 @@ static void describe_record(struct enrollment *en, const char *serial)
 	rec->one_active = 1;   /* every on_existing mode allows one active certificate */
 	if (en->rq->request_id)
 		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
+	audit_notes(en);
+	if (en->rq->slot)
+		snprintf(rec->slot, sizeof(rec->slot), "%s", en->rq->slot);
 }
 
 /* build: the certificate from the profile (subject, validity, extensions)
@@ -843,6 +1001,10 @@ static enum enroll_step step_record(struct enrollment *en)
 	if (ledger_record_issuance(en->ca->ledger, &en->rec, en->who->name, seen, &en->e) == 0)
 		return E_ANSWER;
 	if (en->e.code == NRFCA_E_STALE && en->stale_tries++ < STALE_TRIES) {
+		/* the device changed hands meanwhile: decide again on the new holder
+		 * (supersede_scope applies to it like to any other) */
+		nlog(NLOG_INFO, "enroll_stale", "device_id", en->rec.device_id, "station",
+		     en->who->name, "detail", en->e.msg, NULL);
 		if (ledger_facts(en) != 0)
 			return db_unavailable(en);
 		return E_DECIDE;
@@ -909,8 +1071,10 @@ static enum enroll_step step_answer(struct enrollment *en)
 		    en->rec.profile, en->rec.station);
 	if (en->d.action == NRFCA_ACTION_SUPERSEDE) {
 		metrics_inc(M_REVOCATIONS, "superseded", NULL);
-		if (ca_crl_refresh(en->ca, &en->e) != 0)
-			nlog(NLOG_WARN, "crl_refresh_failed", "detail", en->e.msg, NULL);
+		metrics_inc(M_SUPERSEDES, en->rec.profile, en->rec.station);
+		/* signs when the revocation mark moved: a superseded
+		 * registration is never in the CRL and leaves it */
+		ca_crl_tick(en->ca);
 	}
 	return E_END;
 }
@@ -968,6 +1132,36 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 	enrollment_clear(&en);
 }
 
+int ca_station_may_see(struct ca *ca, const struct principal *who, const struct cert_record *r)
+{
+	struct ledger_cred_info *ci = NULL;
+	const struct nrfca_profile *pr;
+	const char *g[2][LEDGER_CRED_GROUPS_MAX];
+	size_t n[2] = { 0, 0 };
+	struct nrfca_policy *pol;
+	int ok, k, i;
+
+	if (who->role != ROLE_STATION || strcmp(r->station, who->name) == 0)
+		return 1;
+	pol = policy_acquire();
+	pr = pol != NULL ? nrfca_policy_profile_find(pol, r->profile) : NULL;
+	if (pr != NULL && nrfca_profile_supersede_from(pr) == NRFCA_SUPERSEDE_STATION_GROUP &&
+	    (ci = calloc(2, sizeof(*ci))) != NULL) {
+		/* the two stations' groups; a ledger failure shows nothing */
+		for (k = 0; k < 2; k++) {
+			if (ledger_cred_get(ca->ledger, k == 0 ? who->name : r->station, &ci[k],
+					    NULL) != 0)
+				continue;
+			for (i = 0; i < ci[k].n_groups && i < LEDGER_CRED_GROUPS_MAX; i++)
+				g[k][n[k]++] = ci[k].groups[i];
+		}
+	}
+	ok = nrfca_profile_station_in_scope(pr, who->name, g[0], n[0], r->station, g[1], n[1]);
+	free(ci);
+	policy_release(pol);
+	return ok;
+}
+
 /* ------------------------------------------------------------------ */
 /* revocation and CRL */
 
@@ -1001,8 +1195,7 @@ void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
 		return;
 	}
 	metrics_inc(M_REVOCATIONS, crl_reason_name(code), NULL);
-	if (ca_crl_refresh(ca, &e) != 0)
-		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+	ca_crl_tick(ca);   /* a certificate's revocation moved the mark: signed now */
 	iso_time(when, ts);
 	res->status = 200;
 	res->body = json_pack("{s:s, s:s, s:s, s:s}", "serial", serial, "status", "revoked",
@@ -1011,6 +1204,7 @@ void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
 
 struct crl_build {
 	X509_CRL *crl;
+	long long listed;             /* entries added (an empty CRL has no list at all) */
 	int failed;
 };
 
@@ -1037,6 +1231,7 @@ static int add_revoked(const char *serial, long long revoked_at, int reason, voi
 	if (X509_CRL_add0_revoked(cb->crl, rv) != 1)
 		goto fail;
 	rv = NULL;
+	cb->listed++;
 	goto out;
 fail:
 	cb->failed = 1;
@@ -1049,19 +1244,41 @@ out:
 	return cb->failed;
 }
 
-int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
+/* Replace the cached CRL (takes der).  Called with crl_mu held. */
+static void crl_cache(struct ca *ca, unsigned char *der, size_t len, const struct ledger_crl *c,
+		      long long entries)
 {
-	struct crl_build cb = { NULL, 0 };
+	free(ca->crl_der);
+	ca->crl_der = der;
+	ca->crl_len = len;
+	ca->crl_this = (time_t)c->this_update;
+	ca->crl_next = (time_t)c->next_update;
+	/* not sk_X509_REVOKED_num(): it is -1 for an empty list */
+	ca->crl_revoked = entries;
+	ca->crl_number = c->number;
+	ca->crl_mark = c->mark;
+}
+
+/* Sign a new CRL with every revocation the ledger holds, publish it in the
+ * ledger for every process and instance, and cache it.  crl_mu held. */
+static int crl_sign_locked(struct ca *ca, struct nrfca_err *err)
+{
+	struct crl_build cb = { NULL, 0, 0 };
+	struct ledger_crl lc = { 0 };
 	unsigned long long number = 0;
 	ASN1_TIME *last = NULL, *next = NULL;
 	ASN1_INTEGER *num = NULL;
 	AUTHORITY_KEYID *akid = NULL;
 	unsigned char *der = NULL, *p;
 	time_t now = time(NULL);
-	int n, rc = -1;
+	long long mark = 0;
+	int n, rc = -1, published = 0;
 	double t0;
 
-	pthread_mutex_lock(&ca->crl_mu);
+	/* the mark first: a revocation committed while the list is read makes
+	 * this CRL stale at once, never silently incomplete */
+	if (ledger_revocation_mark(ca->ledger, &mark, err) != 0)
+		return -1;
 	cb.crl = X509_CRL_new();
 	if (cb.crl == NULL || X509_CRL_set_version(cb.crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(cb.crl, X509_get_subject_name(ca->cert)) != 1)
@@ -1073,13 +1290,6 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 		goto ssl_fail;
 	if (ledger_revoked_each(ca->ledger, add_revoked, &cb, err) != 0)
 		goto out;
-	ca->crl_revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(cb.crl));
-	{
-		long long all = 0, rv = -1;
-
-		ledger_count(ca->ledger, &all, &rv, NULL);
-		ca->crl_ledger_revoked = rv;
-	}
 	if (cb.failed)
 		goto ssl_fail;
 	if (ledger_next_crl_number(ca->ledger, &number, err) != 0)
@@ -1111,19 +1321,23 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 		goto ssl_fail;
 	p = der;
 	i2d_X509_CRL(cb.crl, &p);
-	free(ca->crl_der);
-	ca->crl_der = der;
-	ca->crl_len = (size_t)n;
-	ca->crl_this = now;
-	ca->crl_next = now + (time_t)ca->crl_hours * 3600;
+	lc.number = number;
+	lc.this_update = (long long)now;
+	lc.next_update = (long long)now + (long long)ca->crl_hours * 3600;
+	lc.mark = mark;
+	/* a higher number published meanwhile by another signer wins there;
+	 * this one is as complete and is served until the next look */
+	if (ledger_crl_publish(ca->ledger, &lc, der, (size_t)n, &published, err) != 0)
+		goto out;
+	crl_cache(ca, der, (size_t)n, &lc, cb.listed);
 	der = NULL;
 	rc = 0;
-	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, NULL);
+	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, "published",
+		 published ? "yes" : "no (a newer CRL is published)", NULL);
 	goto out;
 ssl_fail:
 	nrfca_err_ssl(err, NRFCA_E_INTERNAL, "cannot build the CRL");
 out:
-	pthread_mutex_unlock(&ca->crl_mu);
 	free(der);
 	AUTHORITY_KEYID_free(akid);
 	ASN1_INTEGER_free(num);
@@ -1133,34 +1347,99 @@ out:
 	return rc;
 }
 
-static int crl_due(struct ca *ca, time_t now)
+int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 {
-	return ca->crl_der == NULL || now >= ca->crl_next - (ca->crl_next - ca->crl_this) / 4;
+	int rc;
+
+	pthread_mutex_lock(&ca->crl_mu);
+	rc = crl_sign_locked(ca, err);
+	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
+}
+
+/* Re-sign when a quarter of the lifetime is left. */
+static int crl_due(long long this_update, long long next_update, time_t now)
+{
+	return (long long)now >= next_update - (next_update - this_update) / 4;
+}
+
+/* Take the published CRL from the ledger into the cache.  crl_mu held. */
+static int crl_fetch_locked(struct ca *ca, struct nrfca_err *err)
+{
+	struct ledger_crl lc;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	X509_CRL *crl;
+	int rc, entries;
+
+	rc = ledger_crl_get(ca->ledger, &lc, &der, &len, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : nrfca_err_set(err, NRFCA_E_NOTFOUND, "no CRL is published");
+	p = der;
+	crl = d2i_X509_CRL(NULL, &p, (long)len);
+	if (crl == NULL || p != der + len) {
+		X509_CRL_free(crl);
+		free(der);
+		return nrfca_err_ssl(err, NRFCA_E_DB, "the CRL published in the ledger does not "
+				     "decode");
+	}
+	entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+	X509_CRL_free(crl);
+	crl_cache(ca, der, len, &lc, entries > 0 ? entries : 0);
+	return 0;
+}
+
+/* Make the cached CRL the one to serve: keep it while it lists every
+ * revocation (its mark is the ledger's) and is not due; else take a newer
+ * CRL another process published, if it is current; else sign one.  One
+ * single-row read of the ledger when nothing changed.  With the ledger
+ * unreachable, a cached CRL is served until its nextUpdate. */
+static int crl_sync(struct ca *ca, struct nrfca_err *err)
+{
+	struct ledger_crl st;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	if (ledger_crl_state(ca->ledger, &st, err) != 0) {
+		pthread_mutex_lock(&ca->crl_mu);
+		rc = ca->crl_der != NULL && now < ca->crl_next ? 0 : -1;
+		pthread_mutex_unlock(&ca->crl_mu);
+		if (rc == 0)
+			nlog(NLOG_WARN, "crl_state_unavailable", "detail", err->msg, "serving",
+			     "the cached CRL", NULL);
+		return rc;
+	}
+	pthread_mutex_lock(&ca->crl_mu);
+	if (ca->crl_der != NULL && ca->crl_number >= st.number &&
+	    ca->crl_mark == st.revocation_mark && !crl_due(ca->crl_this, ca->crl_next, now))
+		goto out;
+	if (st.number > ca->crl_number && st.mark == st.revocation_mark &&
+	    !crl_due(st.this_update, st.next_update, now) && crl_fetch_locked(ca, err) == 0)
+		goto out;
+	rc = crl_sign_locked(ca, err);
+out:
+	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
 }
 
 void ca_crl_tick(struct ca *ca)
 {
 	struct nrfca_err e = { 0 };
-	long long certs = 0, revoked = -1;
-	int due;
 
-	/* revocations made by another process (nrfca-admin revoke) count too */
-	ledger_count(ca->ledger, &certs, &revoked, NULL);
-	pthread_mutex_lock(&ca->crl_mu);
-	due = crl_due(ca, time(NULL)) || (revoked >= 0 && revoked != ca->crl_ledger_revoked);
-	pthread_mutex_unlock(&ca->crl_mu);
-	if (due && ca_crl_refresh(ca, &e) != 0)
+	if (crl_sync(ca, &e) != 0)
 		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+}
+
+void ca_tick(struct ca *ca)
+{
+	ca_crl_tick(ca);
+	reject_audit_tick(ca->rejects);
 }
 
 int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err)
 {
-	int need;
-
-	pthread_mutex_lock(&ca->crl_mu);
-	need = ca->crl_der == NULL || time(NULL) >= ca->crl_next;
-	pthread_mutex_unlock(&ca->crl_mu);
-	if (need && ca_crl_refresh(ca, err) != 0)
+	if (crl_sync(ca, err) != 0)
 		return -1;
 	pthread_mutex_lock(&ca->crl_mu);
 	*der = malloc(ca->crl_len);
@@ -1172,4 +1451,14 @@ int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err
 	*len = ca->crl_len;
 	pthread_mutex_unlock(&ca->crl_mu);
 	return 0;
+}
+
+void ca_crl_info(struct ca *ca, struct ca_crl_info *out)
+{
+	pthread_mutex_lock(&ca->crl_mu);
+	out->this_update = ca->crl_der ? (long long)ca->crl_this : 0;
+	out->next_update = ca->crl_der ? (long long)ca->crl_next : 0;
+	out->number = ca->crl_number;
+	out->entries = ca->crl_der ? ca->crl_revoked : 0;
+	pthread_mutex_unlock(&ca->crl_mu);
 }

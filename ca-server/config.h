@@ -26,7 +26,9 @@ struct nrfca_config {
 	int admin_port;
 	/* tls */
 	char *tls_cert, *tls_key, *tls_client_ca;
+	char *tls_client_crl;      /* CRL of the stations' CA, re-read on SIGHUP */
 	int tls_require_client_cert;
+	int tls_admin;             /* the admin listener serves HTTPS too */
 	/* token */
 	char *token_uri;
 	char *token_pin_env;
@@ -37,7 +39,9 @@ struct nrfca_config {
 	/* ca */
 	char *ca_chain;            /* PEM, CA certificate first */
 	/* database / policy */
-	char *database;            /* sqlite:PATH */
+	char *database;            /* sqlite:PATH, postgresql://... or libpq keywords */
+	char *database_password_file; /* PostgreSQL password, mode 0600; NULL: libpq's own */
+	int database_pool;         /* connections besides the writer's; 0: default (8) */
 	char *policy;
 	/* crl */
 	int crl_next_update_hours; /* default 24 */
@@ -49,6 +53,16 @@ struct nrfca_config {
 	int request_timeout;       /* idle seconds, default 30 */
 	int receive_timeout;       /* seconds for a request's headers and body, default 10 */
 	int threads;               /* default 4 */
+	/* identity_service: nRF Cloud's Identity Service (ca-server/identity.h),
+	 * for profiles with attestation.verify_with; NULL url = not configured */
+	char *identity_url;
+	char *identity_api_key_file;   /* mode 0600 */
+	int identity_allow_insecure_key_file;
+	char *identity_ca_file;
+	int identity_timeout_ms;       /* 0 = the module's default */
+	int identity_cache_entries;
+	int identity_cache_seconds;
+	int identity_backoff_seconds;
 };
 
 int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_err *err);

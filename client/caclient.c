@@ -28,10 +28,21 @@ long nrfca_ca_parse_retry_after(const char *v)
 	return nrfca_http_parse_retry_after(v);
 }
 
+int nrfca_ca_token_check(const char *path, struct nrfca_err *e)
+{
+	char *auth = NULL;
+
+	if (nrfca_http_read_bearer(path, "token file", 0, &auth, e) != 0)
+		return -1;
+	nrfca_http_secret_free(auth);
+	return 0;
+}
+
 int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct nrfca_err *e)
 {
 	struct nrfca_http_opts ho = {
-		.ca_bundle = o->ca_bundle, .connect_timeout_ms = o->connect_timeout_ms,
+		.ca_bundle = o->ca_bundle, .client_cert = o->client_cert,
+		.client_key = o->client_key, .connect_timeout_ms = o->connect_timeout_ms,
 		.timeout_ms = o->timeout_ms, .attempts = o->attempts, .backoff_ms = o->backoff_ms,
 		.max_wait_ms = o->max_wait_ms, .budget_ms = o->budget_ms, .notify = o->notify,
 		.notify_ctx = o->notify_ctx,
@@ -91,15 +102,14 @@ static const char *str_field(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* One JSON exchange: POST body, or GET when body is NULL. */
-static enum nrfca_ca_outcome exchange_json(struct nrfca_ca *ca, const char *path, json_t *body,
-					   struct nrfca_ca_answer *a, struct nrfca_err *e)
+/* One request (body NULL = GET) with retries, its answer decoded. */
+static enum nrfca_ca_outcome request(struct nrfca_ca *ca, const char *path, const char *payload,
+				     struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
-	char *payload = body ? json_dumps(body, JSON_COMPACT) : strdup("");
 	struct nrfca_http_answer ha;
 	struct nrfca_http_req rq = {
-		.method = body ? "POST" : "GET", .auth = ca->auth,
-		.content_type = body ? "application/json" : NULL,
+		.method = payload ? "POST" : "GET", .auth = ca->auth,
+		.content_type = payload ? "application/json" : NULL,
 		.accept = "application/json", .max_answer = NRFCA_CA_MAX_RESPONSE,
 		.peer = "the CA",
 	};
@@ -108,20 +118,16 @@ static enum nrfca_ca_outcome exchange_json(struct nrfca_ca *ca, const char *path
 	char url[1024];
 	long st;
 
+	memset(&ha, 0, sizeof(ha));
 	a->body = NULL;
 	nrfca_ca_answer_clear(a);
-	if (payload == NULL) {
-		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
-		return NRFCA_CA_BAD_ANSWER;
-	}
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", ca->url, path) >= sizeof(url)) {
-		free(payload);
 		nrfca_err_set(e, NRFCA_E_CONFIG, "CA URL %.100s is too long", ca->url);
 		return NRFCA_CA_UNREACHABLE;
 	}
 	rq.url = url;
-	rq.body = body ? payload : NULL;
-	rq.body_len = body ? strlen(payload) : 0;
+	rq.body = payload;
+	rq.body_len = payload ? strlen(payload) : 0;
 	switch (nrfca_http_request(ca->http, &rq, &ha, e)) {
 	case NRFCA_HTTP_ANSWERED:
 		break;
@@ -163,52 +169,45 @@ static enum nrfca_ca_outcome exchange_json(struct nrfca_ca *ca, const char *path
 	a->error = str_field(a->body, "error") ? str_field(a->body, "error") : "";
 	a->detail = str_field(a->body, "detail") ? str_field(a->body, "detail") : "";
 	a->rule = str_field(a->body, "rule") ? str_field(a->body, "rule") : "";
-	nrfca_err_set(e, st == 403 || st == 409 ? NRFCA_E_POLICY : NRFCA_E_INPUT,
-		      "CA refused (HTTP %ld %.40s): %.200s%s%.60s%s", st,
-		      a->error[0] ? a->error : "error",
-		      a->detail[0] ? a->detail : "no detail given",
-		      a->rule[0] ? " [rule " : "", a->rule, a->rule[0] ? "]" : "");
+	a->credential = st == 401 || (st == 403 && strcmp(a->error, "forbidden") == 0);
+	if (a->credential)
+		nrfca_err_set(e, NRFCA_E_CONFIG, "the CA refused this station's credential "
+			      "(HTTP %ld %.40s): %.200s; check the token file", st,
+			      a->error[0] ? a->error : "error",
+			      a->detail[0] ? a->detail : "no detail given");
+	else
+		nrfca_err_set(e, st == 403 || st == 409 ? NRFCA_E_POLICY : NRFCA_E_INPUT,
+			      "CA refused (HTTP %ld %.40s): %.200s%s%.60s%s", st,
+			      a->error[0] ? a->error : "error",
+			      a->detail[0] ? a->detail : "no detail given",
+			      a->rule[0] ? " [rule " : "", a->rule, a->rule[0] ? "]" : "");
 	res = NRFCA_CA_REFUSED;
 out:
 	nrfca_http_answer_clear(&ha);
-	free(payload);
 	return res;
 }
 
 enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
 				    struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
-	return exchange_json(ca, path, body, a, e);
+	char *payload = json_dumps(body, JSON_COMPACT);
+	enum nrfca_ca_outcome r;
+
+	if (payload == NULL) {
+		a->body = NULL;
+		nrfca_ca_answer_clear(a);
+		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
+		return NRFCA_CA_BAD_ANSWER;
+	}
+	r = request(ca, path, payload, a, e);
+	free(payload);
+	return r;
 }
 
-int nrfca_ca_profile_input(struct nrfca_ca *ca, const char *profile, char input[16],
-			   struct nrfca_err *e)
+enum nrfca_ca_outcome nrfca_ca_get(struct nrfca_ca *ca, const char *path,
+				   struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
-	struct nrfca_ca_answer a;
-	json_t *arr, *it;
-	size_t i;
-	int rc = -1;
-
-	a.body = NULL;
-	if (exchange_json(ca, "/v1/profiles", NULL, &a, e) != NRFCA_CA_OK)
-		goto out;
-	arr = json_object_get(a.body, "profiles");
-	json_array_foreach(arr, i, it) {
-		const char *name = str_field(it, "name"), *in = str_field(it, "input");
-
-		if (name == NULL || (profile != NULL ? strcmp(name, profile) != 0 :
-				     !json_is_true(json_object_get(it, "default"))))
-			continue;
-		/* a CA that does not say takes %KEYGEN CSRs */
-		snprintf(input, 16, "%s", in != NULL && strlen(in) < 16 ? in : "keygen");
-		rc = 0;
-		goto out;
-	}
-	nrfca_err_set(e, NRFCA_E_CONFIG, "the CA offers this station no profile %s%s%s",
-		      profile ? "'" : "(default)", profile ? profile : "", profile ? "'" : "");
-out:
-	nrfca_ca_answer_clear(&a);
-	return rc;
+	return request(ca, path, NULL, a, e);
 }
 
 enum nrfca_ca_outcome nrfca_ca_enroll(struct nrfca_ca *ca, json_t *body,

@@ -32,6 +32,8 @@ struct nrfca_ca_opts {
 	const char *url;            /* base URL, e.g. https://ca.example:8443 */
 	const char *token_file;     /* bearer secret (first line); NULL = none */
 	const char *ca_bundle;      /* PEM bundle to verify the server; NULL = system store */
+	const char *client_cert;    /* PEM client certificate (mutual TLS); NULL = none */
+	const char *client_key;     /* its PEM private key; NULL = in client_cert's file */
 	long connect_timeout_ms;    /* 0 = 5000 */
 	long timeout_ms;            /* whole exchange, per attempt; 0 = 30000 */
 	unsigned attempts;          /* 0 = 10 */
@@ -63,6 +65,8 @@ struct nrfca_ca_answer {
 	long long sec_tag;          /* -1 when null or absent */
 	/* error answers (borrowed; "" when absent) */
 	const char *error, *detail, *rule;
+	int credential;             /* the refusal is about the station's credential: HTTP 401,
+				       or 403 "forbidden" (its role may not use the route) */
 };
 
 struct nrfca_ca;
@@ -72,17 +76,19 @@ struct nrfca_ca;
 int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct nrfca_err *e);
 void nrfca_ca_free(struct nrfca_ca *ca);
 
+/* Check a token file as nrfca_ca_create reads it (exists, regular, one
+ * printable word, at most NRFCA_CA_MAX_TOKEN bytes); the secret is wiped. */
+int nrfca_ca_token_check(const char *path, struct nrfca_err *e);
+
 /* POST body (JSON) to url + path.  Returns the outcome; e is set for every
  * outcome but NRFCA_CA_OK.  For NRFCA_CA_REFUSED e holds the server's
  * detail and rule.  a is cleared first. */
 enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
 				    struct nrfca_ca_answer *a, struct nrfca_err *e);
-
-/* GET /v1/profiles: what the profile (NULL: the default) takes as input,
- * "keygen", "csr", "any" or "public-key".  -1 with e set when the CA cannot
- * be asked or does not offer the profile to this station (NRFCA_E_CONFIG). */
-int nrfca_ca_profile_input(struct nrfca_ca *ca, const char *profile, char input[16],
-			   struct nrfca_err *e);
+/* GET url + path with the same retries and limits; a->body holds the
+ * decoded JSON object on NRFCA_CA_OK. */
+enum nrfca_ca_outcome nrfca_ca_get(struct nrfca_ca *ca, const char *path,
+				   struct nrfca_ca_answer *a, struct nrfca_err *e);
 
 /* POST /v1/enroll, and check that a success carries serial, device_id,
  * certificate and chain, or for a registration ("registration": true)

@@ -9,7 +9,7 @@
 #include "journal.h"
 #include "nrf91.h"
 
-enum cfg_kind { K_STR, K_PATH, K_SECTAG, K_EOL };
+enum cfg_kind { K_STR, K_PATH, K_SECTAG, K_EOL, K_SHELLBUF };
 
 struct cfg_key {
 	const char *name;
@@ -22,9 +22,12 @@ static const struct cfg_key keys[] = {
 	{ "server", K_STR, O(server) },
 	{ "token_file", K_PATH, O(token_file) },
 	{ "ca_bundle", K_PATH, O(ca_bundle) },
+	{ "client_cert", K_PATH, O(client_cert) },
+	{ "client_key", K_PATH, O(client_key) },
 	{ "profile", K_STR, O(profile) },
 	{ "sec_tag", K_SECTAG, O(sec_tag) },
 	{ "line_ending", K_EOL, O(line_ending) },
+	{ "shell_buffer", K_SHELLBUF, O(shell_buffer) },
 	{ "journal", K_PATH, O(journal) },
 };
 #undef O
@@ -34,6 +37,7 @@ void nrfca_stationcfg_init(struct nrfca_stationcfg *c)
 	memset(c, 0, sizeof(*c));
 	c->sec_tag = -1;
 	c->line_ending = -1;
+	c->shell_buffer = -1;
 }
 
 void nrfca_stationcfg_clear(struct nrfca_stationcfg *c)
@@ -41,6 +45,8 @@ void nrfca_stationcfg_clear(struct nrfca_stationcfg *c)
 	free(c->server);
 	free(c->token_file);
 	free(c->ca_bundle);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c->profile);
 	free(c->journal);
 	free(c->dir);
@@ -111,8 +117,8 @@ int nrfca_stationcfg_parse(const char *name, const char *text, size_t len, const
 				key = &keys[i];
 		if (key == NULL) {
 			nrfca_err_set(e, NRFCA_E_CONFIG, "%s line %u: unknown key '%.40s' (known: "
-				      "server, token_file, ca_bundle, profile, sec_tag, line_ending, "
-				      "journal)", name, lineno, k);
+				      "server, token_file, ca_bundle, client_cert, client_key, profile, "
+				      "sec_tag, line_ending, shell_buffer, journal)", name, lineno, k);
 			goto out;
 		}
 		if (seen & (1u << (key - keys))) {
@@ -167,6 +173,21 @@ int nrfca_stationcfg_parse(const char *name, const char *text, size_t len, const
 				goto out;
 			}
 			c->sec_tag = t;
+			break;
+		}
+		case K_SHELLBUF: {
+			char *end;
+			long long t;
+
+			errno = 0;
+			t = strtoll(v, &end, 10);
+			if (errno || *end || t < NRFCA_AT_SHELL_BUFFER_MIN || t > 1048576) {
+				nrfca_err_set(e, NRFCA_E_CONFIG, "%s line %u: shell_buffer must be "
+					      "%u..1048576 bytes", name, lineno,
+					      NRFCA_AT_SHELL_BUFFER_MIN);
+				goto out;
+			}
+			c->shell_buffer = t;
 			break;
 		}
 		case K_EOL:

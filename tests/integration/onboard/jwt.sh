@@ -142,6 +142,8 @@ code=$(enroll "$dir/vec2.json")
 	ok "real modem vector to nrf-cloud-jwt (identity key not trusted): 403" || fail "vector 2: $code"
 
 # ---- 6. revoked like a certificate, never in the CRL ----
+crl_number() { curl -s "$SERVER_URL/v1/crl" | openssl crl -inform der -noout -crlnumber 2>/dev/null | cut -d= -f2; }
+crl_before=$(crl_number)
 code=$(curl -s -o "$dir/rv.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $(cat "$srv/operator.token")" \
 	-H 'Content-Type: application/json' -d '{"reason":"keyCompromise"}' "$SERVER_URL/v1/certificates/$serial/revoke")
 [ "$code" = 200 ] && [ "$(op "$SERVER_URL/v1/certificates/$serial" | jq -r .status)" = revoked ] &&
@@ -153,6 +155,10 @@ if openssl crl -inform der -in "$dir/crl.der" -noout -text >"$dir/crl.txt" 2>/de
 else
 	fail "no CRL"
 fi
+# the revocation mark counts certificates only: the CRL in force stays
+[ -n "$crl_before" ] && [ "$(crl_number)" = "$crl_before" ] &&
+	ok "CRL: revoking a registration does not make the CRL stale (number $crl_before kept)" ||
+	fail "CRL number moved from $crl_before to $(crl_number) after revoking a registration"
 code=$(enroll "$dir/reg.json")
 [ "$code" = 409 ] && [ "$(jq -r .error "$dir/out.json")" = registration_revoked ] &&
 	ok "the revoked key again: 409 registration_revoked" || fail "after revoke: $code"

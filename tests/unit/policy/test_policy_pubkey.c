@@ -140,10 +140,18 @@ static void decide(void **state)
 	assert_true(d.registration);
 	assert_string_equal(d.device_id, UUID_LOWER);
 	assert_int_equal(d.action, NRFCA_ACTION_ISSUE);
-	/* a key the device already registered: superseded */
+	/* a key the device already registered through this station: superseded */
 	f.existing = NRFCA_EXISTING_OTHER_KEY;
+	f.existing_station = "line-1";
+	f.existing_serial = "01";
 	assert_int_equal(nrfca_policy_decide(p, &f, &d, &e), 0);
 	assert_int_equal(d.action, NRFCA_ACTION_SUPERSEDE);
+	/* station authority as for certificates: another station's registration
+	 * is not replaced (supersede_from same_station by default) */
+	f.existing_station = "line-2";
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &e), -1);
+	assert_string_equal(d.rule_name, "supersede_scope");
+	assert_non_null(strstr(d.detail, "public-key registration 01"));
 	/* refusals */
 	key_facts(&f);
 	f.input = NRFCA_INPUT_KEYGEN;
