@@ -116,12 +116,6 @@ int cmd_line(int argc, char **argv)
 		rc = nrfca_cli_usage_error("nrfca line", "--json and --plain exclude each other");
 		goto out;
 	}
-	if (pc.onboard) {
-		rc = nrfca_cli_usage_error("nrfca line", "--onboard is not offered by the line "
-					   "yet: write --csv and send it with `nrfca onboard --csv F "
-					   "--api-key-file K`");
-		goto out;
-	}
 	if (pc.o.slot != NULL) {
 		rc = nrfca_cli_usage_error("nrfca line", "--slot: the line names each slot after "
 					   "its port");
@@ -141,6 +135,18 @@ int cmd_line(int argc, char **argv)
 	lo.verbose = pc.verbose;
 	lo.f = stdout;
 	signal(SIGPIPE, SIG_IGN);
+	/* --onboard: every board's device is queued as it passes and a sender
+	 * thread uploads what is queued (boards that pass close together go in
+	 * one upload); its lines go to stderr, beside the line's view */
+	if (pc.cloud != NULL) {
+		if (pc.cloud_warning[0])
+			fprintf(stderr, "nrfca line: %s\n", pc.cloud_warning);
+		if (nrfca_prov_cloud_sender_start(pc.cloud, NULL, stderr, &e) != 0) {
+			fprintf(stderr, "nrfca line: %s\n", e.msg);
+			rc = NRFCA_EXIT_FAILURE;
+			goto out;
+		}
+	}
 	rc = nrfca_line_run(&lo, &sum, &e);
 	if (sum.abandoned) {
 		/* boards' threads are still running: end without waiting for them */
@@ -150,6 +156,14 @@ int cmd_line(int argc, char **argv)
 	if (rc != 0 && e.msg[0] != '\0' && sum.passed + sum.failed == 0)
 		fprintf(stderr, "nrfca line: %s (exit %d, %s)\n", e.msg, rc,
 			nrfca_exit_info((enum nrfca_exit)rc).name);
+	if (pc.cloud != NULL) {
+		/* what is still queued is sent now; a cloud failure leaves it
+		 * queued and never fails the provisioning */
+		int crc = nrfca_prov_cloud_sender_stop(pc.cloud);
+
+		if (rc == 0)
+			rc = crc;
+	}
 out:
 	prov_cli_clear(&pc);
 	return rc;

@@ -1,6 +1,7 @@
 /* prov_cloud.c - queue each provisioned device for nRF Cloud and send the queue. */
 #include "prov_cloud.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +15,20 @@ struct nrfca_prov_cloud {
 	struct nrfcloud *cloud;
 	char *queue, *sub_type, *tags, *fw_types;
 	unsigned long wait_ms;
-	/* devices queued by this handle, and the first failure to queue one */
+	/* under mu: devices queued by this handle, and the first failure to
+	 * queue one (nrfca line's boards finish on their own threads) */
+	pthread_mutex_t mu;
 	char *own[MAX_OWN];
 	size_t n_own;
 	int queue_failed;
 	struct nrfca_err queue_err;
 	char failed_id[NRFCLOUD_DEVICE_ID_MAX + 1];
+	/* the sender thread (nrfca line): woken by every queued device */
+	pthread_cond_t cv;
+	pthread_t sender;
+	int sender_on, stopping, sender_rc;
+	struct nrfca_progress *progress;
+	FILE *f;
 };
 
 static char *dup_or_null(const char *s)
@@ -46,6 +55,8 @@ int nrfca_prov_cloud_create(const struct nrfca_prov_cloud_opts *o,
 	pc = calloc(1, sizeof(*pc));
 	if (pc == NULL)
 		return nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory"), NRFCA_EXIT_FAILURE;
+	pthread_mutex_init(&pc->mu, NULL);
+	pthread_cond_init(&pc->cv, NULL);
 	pc->queue = strdup(o->queue);
 	pc->sub_type = dup_or_null(o->sub_type);
 	pc->tags = dup_or_null(o->tags);
@@ -79,6 +90,10 @@ void nrfca_prov_cloud_free(struct nrfca_prov_cloud *pc)
 
 	if (pc == NULL)
 		return;
+	if (pc->sender_on)
+		nrfca_prov_cloud_sender_stop(pc);
+	pthread_mutex_destroy(&pc->mu);
+	pthread_cond_destroy(&pc->cv);
 	nrfcloud_free(pc->cloud);
 	for (i = 0; i < pc->n_own; i++)
 		free(pc->own[i]);
@@ -107,16 +122,18 @@ void nrfca_prov_cloud_done(void *ctx, const struct nrfca_prov_result *r, const c
 	if (rc == 0)
 		rc = nrfca_ob_queue_add(pc->queue, row, &e);
 	free(row);
+	pthread_mutex_lock(&pc->mu);
 	if (rc != 0) {
 		if (!pc->queue_failed) {
 			pc->queue_err = e;
 			snprintf(pc->failed_id, sizeof(pc->failed_id), "%s", r->device_id);
 		}
 		pc->queue_failed = 1;
-		return;
-	}
-	if (pc->n_own < MAX_OWN && (pc->own[pc->n_own] = strdup(r->device_id)) != NULL)
+	} else if (pc->n_own < MAX_OWN && (pc->own[pc->n_own] = strdup(r->device_id)) != NULL) {
 		pc->n_own++;
+	}
+	pthread_cond_signal(&pc->cv);
+	pthread_mutex_unlock(&pc->mu);
 }
 
 /* What became of device id in this drain: a row of the handled set, or NULL. */
@@ -137,49 +154,107 @@ int nrfca_prov_cloud_send(struct nrfca_prov_cloud *pc, struct nrfca_progress *pr
 	struct nrfca_ob_set handled = { 0 };
 	struct nrfca_ob_summary sum;
 	struct nrfca_err e = { 0 };
-	size_t i;
+	char *own[MAX_OWN];
+	size_t i, n_own;
 	int busy = 0, rc = NRFCA_EXIT_OK;
 
+	/* what was queued so far is sent and reported; devices queued while
+	 * this drain runs wait for the next one */
+	pthread_mutex_lock(&pc->mu);
 	if (pc->queue_failed) {
 		fprintf(f, "nRF Cloud: device %s is provisioned but NOT queued for nRF Cloud: %s; "
 			"send its row with `nrfca onboard --csv`\n", pc->failed_id, pc->queue_err.msg);
+		pc->queue_failed = 0;
 		rc = NRFCA_EXIT_LOCAL_IO;
 	}
-	if (pc->n_own == 0)
+	n_own = pc->n_own;
+	memcpy(own, pc->own, n_own * sizeof(own[0]));
+	pc->n_own = 0;
+	pthread_mutex_unlock(&pc->mu);
+	if (n_own == 0)
 		return rc;
 	if (nrfca_ob_queue_drain(pc->queue, &oo, &sum, &busy, &handled, &e) != 0) {
 		fprintf(f, "nRF Cloud: the queue %s could not be sent: %s; the devices stay "
 			"queued\n", pc->queue, e.msg);
 		nrfca_ob_set_clear(&handled);
+		for (i = 0; i < n_own; i++)
+			free(own[i]);
 		return rc;
 	}
-	for (i = 0; i < pc->n_own; i++) {
-		const struct nrfca_ob_row *row = find(&handled, pc->own[i]);
+	for (i = 0; i < n_own; i++) {
+		const struct nrfca_ob_row *row = find(&handled, own[i]);
 
 		if (busy || row == NULL)
 			fprintf(f, "nRF Cloud: %s is queued in %s; another nrfca of this station is "
-				"sending the queue now\n", pc->own[i], pc->queue);
+				"sending the queue now\n", own[i], pc->queue);
 		else if (row->result == NRFCA_OB_OK)
-			fprintf(f, "nRF Cloud: %s %s (bulk operation %s)\n", pc->own[i],
+			fprintf(f, "nRF Cloud: %s %s (bulk operation %s)\n", own[i],
 				row->kind == NRFCLOUD_ONBOARD_DEVICES ? "onboarded" :
 				"public key registered", row->request);
 		else if (row->result == NRFCA_OB_EXISTS)
-			fprintf(f, "nRF Cloud: %s was already onboarded\n", pc->own[i]);
+			fprintf(f, "nRF Cloud: %s was already onboarded\n", own[i]);
 		else if (row->result == NRFCA_OB_ERROR)
 			fprintf(f, "nRF Cloud: %s REFUSED: %s; its row is in %s.refused (fix, then "
-				"`nrfca onboard --csv`)\n", pc->own[i], row->message, pc->queue);
+				"`nrfca onboard --csv`)\n", own[i], row->message, pc->queue);
 		else
 			fprintf(f, "nRF Cloud: %s not onboarded yet (%s); it stays queued in %s: "
 				"`nrfca onboard --queue %s --api-key-file ...` sends it later\n",
-				pc->own[i], row->message ? row->message : "no answer", pc->queue,
+				own[i], row->message ? row->message : "no answer", pc->queue,
 				pc->queue);
-		free(pc->own[i]);
+		free(own[i]);
 	}
-	pc->n_own = 0;
 	if (sum.count[NRFCA_OB_OK] + sum.count[NRFCA_OB_EXISTS] > 0 && handled.n > 1)
 		fprintf(f, "nRF Cloud: %zu devices of the queue sent together (%zu upload%s)\n",
 			handled.n, sum.uploads, sum.uploads == 1 ? "" : "s");
 	fflush(f);
 	nrfca_ob_set_clear(&handled);
 	return rc;
+}
+
+/* The sender: drains whenever devices were queued since its last drain
+ * (those that finish while it talks to nRF Cloud go together next time),
+ * and once more when stopped. */
+static void *sender_main(void *arg)
+{
+	struct nrfca_prov_cloud *pc = arg;
+	int stop, rc;
+
+	for (;;) {
+		pthread_mutex_lock(&pc->mu);
+		while (pc->n_own == 0 && !pc->queue_failed && !pc->stopping)
+			pthread_cond_wait(&pc->cv, &pc->mu);
+		stop = pc->stopping;
+		pthread_mutex_unlock(&pc->mu);
+		rc = nrfca_prov_cloud_send(pc, pc->progress, pc->f);
+		if (rc != 0 && pc->sender_rc == 0)
+			pc->sender_rc = rc;
+		if (stop)
+			return NULL;
+	}
+}
+
+int nrfca_prov_cloud_sender_start(struct nrfca_prov_cloud *pc, struct nrfca_progress *progress,
+				  FILE *f, struct nrfca_err *e)
+{
+	pc->progress = progress;
+	pc->f = f;
+	pc->stopping = 0;
+	pc->sender_rc = 0;
+	if (pthread_create(&pc->sender, NULL, sender_main, pc) != 0)
+		return nrfca_err_set(e, NRFCA_E_NOMEM, "cannot start the nRF Cloud sender thread");
+	pc->sender_on = 1;
+	return 0;
+}
+
+int nrfca_prov_cloud_sender_stop(struct nrfca_prov_cloud *pc)
+{
+	if (!pc->sender_on)
+		return NRFCA_EXIT_OK;
+	pthread_mutex_lock(&pc->mu);
+	pc->stopping = 1;
+	pthread_cond_signal(&pc->cv);
+	pthread_mutex_unlock(&pc->mu);
+	pthread_join(pc->sender, NULL);
+	pc->sender_on = 0;
+	return pc->sender_rc;
 }

@@ -1,6 +1,6 @@
 /*
  * prov_cloud.h - nRF Cloud right after provisioning (`nrfca provision
- * --onboard`, and `nrfca line --onboard` once the line exists).
+ * --onboard` and `nrfca line --onboard`).
  *
  * Before any modem is touched: the API key file is read (mode 0600), the
  * endpoint checked, and the key tried once (GET /v1/account): a refused key
@@ -16,8 +16,14 @@
  * undoes the provisioning: the rows stay queued and the next drain (or
  * `nrfca onboard --queue FILE`) sends them.
  *
- * Ownership: the handle owns its nRF Cloud handle and copies of the
- * options' strings.  Hooks and sends are for one thread at a time.
+ * `nrfca line` provisions boards on several threads: the hook may be called
+ * from any of them, and a sender thread (nrfca_prov_cloud_sender_start)
+ * drains the queue whenever devices were queued; what finishes while it
+ * talks to nRF Cloud goes in its next upload.
+ *
+ * Ownership: the handle owns its nRF Cloud handle, copies of the options'
+ * strings and the sender thread.  The hook is thread-safe; send is called
+ * by one thread at a time (the sender's, or the caller's without one).
  */
 #ifndef NRFCA_CLIENT_PROV_CLOUD_H
 #define NRFCA_CLIENT_PROV_CLOUD_H
@@ -60,5 +66,12 @@ void nrfca_prov_cloud_done(void *ctx, const struct nrfca_prov_result *r, const c
  * how to send it). */
 int nrfca_prov_cloud_send(struct nrfca_prov_cloud *pc, struct nrfca_progress *progress,
 			  FILE *f);
+
+/* nrfca line: start the sender thread (reports to f, progress may be NULL);
+ * stop makes it send what is left, joins it and returns the first non-zero
+ * status of its sends (0 if none).  -1 with e if the thread cannot start. */
+int nrfca_prov_cloud_sender_start(struct nrfca_prov_cloud *pc, struct nrfca_progress *progress,
+				  FILE *f, struct nrfca_err *e);
+int nrfca_prov_cloud_sender_stop(struct nrfca_prov_cloud *pc);
 
 #endif
