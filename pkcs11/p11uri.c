@@ -293,6 +293,38 @@ fail:
 	return -1;
 }
 
+char *p11uri_engine_text(const char *text, const char *pin_source, struct nrfca_err *err)
+{
+	CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE cls = { CKA_CLASS, &priv, sizeof(priv) };
+	P11KitUri *k = p11_kit_uri_new();
+	char *out = NULL;
+
+	if (k == NULL) {
+		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		return NULL;
+	}
+	if (p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, k) != P11_KIT_URI_OK) {
+		nrfca_err_set(err, NRFCA_E_INPUT, "PKCS#11 URI: p11-kit cannot parse it");
+		goto out;
+	}
+	p11_kit_uri_set_module_path(k, NULL);
+	p11_kit_uri_set_module_name(k, NULL);
+	p11_kit_uri_set_pin_source(k, pin_source);
+	if (p11_kit_uri_get_attribute(k, CKA_CLASS) == NULL &&
+	    p11_kit_uri_set_attribute(k, &cls) != P11_KIT_URI_OK) {
+		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (p11_kit_uri_format(k, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &out) != P11_KIT_URI_OK) {
+		nrfca_err_set(err, NRFCA_E_INTERNAL, "PKCS#11 URI: p11-kit cannot format it");
+		out = NULL;
+	}
+out:
+	p11_kit_uri_free(k);
+	return out;
+}
+
 static void wipe(char **s)
 {
 	if (*s != NULL)

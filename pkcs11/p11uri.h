@@ -43,4 +43,9 @@ struct p11uri {
 int p11uri_parse(const char *text, struct p11uri *out, struct nrfca_err *err);
 void p11uri_clear(struct p11uri *u);
 
+/* `text` formatted again by p11-kit without module-path, with pin-source
+ * replaced by `pin_source` (NULL: none) and type=private when the URI names
+ * no type.  Returns a new string, or NULL with err set. */
+char *p11uri_engine_text(const char *text, const char *pin_source, struct nrfca_err *err);
+
 #endif

@@ -63,7 +63,8 @@ struct signer {
 	char why[NRFCA_ERR_MSG_MAX];
 	CK_SESSION_HANDLE free_sess[POOL_MAX];
 	unsigned nfree;
-	unsigned long long signs, failures, recoveries;
+	unsigned long long signs, failures, recoveries, waits;
+	double wait_seconds;
 
 	/* valid while READY; read under life (read), written under life (write) */
 	void *dl;
@@ -798,8 +799,17 @@ int signer_token_op(struct signer *s, enum signer_mech mech, const unsigned char
 	}
 	pthread_rwlock_rdlock(&s->life);
 	pthread_mutex_lock(&s->mu);
-	while (s->state == ST_READY && s->nfree == 0)
-		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->state == ST_READY && s->nfree == 0) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (s->state == ST_READY && s->nfree == 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->waits++;
+		s->wait_seconds += (double)(t1.tv_sec - t0.tv_sec) +
+				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	}
 	if (s->state != ST_READY) {
 		signer_set_thread_error(s->state == ST_PIN_FAILED ? NRFCA_E_PIN : NRFCA_E_TOKEN,
 					"the token is not ready: %s", s->why);
@@ -1030,7 +1040,10 @@ void signer_get_stats(struct signer *s, struct signer_stats *out)
 	out->signs = s->signs;
 	out->sign_failures = s->failures;
 	out->recoveries = s->recoveries;
-	out->pool_size = s->nall;
+	out->pool_size = s->state == ST_READY ? s->nall : 0;
+	out->in_use = s->state == ST_READY && s->nall >= s->nfree ? s->nall - s->nfree : 0;
+	out->waits = s->waits;
+	out->wait_seconds = s->wait_seconds;
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -1219,5 +1232,65 @@ int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struc
 	rc = 0;
 out:
 	signer_free(s);   /* closes the sessions and finalises the module */
+	return rc;
+}
+
+int signer_engine_form(const struct signer_config *cfg, char **module, char **uri,
+		       int *pin_newline, struct nrfca_err *err)
+{
+	struct signer *s = NULL;
+	char *pin = NULL;
+	int rc = -1;
+
+	*module = *uri = NULL;
+	*pin_newline = 0;
+	if (signer_alloc(cfg, &s, err) != 0)
+		return -1;
+	if (s->uri.module_path == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "the token URI has no module-path");
+		goto out;
+	}
+	if (s->uri.pin_source != NULL) {
+		const char *p = s->uri.pin_source;
+		size_t n;
+		FILE *f;
+
+		if (strncmp(p, "file:", 5) == 0)
+			p += 5;
+		if (strncmp(p, "//", 2) == 0)
+			p += 2;
+		n = strlen(p) + (s->base_dir ? strlen(s->base_dir) : 0) + 8;
+		pin = malloc(n);
+		if (pin == NULL)
+			goto nomem;
+		if (p[0] == '/' || s->base_dir == NULL)
+			snprintf(pin, n, "file:%s", p);
+		else
+			snprintf(pin, n, "file:%s/%s", s->base_dir, p);
+		/* only the last byte is looked at */
+		f = fopen(pin + 5, "rb");
+		if (f != NULL) {
+			if (fseek(f, -1, SEEK_END) == 0 && fgetc(f) == '\n')
+				*pin_newline = 1;
+			fclose(f);
+		}
+	}
+	*uri = p11uri_engine_text(cfg->uri, pin, err);
+	if (*uri == NULL)
+		goto out;
+	*module = strdup(s->uri.module_path);
+	if (*module == NULL)
+		goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+out:
+	if (rc != 0) {
+		free(*uri);
+		*uri = NULL;
+	}
+	free(pin);
+	signer_free(s);
 	return rc;
 }

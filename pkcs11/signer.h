@@ -72,7 +72,10 @@ const char *signer_key_desc(const struct signer *s);
 
 struct signer_stats {
 	unsigned long long signs, sign_failures, recoveries;
-	unsigned pool_size;
+	unsigned pool_size;         /* sessions open (0 while the token is down) */
+	unsigned in_use;            /* sessions signing right now */
+	unsigned long long waits;   /* signing calls that found every session busy */
+	double wait_seconds;        /* total time those calls waited */
 };
 void signer_get_stats(struct signer *s, struct signer_stats *out);
 
@@ -95,5 +98,19 @@ int signer_key_info(struct signer *s, struct signer_key_info *out, struct nrfca_
  * curve_nid: NID_X9_62_prime256v1 or NID_secp384r1.  Refuses (NRFCA_E_EXISTS)
  * when a key with that label or id already exists. */
 int signer_generate_ec_key(const struct signer_config *cfg, int curve_nid, struct nrfca_err *err);
+
+/*
+ * The same key for OpenSSL's command line through libp11's pkcs11 engine
+ * (`openssl ... -engine pkcs11 -keyform engine -key URI`).  libp11 0.4.12
+ * refuses a module-path in a URI, so: *module is the module file (for
+ * PKCS11_MODULE_PATH, resolved as the signer resolves it) and *uri is the
+ * configuration's URI without module-path, with type=private and with
+ * pin-source as an absolute file: path.  *pin_newline is set when the PIN
+ * file ends with a line break, which libp11 0.4.12 sends as part of the PIN
+ * (nrfca strips it).  Nothing is loaded; the PIN is not read.  Free both
+ * strings.
+ */
+int signer_engine_form(const struct signer_config *cfg, char **module, char **uri,
+		       int *pin_newline, struct nrfca_err *err);
 
 #endif

@@ -66,7 +66,7 @@ hits=$(cd "$SRC" && grep -rnE -- '--(so-|new-|file-)?pin(=| +)' --include='*.sh'
 [ -z "$hits" ] || fail "PINs passed as arguments: $hits"
 
 # 4. files the service creates (ledger, WAL, CRL) are private to it
-grep -qxE 'UMask=0077' "$SRC/deploy/nrfca-server.service" || fail "deploy/nrfca-server.service sets no UMask=0077"
+grep -qxE 'UMask=0077' "$SRC/deploy/nrfca-server.service.in" || fail "deploy/nrfca-server.service.in sets no UMask=0077"
 
 [ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "pin_cmdline: all checks passed"

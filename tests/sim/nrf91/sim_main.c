@@ -271,7 +271,9 @@ static int open_pty(int *mfd_out, int *sfd_out, char *path, size_t pathlen, stru
 
 	mfd = posix_openpt(O_RDWR | O_NOCTTY);
 	if (mfd < 0 || grantpt(mfd) != 0 || unlockpt(mfd) != 0 || (name = ptsname(mfd)) == NULL) {
-		nrfca_err_set(e, NRFCA_E_IO, "cannot create a pseudo-terminal: %s", strerror(errno));
+		nrfca_err_set(e, NRFCA_E_IO, "cannot create a pseudo-terminal: %s%s", strerror(errno),
+			      errno == ENODEV || errno == ENOENT ?
+			      " (no devpts: mount -t devpts devpts /dev/pts)" : "");
 		goto fail;
 	}
 	if (strlen(name) >= pathlen) {
