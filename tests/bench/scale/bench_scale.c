@@ -23,6 +23,7 @@
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include "b64url.h"
 #include "ca.h"
 #include "config.h"
 #include "ledger.h"
@@ -62,23 +63,11 @@ static void die(const char *what, const char *detail)
 	exit(1);
 }
 
-static void hex(const unsigned char *b, size_t n, char *out)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = d[b[i] >> 4];
-		out[2 * i + 1] = d[b[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 static void uuid_of(const unsigned char r[16], char out[37])
 {
 	char h[33];
 
-	hex(r, 16, h);
+	nrfca_hex_encode(r, 16, h);
 	snprintf(out, 37, "%.8s-%.4s-4%.3s-8%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
 }
 
@@ -147,7 +136,7 @@ static int fill(const char *path, long n, long revoked)
 		if (RAND_bytes(r, 16) != 1)
 			die("no random bytes", NULL);
 		r[0] = (unsigned char)((r[0] & 0x7f) | 0x01);
-		hex(r, 16, serials[i]);
+		nrfca_hex_encode(r, 16, serials[i]);
 	}
 	RAND_bytes(der, sizeof(der));
 	der[0] = 0x30;
