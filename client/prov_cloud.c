@@ -19,6 +19,8 @@ struct nrfca_prov_cloud {
 	 * queue one (nrfca line's boards finish on their own threads) */
 	pthread_mutex_t mu;
 	char *own[MAX_OWN];
+	unsigned long own_seq[MAX_OWN];   /* when each was queued (seq) */
+	unsigned long seq;
 	size_t n_own;
 	int queue_failed;
 	struct nrfca_err queue_err;
@@ -130,7 +132,7 @@ void nrfca_prov_cloud_done(void *ctx, const struct nrfca_prov_result *r, const c
 		}
 		pc->queue_failed = 1;
 	} else if (pc->n_own < MAX_OWN && (pc->own[pc->n_own] = strdup(r->device_id)) != NULL) {
-		pc->n_own++;
+		pc->own_seq[pc->n_own++] = ++pc->seq;
 	}
 	pthread_cond_signal(&pc->cv);
 	pthread_mutex_unlock(&pc->mu);
@@ -155,11 +157,10 @@ int nrfca_prov_cloud_send(struct nrfca_prov_cloud *pc, struct nrfca_progress *pr
 	struct nrfca_ob_summary sum;
 	struct nrfca_err e = { 0 };
 	char *own[MAX_OWN];
+	unsigned long seq0;
 	size_t i, n_own;
-	int busy = 0, rc = NRFCA_EXIT_OK;
+	int busy = 0, rc = NRFCA_EXIT_OK, failed;
 
-	/* what was queued so far is sent and reported; devices queued while
-	 * this drain runs wait for the next one */
 	pthread_mutex_lock(&pc->mu);
 	if (pc->queue_failed) {
 		fprintf(f, "nRF Cloud: device %s is provisioned but NOT queued for nRF Cloud: %s; "
@@ -168,12 +169,32 @@ int nrfca_prov_cloud_send(struct nrfca_prov_cloud *pc, struct nrfca_progress *pr
 		rc = NRFCA_EXIT_LOCAL_IO;
 	}
 	n_own = pc->n_own;
-	memcpy(own, pc->own, n_own * sizeof(own[0]));
-	pc->n_own = 0;
+	seq0 = pc->seq;   /* queued up to here: in the file before the drain reads it */
 	pthread_mutex_unlock(&pc->mu);
 	if (n_own == 0)
 		return rc;
-	if (nrfca_ob_queue_drain(pc->queue, &oo, &sum, &busy, &handled, &e) != 0) {
+	failed = nrfca_ob_queue_drain(pc->queue, &oo, &sum, &busy, &handled, &e) != 0;
+	/* report the devices this drain handled, also those queued while it ran
+	 * (it looks at the queue again before it lets go); one queued too late
+	 * for it stays for the next drain */
+	pthread_mutex_lock(&pc->mu);
+	n_own = 0;
+	{
+		size_t keep = 0;
+
+		for (i = 0; i < pc->n_own; i++) {
+			if (!failed && !busy && pc->own_seq[i] > seq0 &&
+			    find(&handled, pc->own[i]) == NULL) {
+				pc->own[keep] = pc->own[i];
+				pc->own_seq[keep++] = pc->own_seq[i];
+			} else {
+				own[n_own++] = pc->own[i];
+			}
+		}
+		pc->n_own = keep;
+	}
+	pthread_mutex_unlock(&pc->mu);
+	if (failed) {
 		fprintf(f, "nRF Cloud: the queue %s could not be sent: %s; the devices stay "
 			"queued\n", pc->queue, e.msg);
 		nrfca_ob_set_clear(&handled);
