@@ -52,6 +52,18 @@ int admin_fail(struct admin *a, const char *fmt, ...) __attribute__((format(prin
 /* Who runs the command, for the audit log ($SUDO_USER, $USER, nrfca-admin). */
 const char *admin_actor(void);
 
+/* The configured ledger (admin_ledger.c): NULL after printing why.  Not
+ * exclusive: nrfca-admin works beside a running server.  ledger_config
+ * from the configuration (password file, pool). */
+struct ledger;
+struct ledger_config;
+struct ledger *admin_open_ledger(struct admin *a);
+void admin_ledger_config(const struct nrfca_config *c, struct ledger_config *lc);
+
+/* "a, b, c" into buf (filled once: a static buffer is fine): the names of
+ * codes 0..max-1 that have one, except `skip`. */
+const char *admin_names_joined(char *buf, size_t n, const char *(*name)(int), int max, int skip);
+
 /* Open the signer the configuration names (shared by the subcommands). */
 struct signer;
 struct signer *admin_open_signer(struct nrfca_config *c, struct nrfca_err *err);
@@ -67,11 +79,19 @@ ADMIN_CMD(admin_check);
 ADMIN_CMD(admin_token_add);
 ADMIN_CMD(admin_token_list);
 ADMIN_CMD(admin_token_disable);
+ADMIN_CMD(admin_token_bind);
+ADMIN_CMD(admin_token_unbind);
+ADMIN_CMD(admin_token_enable);
+ADMIN_CMD(admin_token_rotate);
 ADMIN_CMD(admin_revoke);
 ADMIN_CMD(admin_crl);
 ADMIN_CMD(admin_list);
 ADMIN_CMD(admin_audit_verify);
+ADMIN_CMD(admin_audit_list);
+ADMIN_CMD(admin_audit_export);
 ADMIN_CMD(admin_policy_check);
+ADMIN_CMD(admin_migrate);
+ADMIN_CMD(admin_backup);
 ADMIN_CMD(admin_openssl_env);
 
 #endif

@@ -1,4 +1,5 @@
-/* nrfca-admin token / revoke / crl / list / audit / policy: day-to-day operations. */
+/* nrfca-admin revoke / crl / list / audit verify / policy check: day-to-day operations,
+ * and helpers the other admin_*.c files share (admin.h). */
 #include "admin.h"
 
 #include <errno.h>
@@ -7,8 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "auth.h"
@@ -19,27 +22,7 @@
 #include "policy_store.h"
 #include "signer.h"
 
-static struct ledger *open_ledger(struct admin *a)
-{
-	struct nrfca_err e = { 0 };
-	struct nrfca_config *c = admin_config(a);
-	struct ledger *l = NULL;
-
-	if (c == NULL)
-		return NULL;
-	if (c->database == NULL) {
-		admin_fail(a, "%s: $.database is not set", c->path);
-		return NULL;
-	}
-	if (ledger_open(c->database, &l, &e) != 0) {
-		admin_fail(a, "%s", e.msg);
-		return NULL;
-	}
-	return l;
-}
-
-/* "a, b, c": the names of codes 0..max-1 that have one, except `skip` */
-static const char *names_joined(char *buf, size_t n, const char *(*name)(int), int max, int skip)
+const char *admin_names_joined(char *buf, size_t n, const char *(*name)(int), int max, int skip)
 {
 	size_t used = 0;
 	int i;
@@ -53,171 +36,13 @@ static const char *names_joined(char *buf, size_t n, const char *(*name)(int), i
 	return buf;
 }
 
-static const char *role_name(int r)
-{
-	return cred_role_name((enum cred_role)r);
-}
-
-/* "station, operator, auditor" */
-static const char *role_list(void)
-{
-	static char buf[128];
-
-	return names_joined(buf, sizeof(buf), role_name, ROLE_MAX, -1);
-}
-
 /* the reasons an operator may give: "unspecified, keyCompromise, ..." */
 static const char *reason_list(void)
 {
 	static char buf[256];
 
-	return names_joined(buf, sizeof(buf), crl_reason_name, CRL_REASON_MAX,
+	return admin_names_joined(buf, sizeof(buf), crl_reason_name, CRL_REASON_MAX,
 			    CRL_REASON_REMOVE_FROM_CRL);
-}
-
-/* ---- token add | list | disable ---- */
-
-const char admin_token_add_help[] =
-	"usage: nrfca-admin [--config FILE] token add --name NAME --role ROLE [--quiet]\n\n"
-	"Creates an API credential and prints its secret once; only its SHA-256 is\n"
-	"stored.  Give it to the station or tool as 'Authorization: Bearer <secret>'.\n\n"
-	"  --name NAME   the credential's name (a station's name, a tool's name)\n"
-	"  --role ROLE   station (enrolls), operator (lists, revokes) or auditor (lists)\n"
-	"  --quiet       print the secret alone (for scripts: ... --quiet > station.token)\n";
-
-const char admin_token_list_help[] =
-	"usage: nrfca-admin [--config FILE] token list\n\n"
-	"Lists the API credentials: name, role, state and creation time.\n";
-
-const char admin_token_disable_help[] =
-	"usage: nrfca-admin [--config FILE] token disable --name NAME\n\n"
-	"Disables a credential; a running server refuses it within 5 s.\n\n"
-	"  --name NAME   the credential to disable\n";
-
-static int token_list_cb(const char *name, enum cred_role role, int disabled, long long created,
-			 void *arg)
-{
-	char when[32];
-	time_t t = (time_t)created;
-	struct tm tm;
-
-	(void)arg;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	printf("%-32s %-9s %-9s %s\n", name, cred_role_name(role), disabled ? "disabled" : "active",
-	       when);
-	return 0;
-}
-
-int admin_token_add(struct admin *a, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "role", required_argument, NULL, 'r' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char secret[AUTH_SECRET_LEN + 1];
-	unsigned char h[32];
-	const char *name = NULL, *role = NULL;
-	struct nrfca_err e = { 0 };
-	struct ledger *l = NULL;
-	int o, r = -1, quiet = 0, rc = 1;
-
-	while ((o = admin_getopt(a, argc, argv, opts)) != -1) {
-		switch (o) {
-		case 'n':
-			name = optarg;
-			break;
-		case 'r':
-			role = optarg;
-			if ((r = cred_role_from_name(role)) < 0)
-				return admin_usage_error(a, "--role '%s' is not a role; the roles are "
-							 "%s", role, role_list());
-			break;
-		case 'q':
-			quiet = 1;
-			break;
-		default:
-			return 2;
-		}
-	}
-	if (optind < argc)
-		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
-	if (name == NULL || name[0] == '\0')
-		return admin_usage_error(a, "needs --name NAME");
-	if (role == NULL)
-		return admin_usage_error(a, "needs --role ROLE (%s)", role_list());
-	if ((l = open_ledger(a)) == NULL)
-		return 1;
-	if (auth_new_secret(secret, &e) != 0)
-		goto fail;
-	auth_hash(secret, strlen(secret), h);
-	if (ledger_cred_add(l, name, (enum cred_role)r, h, admin_actor(), &e) != 0) {
-		OPENSSL_cleanse(secret, sizeof(secret));
-		goto fail;
-	}
-	if (quiet)
-		printf("%s\n", secret);
-	else
-		printf("created %s credential '%s'.  The secret is shown only this once:\n\n"
-		       "  %s\n\nsend it as 'Authorization: Bearer <secret>'\n", role, name, secret);
-	OPENSSL_cleanse(secret, sizeof(secret));
-	rc = 0;
-	goto out;
-fail:
-	admin_fail(a, "%s", e.msg);
-out:
-	ledger_close(l);
-	return rc;
-}
-
-int admin_token_list(struct admin *a, int argc, char **argv)
-{
-	struct nrfca_err e = { 0 };
-	struct ledger *l;
-	int rc = 0;
-
-	if (admin_positional(a, argc, argv, 0) != 0)
-		return 2;
-	if ((l = open_ledger(a)) == NULL)
-		return 1;
-	printf("%-32s %-9s %-9s %s\n", "NAME", "ROLE", "STATE", "CREATED");
-	if (ledger_cred_list(l, token_list_cb, NULL, &e) != 0)
-		rc = admin_fail(a, "%s", e.msg);
-	ledger_close(l);
-	return rc;
-}
-
-int admin_token_disable(struct admin *a, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *name = NULL;
-	struct nrfca_err e = { 0 };
-	struct ledger *l;
-	int o, rc = 0;
-
-	while ((o = admin_getopt(a, argc, argv, opts)) != -1) {
-		if (o != 'n')
-			return 2;
-		name = optarg;
-	}
-	if (optind < argc)
-		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
-	if (name == NULL || name[0] == '\0')
-		return admin_usage_error(a, "needs --name NAME");
-	if ((l = open_ledger(a)) == NULL)
-		return 1;
-	if (ledger_cred_disable(l, name, admin_actor(), &e) != 0)
-		rc = admin_fail(a, "%s", e.msg);
-	else
-		printf("disabled credential '%s' (a running server stops accepting it within 5 s)\n",
-		       name);
-	ledger_close(l);
-	return rc;
 }
 
 /* ---- revoke / crl need the CA ---- */
@@ -235,7 +60,7 @@ static int open_ca(struct admin *a, struct admin_ca *ac)
 	struct ca_options co;
 
 	memset(ac, 0, sizeof(*ac));
-	if (c == NULL || (ac->l = open_ledger(a)) == NULL)
+	if (c == NULL || (ac->l = admin_open_ledger(a)) == NULL)
 		return -1;
 	co.chain_path = c->ca_chain;
 	co.crl_next_update_hours = c->crl_next_update_hours;
@@ -310,10 +135,41 @@ out:
 
 const char admin_crl_help[] =
 	"usage: nrfca-admin [--config FILE] crl [--out FILE] [--der]\n\n"
-	"Signs a new CRL in the token (v2, next CRL number) and writes it as PEM\n"
-	"(or DER) to FILE or standard output.\n\n"
+	"Signs a new CRL in the token (v2, next CRL number, every revocation in the\n"
+	"ledger) and publishes it in the ledger: every nrfca-server on that ledger\n"
+	"serves it at GET /v1/crl from its next request on.  Also writes it as PEM\n"
+	"(or DER) to FILE or standard output, e.g. for a distribution point that is\n"
+	"not nrfca-server.  Audited as crl_publish.\n\n"
 	"  --out FILE  write the CRL to FILE instead of standard output\n"
 	"  --der       DER instead of PEM\n";
+
+/* crl_publish: the CRL's number, size of its list, validity and SHA-256. */
+static int audit_crl(struct ca *ca, struct ledger *l, const unsigned char *der, size_t len,
+		     struct nrfca_err *err)
+{
+	struct ca_crl_info ci;
+	unsigned char md[32];
+	char hex[65], *txt;
+	json_t *d;
+	int rc;
+
+	ca_crl_info(ca, &ci);
+	SHA256(der, len, md);
+	nrfca_hex_encode(md, sizeof(md), hex);
+	d = json_pack("{s:I, s:I, s:I, s:I, s:s}", "crl_number", (json_int_t)ci.number, "entries",
+		      (json_int_t)ci.entries, "this_update", (json_int_t)ci.this_update,
+		      "next_update", (json_int_t)ci.next_update, "sha256", hex);
+	txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	rc = txt ? ledger_audit(l, admin_actor(), "crl_publish", txt, err) :
+		   nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	free(txt);
+	json_decref(d);
+	if (rc == 0)
+		fprintf(stderr, "%s: signed and published CRL number %llu (%lld revoked); "
+			"nrfca-server serves it at GET /v1/crl\n", "nrfca-admin crl", ci.number,
+			ci.entries);
+	return rc;
+}
 
 int admin_crl(struct admin *a, int argc, char **argv)
 {
@@ -350,6 +206,10 @@ int admin_crl(struct admin *a, int argc, char **argv)
 		goto out;
 	if (ca_crl_refresh(ac.ca, &e) != 0 || ca_crl_der(ac.ca, &der, &len, &e) != 0) {
 		admin_fail(a, "%s", e.msg);
+		goto out;
+	}
+	if (audit_crl(ac.ca, ac.l, der, len, &e) != 0) {
+		admin_fail(a, "the CRL is published but could not be audited: %s", e.msg);
 		goto out;
 	}
 	if (out && (f = fopen(out, "wb")) == NULL) {
@@ -440,7 +300,7 @@ int admin_list(struct admin *a, int argc, char **argv)
 	}
 	if (optind < argc)
 		return admin_usage_error(a, "unexpected argument '%s'", argv[optind]);
-	if ((l = open_ledger(a)) == NULL)
+	if ((l = admin_open_ledger(a)) == NULL)
 		return 1;
 	printf("%-32s %-8s %-38s %-16s %-16s %s\n", "SERIAL", "STATUS", "DEVICE", "PROFILE",
 	       "STATION", "NOT AFTER");
@@ -450,37 +310,6 @@ int admin_list(struct admin *a, int argc, char **argv)
 		rc = 0;
 	ledger_close(l);
 	return rc;
-}
-
-/* ---- audit verify ---- */
-
-const char admin_audit_verify_help[] =
-	"usage: nrfca-admin [--config FILE] audit verify\n\n"
-	"Walks the hash chain of the audit log and reports the first broken link.\n"
-	"Exit 0 intact, 1 broken or unreadable.\n";
-
-int admin_audit_verify(struct admin *a, int argc, char **argv)
-{
-	struct nrfca_err e = { 0 };
-	long long n = 0, broken = 0;
-	struct ledger *l;
-	char why[256] = "";
-	int r;
-
-	if (admin_positional(a, argc, argv, 0) != 0)
-		return 2;
-	if ((l = open_ledger(a)) == NULL)
-		return 1;
-	r = ledger_audit_verify(l, &n, &broken, why, sizeof(why), &e);
-	ledger_close(l);
-	if (r < 0)
-		return admin_fail(a, "%s", e.msg);
-	if (r == 1) {
-		printf("BROKEN  the audit chain breaks at entry %lld: %s\n", broken, why);
-		return 1;
-	}
-	printf("ok    the audit chain of %lld entries is intact\n", n);
-	return 0;
 }
 
 /* ---- policy check (needs no configuration) ---- */

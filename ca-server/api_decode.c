@@ -1,7 +1,10 @@
+#define _GNU_SOURCE
 #include "api_decode.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const codes[API_STATUS_MAX] = {
 	[API_OK] = "ok",
@@ -157,4 +160,124 @@ enum api_status api_decode_revoke(json_t *j, const char **reason, char *why, siz
 		*reason = json_string_value(v);
 	}
 	return API_OK;
+}
+
+/* ---- query values ---- */
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+enum api_status api_serial(const char *in, char out[LEDGER_SERIAL_MAX + 1], char *why,
+			   size_t whylen)
+{
+	char buf[LEDGER_SERIAL_MAX + 2];
+	size_t i, n = 0, start = 0;
+
+	for (i = 0; in[i] != '\0'; i++) {
+		char c = in[i];
+
+		if (c == ':' && i > 0 && is_hex(in[i - 1]) && is_hex(in[i + 1]))
+			continue;
+		if (!is_hex(c) || n > LEDGER_SERIAL_MAX)
+			goto bad;
+		buf[n++] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+	}
+	if (n == 0 || n > LEDGER_SERIAL_MAX)
+		goto bad;
+	while (start + 1 < n && buf[start] == '0')
+		start++;
+	if (buf[start] == '0')
+		goto bad; /* zero is never a serial */
+	i = 0;
+	if ((n - start) % 2 == 1)
+		out[i++] = '0';
+	memcpy(out + i, buf + start, n - start);
+	out[i + n - start] = '\0';
+	return API_OK;
+bad:
+	snprintf(why, whylen, "the serial must be 1 to %d hex digits (either case; colons "
+		 "between bytes as openssl prints them are allowed), not zero", LEDGER_SERIAL_MAX);
+	return API_INVALID_REQUEST;
+}
+
+/* exactly n digits at *p; advances *p */
+static int num(const char **p, int n, int *out)
+{
+	int i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int d[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[m - 1];
+}
+
+enum api_status api_time(const char *in, long long *out, char *why, size_t whylen)
+{
+	const char *p = in;
+	int y, mo, d, h = 0, mi = 0, s = 0, oh = 0, om = 0, sign = 0;
+	struct tm tm;
+	size_t n = strspn(in, "0123456789");
+
+	/* unix seconds have 9 digits or more (1973 on); "2026" is not a year */
+	if (n >= 9 && n <= 12 && in[n] == '\0') {
+		*out = strtoll(in, NULL, 10);
+		return API_OK;
+	}
+	if (num(&p, 4, &y) || *p++ != '-' || num(&p, 2, &mo) || *p++ != '-' || num(&p, 2, &d) ||
+	    mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		goto bad;
+	if (*p != '\0') {
+		if (*p != 'T' && *p != 't' && *p != ' ')
+			goto bad;
+		p++;
+		if (num(&p, 2, &h) || *p++ != ':' || num(&p, 2, &mi) || *p++ != ':' ||
+		    num(&p, 2, &s) || h > 23 || mi > 59 || s > 60)
+			goto bad;
+		if (*p == '.') {
+			p++;
+			n = strspn(p, "0123456789");
+			if (n == 0 || n > 9)
+				goto bad;
+			p += n;
+		}
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p++ == '+' ? 1 : -1;
+			if (num(&p, 2, &oh) || *p++ != ':' || num(&p, 2, &om) || oh > 23 || om > 59)
+				goto bad;
+		} else {
+			goto bad;
+		}
+		if (*p != '\0')
+			goto bad;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = s;
+	*out = (long long)timegm(&tm) - sign * (oh * 3600LL + om * 60LL);
+	return API_OK;
+bad:
+	snprintf(why, whylen, "'%.40s' is not an RFC 3339 date (2026-01-01) or date-time "
+		 "(2026-01-01T10:00:00Z, 2026-01-01T12:00:00+02:00), nor unix seconds", in);
+	return API_INVALID_REQUEST;
 }

@@ -36,4 +36,17 @@ enum api_status api_decode_enroll(json_t *j, struct enroll_req *er, char *why, s
 /* The revocation body {"reason": "..."}; *reason is borrowed from j or NULL. */
 enum api_status api_decode_revoke(json_t *j, const char **reason, char *why, size_t whylen);
 
+/* Query values (the HTTP layer bounds their length). */
+
+/* A serial as people copy it: hex in either case, optionally with colons
+ * between bytes (openssl x509 -text) and leading zeros, into the ledger's
+ * form (lower-case hex, even length, no leading zero byte). */
+enum api_status api_serial(const char *in, char out[LEDGER_SERIAL_MAX + 1], char *why,
+			   size_t whylen);
+
+/* An RFC 3339 date ("2026-01-01", midnight UTC) or date-time
+ * ("2026-01-01T10:00:00Z", "...T12:00:00.5+02:00"; 't', 'z' and a space
+ * for 'T' accepted), or unix seconds (9 to 12 digits), into unix seconds. */
+enum api_status api_time(const char *in, long long *out, char *why, size_t whylen);
+
 #endif

@@ -27,4 +27,11 @@ void auth_hash(const char *secret, size_t len, unsigned char out[32]);
 int auth_bearer(struct ledger *l, const char *header, struct principal *who,
 		struct nrfca_err *err);
 
+/* The credential a verified client certificate is bound to: by the
+ * SHA-256 of its DER, else by its RFC 2253 subject (clientcert.h).  0: *who
+ * filled (via_client_cert set); -1: err says why (NRFCA_E_INPUT not bound,
+ * disabled or expired -> 401, NRFCA_E_DB -> 503). */
+int auth_client_cert(struct ledger *l, const unsigned char sha256[32], const char *subject,
+		     struct principal *who, struct nrfca_err *err);
+
 #endif

@@ -31,7 +31,8 @@
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
-#define STALE_TRIES 8   /* decisions made again when the device changed meanwhile */
+#define STALE_TRIES 32  /* decisions made again when the device changed meanwhile (n
+                         * requests for one device at once need n - 1) */
 
 struct ca {
 	struct signer *signer;
@@ -39,6 +40,8 @@ struct ca {
 	STACK_OF(X509) *chain;
 	X509 *cert;                   /* chain[0], borrowed from chain */
 	char *chain_pem;
+	unsigned char *cert_der;      /* chain[0] in DER */
+	size_t cert_der_len;
 	const EVP_MD *md;
 	int crl_hours;
 
@@ -47,6 +50,8 @@ struct ca {
 	size_t crl_len;
 	time_t crl_this, crl_next;
 	long long crl_revoked;        /* revoked certificates the current CRL lists */
+	unsigned long long crl_number;
+	long long crl_mark;           /* the ledger's revocation mark it was built at */
 };
 
 static double mono_now(void)
@@ -122,7 +127,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 	}
 	ca->cert = sk_X509_value(ca->chain, 0);
 	ca->chain_pem = chain_to_pem(ca->chain);
-	if (ca->chain_pem == NULL) {
+	{
+		int n = i2d_X509(ca->cert, &ca->cert_der);
+
+		ca->cert_der_len = n > 0 ? (size_t)n : 0;
+	}
+	if (ca->chain_pem == NULL || ca->cert_der_len == 0) {
 		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -141,6 +151,7 @@ void ca_free(struct ca *ca)
 		return;
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
+	OPENSSL_free(ca->cert_der);
 	free(ca->crl_der);
 	pthread_mutex_destroy(&ca->crl_mu);
 	free(ca);
@@ -149,6 +160,12 @@ void ca_free(struct ca *ca)
 const char *ca_chain_pem(const struct ca *ca)
 {
 	return ca->chain_pem;
+}
+
+const unsigned char *ca_cert_der(const struct ca *ca, size_t *len)
+{
+	*len = ca->cert_der_len;
+	return ca->cert_der;
 }
 
 json_t *ca_chain_json(const struct ca *ca)
@@ -349,7 +366,9 @@ static X509 *build_cert(struct ca *ca, const struct nrfca_csr *csr, const X509_N
 	    ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca->cert)) > 0 &&
 	    X509_set1_notAfter(x, X509_get0_notAfter(ca->cert)) != 1)
 		goto ssl_fail;
-	if (!add_profile_extensions(ca, x, ext))
+	if (!add_profile_extensions(ca, x, ext) ||
+	    !nrfca_x509_add_crl_dp(x, ext->crl_dp, ext->n_crl_dp) ||
+	    !nrfca_x509_add_ca_issuers(x, ext->ca_issuers, ext->n_ca_issuers))
 		goto ssl_fail;
 	return x;
 ssl_fail:
@@ -562,6 +581,10 @@ static int ledger_facts(struct enrollment *en)
 	rc = ledger_find_holder(en->ca->ledger, en->f.cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
+	if (rc == 0 && memcmp(en->old.csr_sha256, en->csr_hash, 32) == 0) {
+		en->csr_seen = 1;   /* recorded between the two reads: a replay */
+		return 0;
+	}
 	if (rc == 0)
 		en->f.existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
 				 NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
@@ -613,7 +636,7 @@ static enum enroll_step step_decide(struct enrollment *en)
 		fail_res(en->res, st, code, d->rule_name, "%s", d->detail);
 		en->res->retry_after = d->retry_after;
 		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
-			metrics_inc(M_REJECTIONS, d->rule_name, NULL);
+			metrics_inc(M_REJECTIONS, d->rule_name, en->who->name);
 			if (st != 429)
 				audit_reject(en->ca, en->who, d->rule_name, d->detail,
 					     d->profile_name);
@@ -805,6 +828,7 @@ static enum enroll_step step_answer(struct enrollment *en)
 	metrics_inc(M_CERTS_ISSUED, en->rec.profile, en->rec.station);
 	if (en->d.action == NRFCA_ACTION_SUPERSEDE) {
 		metrics_inc(M_REVOCATIONS, "superseded", NULL);
+		metrics_inc(M_SUPERSEDES, en->rec.profile, en->rec.station);
 		if (ca_crl_refresh(en->ca, &en->e) != 0)
 			nlog(NLOG_WARN, "crl_refresh_failed", "detail", en->e.msg, NULL);
 	}
@@ -906,6 +930,7 @@ void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
 
 struct crl_build {
 	X509_CRL *crl;
+	long long listed;             /* entries added (an empty CRL has no list at all) */
 	int failed;
 };
 
@@ -932,6 +957,7 @@ static int add_revoked(const char *serial, long long revoked_at, int reason, voi
 	if (X509_CRL_add0_revoked(cb->crl, rv) != 1)
 		goto fail;
 	rv = NULL;
+	cb->listed++;
 	goto out;
 fail:
 	cb->failed = 1;
@@ -944,19 +970,41 @@ out:
 	return cb->failed;
 }
 
-int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
+/* Replace the cached CRL (takes der).  Called with crl_mu held. */
+static void crl_cache(struct ca *ca, unsigned char *der, size_t len, const struct ledger_crl *c,
+		      long long entries)
 {
-	struct crl_build cb = { NULL, 0 };
+	free(ca->crl_der);
+	ca->crl_der = der;
+	ca->crl_len = len;
+	ca->crl_this = (time_t)c->this_update;
+	ca->crl_next = (time_t)c->next_update;
+	/* not sk_X509_REVOKED_num(): it is -1 for an empty list */
+	ca->crl_revoked = entries;
+	ca->crl_number = c->number;
+	ca->crl_mark = c->mark;
+}
+
+/* Sign a new CRL with every revocation the ledger holds, publish it in the
+ * ledger for every process and instance, and cache it.  crl_mu held. */
+static int crl_sign_locked(struct ca *ca, struct nrfca_err *err)
+{
+	struct crl_build cb = { NULL, 0, 0 };
+	struct ledger_crl lc = { 0 };
 	unsigned long long number = 0;
 	ASN1_TIME *last = NULL, *next = NULL;
 	ASN1_INTEGER *num = NULL;
 	AUTHORITY_KEYID *akid = NULL;
 	unsigned char *der = NULL, *p;
 	time_t now = time(NULL);
-	int n, rc = -1;
+	long long mark = 0;
+	int n, rc = -1, published = 0;
 	double t0;
 
-	pthread_mutex_lock(&ca->crl_mu);
+	/* the mark first: a revocation committed while the list is read makes
+	 * this CRL stale at once, never silently incomplete */
+	if (ledger_revocation_mark(ca->ledger, &mark, err) != 0)
+		return -1;
 	cb.crl = X509_CRL_new();
 	if (cb.crl == NULL || X509_CRL_set_version(cb.crl, X509_CRL_VERSION_2) != 1 ||
 	    X509_CRL_set_issuer_name(cb.crl, X509_get_subject_name(ca->cert)) != 1)
@@ -968,7 +1016,6 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 		goto ssl_fail;
 	if (ledger_revoked_each(ca->ledger, add_revoked, &cb, err) != 0)
 		goto out;
-	ca->crl_revoked = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(cb.crl));
 	if (cb.failed)
 		goto ssl_fail;
 	if (ledger_next_crl_number(ca->ledger, &number, err) != 0)
@@ -1000,19 +1047,23 @@ int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 		goto ssl_fail;
 	p = der;
 	i2d_X509_CRL(cb.crl, &p);
-	free(ca->crl_der);
-	ca->crl_der = der;
-	ca->crl_len = (size_t)n;
-	ca->crl_this = now;
-	ca->crl_next = now + (time_t)ca->crl_hours * 3600;
+	lc.number = number;
+	lc.this_update = (long long)now;
+	lc.next_update = (long long)now + (long long)ca->crl_hours * 3600;
+	lc.mark = mark;
+	/* a higher number published meanwhile by another signer wins there;
+	 * this one is as complete and is served until the next look */
+	if (ledger_crl_publish(ca->ledger, &lc, der, (size_t)n, &published, err) != 0)
+		goto out;
+	crl_cache(ca, der, (size_t)n, &lc, cb.listed);
 	der = NULL;
 	rc = 0;
-	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, NULL);
+	nlog_num(NLOG_INFO, "crl_signed", "crl_number", (long long)number, "published",
+		 published ? "yes" : "no (a newer CRL is published)", NULL);
 	goto out;
 ssl_fail:
 	nrfca_err_ssl(err, NRFCA_E_INTERNAL, "cannot build the CRL");
 out:
-	pthread_mutex_unlock(&ca->crl_mu);
 	free(der);
 	AUTHORITY_KEYID_free(akid);
 	ASN1_INTEGER_free(num);
@@ -1022,34 +1073,93 @@ out:
 	return rc;
 }
 
-static int crl_due(struct ca *ca, time_t now)
+int ca_crl_refresh(struct ca *ca, struct nrfca_err *err)
 {
-	return ca->crl_der == NULL || now >= ca->crl_next - (ca->crl_next - ca->crl_this) / 4;
+	int rc;
+
+	pthread_mutex_lock(&ca->crl_mu);
+	rc = crl_sign_locked(ca, err);
+	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
+}
+
+/* Re-sign when a quarter of the lifetime is left. */
+static int crl_due(long long this_update, long long next_update, time_t now)
+{
+	return (long long)now >= next_update - (next_update - this_update) / 4;
+}
+
+/* Take the published CRL from the ledger into the cache.  crl_mu held. */
+static int crl_fetch_locked(struct ca *ca, struct nrfca_err *err)
+{
+	struct ledger_crl lc;
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	size_t len = 0;
+	X509_CRL *crl;
+	int rc, entries;
+
+	rc = ledger_crl_get(ca->ledger, &lc, &der, &len, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : nrfca_err_set(err, NRFCA_E_NOTFOUND, "no CRL is published");
+	p = der;
+	crl = d2i_X509_CRL(NULL, &p, (long)len);
+	if (crl == NULL || p != der + len) {
+		X509_CRL_free(crl);
+		free(der);
+		return nrfca_err_ssl(err, NRFCA_E_DB, "the CRL published in the ledger does not "
+				     "decode");
+	}
+	entries = sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl));
+	X509_CRL_free(crl);
+	crl_cache(ca, der, len, &lc, entries > 0 ? entries : 0);
+	return 0;
+}
+
+/* Make the cached CRL the one to serve: keep it while it lists every
+ * revocation (its mark is the ledger's) and is not due; else take a newer
+ * CRL another process published, if it is current; else sign one.  One
+ * single-row read of the ledger when nothing changed.  With the ledger
+ * unreachable, a cached CRL is served until its nextUpdate. */
+static int crl_sync(struct ca *ca, struct nrfca_err *err)
+{
+	struct ledger_crl st;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	if (ledger_crl_state(ca->ledger, &st, err) != 0) {
+		pthread_mutex_lock(&ca->crl_mu);
+		rc = ca->crl_der != NULL && now < ca->crl_next ? 0 : -1;
+		pthread_mutex_unlock(&ca->crl_mu);
+		if (rc == 0)
+			nlog(NLOG_WARN, "crl_state_unavailable", "detail", err->msg, "serving",
+			     "the cached CRL", NULL);
+		return rc;
+	}
+	pthread_mutex_lock(&ca->crl_mu);
+	if (ca->crl_der != NULL && ca->crl_number >= st.number &&
+	    ca->crl_mark == st.revocation_mark && !crl_due(ca->crl_this, ca->crl_next, now))
+		goto out;
+	if (st.number > ca->crl_number && st.mark == st.revocation_mark &&
+	    !crl_due(st.this_update, st.next_update, now) && crl_fetch_locked(ca, err) == 0)
+		goto out;
+	rc = crl_sign_locked(ca, err);
+out:
+	pthread_mutex_unlock(&ca->crl_mu);
+	return rc;
 }
 
 void ca_crl_tick(struct ca *ca)
 {
 	struct nrfca_err e = { 0 };
-	long long certs = 0, revoked = -1;
-	int due;
 
-	/* revocations made by another process (nrfca-admin revoke) count too */
-	ledger_count(ca->ledger, &certs, &revoked, NULL);
-	pthread_mutex_lock(&ca->crl_mu);
-	due = crl_due(ca, time(NULL)) || (revoked >= 0 && revoked != ca->crl_revoked);
-	pthread_mutex_unlock(&ca->crl_mu);
-	if (due && ca_crl_refresh(ca, &e) != 0)
+	if (crl_sync(ca, &e) != 0)
 		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
 }
 
 int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err)
 {
-	int need;
-
-	pthread_mutex_lock(&ca->crl_mu);
-	need = ca->crl_der == NULL || time(NULL) >= ca->crl_next;
-	pthread_mutex_unlock(&ca->crl_mu);
-	if (need && ca_crl_refresh(ca, err) != 0)
+	if (crl_sync(ca, err) != 0)
 		return -1;
 	pthread_mutex_lock(&ca->crl_mu);
 	*der = malloc(ca->crl_len);
@@ -1061,4 +1171,14 @@ int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err
 	*len = ca->crl_len;
 	pthread_mutex_unlock(&ca->crl_mu);
 	return 0;
+}
+
+void ca_crl_info(struct ca *ca, struct ca_crl_info *out)
+{
+	pthread_mutex_lock(&ca->crl_mu);
+	out->this_update = ca->crl_der ? (long long)ca->crl_this : 0;
+	out->next_update = ca->crl_der ? (long long)ca->crl_next : 0;
+	out->number = ca->crl_number;
+	out->entries = ca->crl_der ? ca->crl_revoked : 0;
+	pthread_mutex_unlock(&ca->crl_mu);
 }

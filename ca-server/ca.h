@@ -33,6 +33,9 @@ void ca_free(struct ca *ca);
 const char *ca_chain_pem(const struct ca *ca);
 /* {"chain": [PEM, ...]} (new reference). */
 json_t *ca_chain_json(const struct ca *ca);
+/* The issuing CA certificate (chain[0]) in DER, borrowed: what an
+ * authorityInfoAccess caIssuers URL points to (RFC 5280 4.2.2.1). */
+const unsigned char *ca_cert_der(const struct ca *ca, size_t *len);
 
 /* One enrollment request, decoded from the JSON body. */
 struct enroll_req {
@@ -68,12 +71,29 @@ void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
 /* A certificate record as JSON (the API's representation). */
 json_t *ca_record_json(struct ca *ca, const struct cert_record *r);
 
-/* The current CRL in DER (copied into *der, malloc'd).  Regenerates it when
- * it is missing or due.  -1 when none can be made (token down). */
+/* The CRL.  One CRL serves every process and instance sharing the ledger:
+ * whoever signs one publishes it there.  A CRL is current while the
+ * ledger's revocation mark (bumped by every revocation, by any process)
+ * equals the mark it was built at and less than three quarters of its
+ * lifetime have passed. */
+
+/* The current CRL in DER (copied into *der, malloc'd): the cached one when
+ * it is current (one single-row read of the ledger), else the published one
+ * when that is current, else a new one signed and published.  With the
+ * ledger down a cached CRL is served until its nextUpdate.  -1 when none can
+ * be had (token or ledger down). */
 int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err);
-/* Make a new CRL now (after a revocation, before nextUpdate). */
+/* Sign and publish a new CRL now (after a revocation; nrfca-admin crl). */
 int ca_crl_refresh(struct ca *ca, struct nrfca_err *err);
-/* Called periodically: refreshes the CRL when a quarter of its lifetime is left. */
+/* Called periodically: the same as ca_crl_der without the copy. */
 void ca_crl_tick(struct ca *ca);
+
+/* The CRL being served, for /v1/ready and /metrics (zeros before the first). */
+struct ca_crl_info {
+	long long this_update, next_update;   /* unix seconds */
+	unsigned long long number;
+	long long entries;                    /* revoked certificates listed */
+};
+void ca_crl_info(struct ca *ca, struct ca_crl_info *out);
 
 #endif

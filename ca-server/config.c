@@ -31,7 +31,9 @@ static const struct field fields[] = {
 	{ "tls", "certificate", F_PATH, O(tls_cert), 0, 0 },
 	{ "tls", "key", F_PATH, O(tls_key), 0, 0 },
 	{ "tls", "client_ca", F_PATH, O(tls_client_ca), 0, 0 },
+	{ "tls", "client_crl", F_PATH, O(tls_client_crl), 0, 0 },
 	{ "tls", "require_client_cert", F_BOOL, O(tls_require_client_cert), 0, 1 },
+	{ "tls", "admin", F_BOOL, O(tls_admin), 0, 1 },
 	{ "token", "uri", F_STR, O(token_uri), 0, 0 },
 	{ "token", "pin_env", F_STR, O(token_pin_env), 0, 0 },
 	{ "token", "pool_size", F_INT, O(token_pool_size), 1, 64 },
@@ -39,6 +41,8 @@ static const struct field fields[] = {
 	{ "token", "env", F_ENV, O(token_env), 0, 0 },
 	{ "ca", "chain", F_PATH, O(ca_chain), 0, 0 },
 	{ NULL, "database", F_DB, O(database), 0, 0 },
+	{ NULL, "database_password_file", F_PATH, O(database_password_file), 0, 0 },
+	{ NULL, "database_pool", F_INT, O(database_pool), 1, 256 },
 	{ NULL, "policy", F_PATH, O(policy), 0, 0 },
 	{ "crl", "next_update_hours", F_INT, O(crl_next_update_hours), 1, 24 * 366 },
 	{ "limits", "max_body", F_INT, O(max_body), 1024, 16 * 1024 * 1024 },
@@ -172,11 +176,15 @@ static int set_field(struct nrfca_config *c, const struct field *fd, json_t *v,
 		if (fd->type == F_PATH) {
 			*slot = resolve(c, s);
 		} else if (fd->type == F_DB) {
-			if (strncmp(s, "sqlite:", 7) != 0)
+			if (strncmp(s, "postgresql:", 11) == 0 || strncmp(s, "postgres:", 9) == 0 ||
+			    (strncmp(s, "sqlite:", 7) != 0 && strchr(s, '=') != NULL)) {
+				*slot = strdup(s);   /* PostgreSQL: libpq URI or keywords */
+			} else if (strncmp(s, "sqlite:", 7) != 0) {
 				return nrfca_err_set(err, NRFCA_E_CONFIG,
-						     "%s: $.database must be sqlite:PATH (got '%.40s')",
+						     "%s: $.database must be sqlite:PATH, postgresql://... or "
+						     "libpq keywords (host=... dbname=...) (got '%.40s')",
 						     c->path, s);
-			{
+			} else {
 				char *p = resolve(c, s + 7);
 
 				if (p == NULL)
@@ -358,6 +366,17 @@ int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_
 	if (c->tls_client_ca != NULL && c->tls_cert == NULL) {
 		nrfca_err_set(err, NRFCA_E_CONFIG,
 			      "%s: $.tls.client_ca (mutual TLS) needs $.tls.certificate and key", path);
+		goto out;
+	}
+	if ((c->tls_client_crl != NULL || c->tls_require_client_cert) && c->tls_client_ca == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG, "%s: $.tls.%s needs $.tls.client_ca (the stations' CA)",
+			      path, c->tls_client_crl ? "client_crl" : "require_client_cert");
+		goto out;
+	}
+	if (c->tls_admin && c->tls_cert == NULL) {
+		nrfca_err_set(err, NRFCA_E_CONFIG,
+			      "%s: $.tls.admin (HTTPS on the admin listener) needs $.tls.certificate and key",
+			      path);
 		goto out;
 	}
 	rc = 0;

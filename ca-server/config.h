@@ -26,7 +26,9 @@ struct nrfca_config {
 	int admin_port;
 	/* tls */
 	char *tls_cert, *tls_key, *tls_client_ca;
+	char *tls_client_crl;      /* CRL of the stations' CA, re-read on SIGHUP */
 	int tls_require_client_cert;
+	int tls_admin;             /* the admin listener serves HTTPS too */
 	/* token */
 	char *token_uri;
 	char *token_pin_env;
@@ -37,7 +39,9 @@ struct nrfca_config {
 	/* ca */
 	char *ca_chain;            /* PEM, CA certificate first */
 	/* database / policy */
-	char *database;            /* sqlite:PATH */
+	char *database;            /* sqlite:PATH, postgresql://... or libpq keywords */
+	char *database_password_file; /* PostgreSQL password, mode 0600; NULL: libpq's own */
+	int database_pool;         /* connections besides the writer's; 0: default (8) */
 	char *policy;
 	/* crl */
 	int crl_next_update_hours; /* default 24 */

@@ -26,10 +26,16 @@
 
 #include "api_decode.h"
 #include "auth.h"
+#include "clientcert.h"
+#include "cli.h"
+#include "timefmt.h"
 #include "conntrack.h"
+#include "fileutil.h"
 #include "log.h"
 #include "metrics.h"
+#include "openapi.h"
 #include "policy.h"
+#include "policy_status.h"
 #include "policy_store.h"
 
 #define TLS_FILE_MAX (256 * 1024)
@@ -49,6 +55,7 @@ enum route_id {
 	RT_READY,
 	RT_CA,
 	RT_CA_PEM,
+	RT_CA_DER,
 	RT_ENROLL,
 	RT_CERTS,
 	RT_CERT,
@@ -56,6 +63,7 @@ enum route_id {
 	RT_CRL,
 	RT_PROFILES,
 	RT_METRICS,
+	RT_OPENAPI,
 	RT_MAX
 };
 
@@ -76,6 +84,7 @@ static const struct route routes[RT_MAX] = {
 	[RT_READY] = { "GET", "/v1/ready", ANYONE, 0, "ready" },
 	[RT_CA] = { "GET", "/v1/ca", ANYONE, 0, "ca" },
 	[RT_CA_PEM] = { "GET", "/v1/ca.pem", ANYONE, 0, "ca_pem" },
+	[RT_CA_DER] = { "GET", "/v1/ca.der", ANYONE, 0, "ca_der" },
 	[RT_ENROLL] = { "POST", "/v1/enroll", R_STATION, 0, "enroll" },
 	[RT_CERTS] = { "GET", "/v1/certificates", R_OPERATOR | R_AUDITOR, 0, "certificates" },
 	[RT_CERT] = { "GET", "/v1/certificates/{serial}", R_OPERATOR | R_AUDITOR | R_STATION, 0,
@@ -84,6 +93,16 @@ static const struct route routes[RT_MAX] = {
 	[RT_CRL] = { "GET", "/v1/crl", ANYONE, 0, "crl" },
 	[RT_PROFILES] = { "GET", "/v1/profiles", R_STATION | R_OPERATOR, 0, "profiles" },
 	[RT_METRICS] = { "GET", "/metrics", ANYONE, 1, "metrics" },
+	[RT_OPENAPI] = { "GET", "/v1/openapi.json", ANYONE, 0, "openapi" },
+};
+
+/* The query parameters each route takes (at most QUERY_KEYS_MAX); any other,
+ * or one given twice, is refused with 400 naming it. */
+#define QUERY_KEYS_MAX 8
+static const char *const route_query[RT_MAX][QUERY_KEYS_MAX] = {
+	[RT_ENROLL] = { "dry_run" },
+	[RT_CERTS] = { "device_id", "status", "profile", "station", "issued_after", "limit",
+		       "after" },
 };
 
 struct http_server {
@@ -92,7 +111,8 @@ struct http_server {
 	struct signer *signer;
 	struct ledger *ledger;
 	struct MHD_Daemon *d, *admin;
-	int tls, mtls;
+	int tls;                 /* the main listener serves HTTPS */
+	struct clientcert_verifier *ccv; /* tls.client_ca (+ client_crl), or NULL */
 	char *tls_cert, *tls_key, *tls_ca;   /* PEM text kept for MHD's lifetime */
 	atomic_int in_flight;
 	atomic_int stopping;     /* set by http_stop: answers close their connection */
@@ -113,7 +133,7 @@ struct request {
 	char raw_path[RAW_PATH_MAX + 1]; /* the path as sent (before any %-decoding) */
 	int raw_path_too_long;
 	int route;                 /* -1: none */
-	char serial[LEDGER_SERIAL_MAX + 2];
+	char serial[3 * LEDGER_SERIAL_MAX + 2]; /* as sent: colons allowed */
 	char *body;
 	size_t body_len, body_cap;
 	int too_large;
@@ -202,8 +222,10 @@ static void respond_error_text(struct request *rq, int status, const char *code,
 {
 	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
 
-	snprintf(rq->log.error, sizeof(rq->log.error), "%s", code);
-	snprintf(rq->log.rule, sizeof(rq->log.rule), "%s", rule ? rule : "");
+	if (!rq->responded) {   /* the code of the answer sent, not of a later attempt */
+		snprintf(rq->log.error, sizeof(rq->log.error), "%s", code);
+		snprintf(rq->log.rule, sizeof(rq->log.rule), "%s", rule ? rule : "");
+	}
 	if (o && rule)
 		json_object_set_new(o, "rule", json_string(rule));
 	respond_json(rq, status, o);
@@ -329,82 +351,88 @@ static int peer_is_loopback(struct MHD_Connection *c)
 	return 0;
 }
 
-/* mTLS: libmicrohttpd only requests the client certificate; verify it here
- * against the configured client CA and map its CN to a station. */
-static int client_cert_principal(struct request *rq, struct principal *who, char *why, size_t wl)
+/* mTLS: libmicrohttpd only requests the client certificate; it is verified
+ * here against tls.client_ca and tls.client_crl.  0: none presented; 1:
+ * verified, *id names it; -1: presented and refused, `why` says why. */
+static int peer_certificate(struct request *rq, struct clientcert_id *id, char *why, size_t wl)
 {
 	const union MHD_ConnectionInfo *ci;
-	gnutls_session_t sess;
 	const gnutls_datum_t *certs;
-	unsigned int n = 0, status = 0;
-	gnutls_x509_crt_t crt;
-	char cn[LEDGER_CRED_NAME_MAX + 2];
-	size_t cnl = sizeof(cn);
-	int ok = 0;
+	unsigned int n = 0;
 
-	if (!rq->srv->mtls)
+	if (rq->srv->ccv == NULL || rq->is_admin_listener)
 		return 0;
 	ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 	if (ci == NULL || ci->tls_session == NULL)
 		return 0;
-	sess = (gnutls_session_t)ci->tls_session;
-	certs = gnutls_certificate_get_peers(sess, &n);
+	certs = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
 	if (certs == NULL || n == 0)
 		return 0;
-	if (gnutls_certificate_verify_peers2(sess, &status) != GNUTLS_E_SUCCESS || status != 0) {
-		snprintf(why, wl, "the client certificate does not verify against the client CA");
-		return -1;
-	}
-	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
-		return -1;
-	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == GNUTLS_E_SUCCESS &&
-	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl) ==
-		    GNUTLS_E_SUCCESS && cnl > 0 && cnl <= LEDGER_CRED_NAME_MAX) {
-		memcpy(who->name, cn, cnl);
-		who->name[cnl] = '\0';
-		who->role = ROLE_STATION;
-		who->via_client_cert = 1;
-		ok = 1;
-	} else {
-		snprintf(why, wl, "the client certificate has no usable CN");
-		ok = -1;
-	}
-	gnutls_x509_crt_deinit(crt);
-	return ok;
+	return clientcert_verify(rq->srv->ccv, certs, n, id, why, wl) == 0 ? 1 : -1;
 }
 
+static void refuse_credential(struct request *rq, const struct nrfca_err *e)
+{
+	if (e->code == NRFCA_E_DB)
+		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e->msg);
+	else
+		respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e->msg);
+}
+
+/* Who is calling: a bearer token, a client certificate bound to a
+ * credential, or both naming the same credential.  A certificate bound to
+ * nothing identifies nobody, so bearer and certificate identities share
+ * one namespace: the credentials'. */
 static int authenticate(struct request *rq)
 {
 	const struct route *r = &routes[rq->route];
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Authorization");
 	struct nrfca_err e = { 0 };
-	char why[128];
-	int cc;
+	struct clientcert_id id;
+	struct principal by_cert;
+	char why[256];
+	int cc = peer_certificate(rq, &id, why, sizeof(why));
 
+	if (cc < 0) {
+		respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
+		return 0;
+	}
+	if (cc == 0 && rq->srv->cfg->tls_require_client_cert && !rq->is_admin_listener) {
+		respond_error(rq, 401, "unauthorized", NULL, 0,
+			      "this server requires a client certificate (tls.require_client_cert)");
+		return 0;
+	}
 	if (r->roles == ANYONE)
 		return 1;
+	if (cc == 1 && auth_client_cert(rq->srv->ledger, id.sha256, id.subject, &by_cert, &e) != 0) {
+		refuse_credential(rq, &e);
+		return 0;
+	}
 	if (h != NULL) {
 		if (auth_bearer(rq->srv->ledger, h, &rq->who, &e) != 0) {
-			if (e.code == NRFCA_E_DB)
-				respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
-			else
-				respond_error(rq, 401, "unauthorized", NULL, 0, "%s", e.msg);
+			refuse_credential(rq, &e);
 			return 0;
 		}
-	} else {
-		cc = client_cert_principal(rq, &rq->who, why, sizeof(why));
-		if (cc < 0) {
-			respond_error(rq, 401, "unauthorized", NULL, 0, "%s", why);
-			return 0;
-		}
-		if (cc == 0) {
+		if (cc == 1 && strcmp(by_cert.name, rq->who.name) != 0) {
 			respond_error(rq, 401, "unauthorized", NULL, 0,
-				      "no credential: send 'Authorization: Bearer <token>'%s",
-				      rq->srv->mtls ? " or a client certificate" : "");
+				      "the bearer token is the credential '%s' but the client "
+				      "certificate is bound to '%s': send one identity",
+				      rq->who.name, by_cert.name);
 			return 0;
 		}
+	} else if (cc == 1) {
+		rq->who = by_cert;
+	} else {
+		respond_error(rq, 401, "unauthorized", NULL, 0,
+			      "no credential: send 'Authorization: Bearer <token>'%s",
+			      rq->srv->ccv ? " or a client certificate bound to a credential" : "");
+		return 0;
 	}
 	rq->authed = 1;
+	/* last use, for `token list` (the ledger writes it at most once a minute) */
+	if (ledger_cred_touch(rq->srv->ledger, rq->who.name, &e) != 0)
+		nlog(NLOG_WARN, "credential_touch_failed", "credential", rq->who.name, "detail",
+		     e.msg, NULL);
 	if ((r->roles & (1u << rq->who.role)) == 0) {
 		respond_error(rq, 403, "forbidden", NULL, 0,
 			      "the %s credential '%s' may not use %s %s", cred_role_name(rq->who.role),
@@ -420,6 +448,39 @@ static int authenticate(struct request *rq)
 static void h_health(struct request *rq)
 {
 	respond_buf(rq, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+/* What /v1/ready adds beyond yes/no: the version, the policy in force and
+ * the outcome of the last reload, the CRL being served. */
+static json_t *ready_body(struct request *rq)
+{
+	struct policy_status ps;
+	struct ca_crl_info ci;
+	char t1[NRFCA_TIME_ISO_LEN], t2[NRFCA_TIME_ISO_LEN];
+	json_t *o, *crl;
+
+	policy_status_get(&ps);
+	ca_crl_info(rq->srv->ca, &ci);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok",
+		      "database", "ok", "policy", ps.last_failed ? "reload_failed" : "ok",
+		      "policy_sha256", ps.sha256, "version", nrfca_version_string());
+	if (o == NULL)
+		return NULL;
+	if (ps.last_failed) {
+		nrfca_time_iso(ps.last_attempt, t1);
+		json_object_set_new(o, "policy_reload", json_pack("{s:s, s:s, s:s?, s:s}", "failed_at",
+			t1, "error", ps.error, "failed_sha256", ps.failed_sha256[0] ?
+			ps.failed_sha256 : NULL, "in_force", "the previous policy stays in force"));
+	}
+	if (ci.this_update > 0) {
+		nrfca_time_iso(ci.this_update, t1);
+		nrfca_time_iso(ci.next_update, t2);
+		crl = json_pack("{s:s, s:s, s:I, s:I}", "this_update", t1, "next_update", t2,
+				"age_seconds", (json_int_t)(time(NULL) - ci.this_update), "entries",
+				(json_int_t)ci.entries);
+		json_object_set_new(o, "crl", crl);
+	}
+	return o;
 }
 
 static void h_ready(struct request *rq)
@@ -444,8 +505,7 @@ static void h_ready(struct request *rq)
 		return;
 	}
 	policy_release(p);
-	o = json_pack("{s:s, s:s, s:s, s:s}", "status", "ready", "token", "ok", "database", "ok",
-		      "policy", "ok");
+	o = ready_body(rq);
 	respond_json(rq, 200, o);
 	json_decref(o);
 }
@@ -463,6 +523,19 @@ static void h_ca_pem(struct request *rq)
 	const char *pem = ca_chain_pem(rq->srv->ca);
 
 	respond_buf(rq, 200, "application/pem-certificate-chain", pem, strlen(pem));
+}
+
+static void h_openapi(struct request *rq)
+{
+	respond_buf(rq, 200, "application/json", nrfca_openapi_json, nrfca_openapi_json_len);
+}
+
+static void h_ca_der(struct request *rq)
+{
+	size_t len;
+	const unsigned char *der = ca_cert_der(rq->srv->ca, &len);
+
+	respond_buf(rq, 200, "application/pkix-cert", der, len);
 }
 
 /* Decode the JSON body: 415 wrong type, 400 empty / not JSON / too deep / not an object. */
@@ -498,6 +571,62 @@ static const char *query(struct request *rq, const char *key)
 		return NULL;
 	}
 	return v;
+}
+
+struct query_check {
+	const char *const *allowed;
+	unsigned count[QUERY_KEYS_MAX];
+	char unknown[160];
+	int n_unknown;
+};
+
+static enum MHD_Result query_key(void *cls, enum MHD_ValueKind kind, const char *key,
+				 const char *value)
+{
+	struct query_check *qc = cls;
+	size_t i, used;
+
+	(void)kind;
+	(void)value;
+	for (i = 0; i < QUERY_KEYS_MAX && qc->allowed[i] != NULL; i++)
+		if (strcmp(key, qc->allowed[i]) == 0) {
+			qc->count[i]++;
+			return MHD_YES;
+		}
+	used = strlen(qc->unknown);
+	if (qc->n_unknown++ < 4)
+		snprintf(qc->unknown + used, sizeof(qc->unknown) - used, "%s'%.30s'",
+			 used ? ", " : "", key);
+	return MHD_YES;
+}
+
+/* Unknown or repeated query parameters: 0, or -1 after answering 400. */
+static int query_ok(struct request *rq)
+{
+	struct query_check qc;
+	char takes[160] = "";
+	size_t i;
+
+	memset(&qc, 0, sizeof(qc));
+	qc.allowed = route_query[rq->route];
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_key, &qc);
+	for (i = 0; i < QUERY_KEYS_MAX && qc.allowed[i] != NULL; i++) {
+		snprintf(takes + strlen(takes), sizeof(takes) - strlen(takes), "%s%s",
+			 i ? ", " : "", qc.allowed[i]);
+		if (qc.count[i] > 1) {
+			respond_error(rq, 400, "invalid_request", NULL, 0,
+				      "the query parameter '%s' is given %u times; give it once",
+				      qc.allowed[i], qc.count[i]);
+			return -1;
+		}
+	}
+	if (qc.n_unknown == 0)
+		return 0;
+	respond_error(rq, 400, "invalid_request", NULL, 0,
+		      "unknown query parameter%s %s%s (%s %s takes %s)", qc.n_unknown > 1 ? "s" : "",
+		      qc.unknown, qc.n_unknown > 4 ? ", ..." : "", routes[rq->route].method,
+		      routes[rq->route].path, takes[0] ? takes : "none");
+	return -1;
 }
 
 static void h_enroll(struct request *rq)
@@ -546,16 +675,18 @@ static int list_cb(const struct cert_record *r, void *arg)
 	return 0;
 }
 
-static int valid_serial(const char *s)
+/* The {serial} of the path, in the ledger's form (either case and colons
+ * accepted).  0, or -1 after answering 400. */
+static int path_serial(struct request *rq)
 {
-	size_t n = strlen(s), i;
+	char norm[LEDGER_SERIAL_MAX + 1], why[200];
 
-	if (n == 0 || n > LEDGER_SERIAL_MAX)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+	if (api_serial(rq->serial, norm, why, sizeof(why)) != API_OK) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "%s", why);
+		return -1;
+	}
+	snprintf(rq->serial, sizeof(rq->serial), "%s", norm);
+	return 0;
 }
 
 static void h_certs(struct request *rq)
@@ -563,7 +694,8 @@ static void h_certs(struct request *rq)
 	struct ledger_filter f;
 	struct list_ctx lc;
 	struct nrfca_err e = { 0 };
-	const char *v, *limit_s, *after_s;
+	const char *v, *limit_s, *after_s, *after;
+	char after_norm[LEDGER_SERIAL_MAX + 1], why[200];
 	json_t *o;
 	char *end;
 
@@ -572,7 +704,7 @@ static void h_certs(struct request *rq)
 	f.status = query(rq, "status");
 	f.profile = query(rq, "profile");
 	f.station = query(rq, "station");
-	f.after_serial = query(rq, "after");
+	after = query(rq, "after");
 	limit_s = query(rq, "limit");
 	after_s = query(rq, "issued_after");
 	f.limit = 100;
@@ -587,10 +719,12 @@ static void h_certs(struct request *rq)
 			      "status must be 'active' or 'revoked'");
 		return;
 	}
-	if (f.after_serial && !valid_serial(f.after_serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "after must be a serial number in lower-case hex");
-		return;
+	if (after != NULL) {
+		if (api_serial(after, after_norm, why, sizeof(why)) != API_OK) {
+			respond_error(rq, 400, "invalid_request", NULL, 0, "after: %s", why);
+			return;
+		}
+		f.after_serial = after_norm;
 	}
 	if ((v = limit_s) != NULL) {
 		long l = strtol(v, &end, 10);
@@ -602,23 +736,9 @@ static void h_certs(struct request *rq)
 		}
 		f.limit = (int)l;
 	}
-	if ((v = after_s) != NULL) {
-		struct tm tm;
-
-		memset(&tm, 0, sizeof(tm));
-		end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
-		if (end != NULL && *end == '\0') {
-			f.issued_after = (long long)timegm(&tm);
-		} else {
-			long long t = strtoll(v, &end, 10);
-
-			if (*end != '\0' || t < 0) {
-				respond_error(rq, 400, "invalid_request", NULL, 0,
-					      "issued_after must be YYYY-MM-DDTHH:MM:SSZ or unix seconds");
-				return;
-			}
-			f.issued_after = t;
-		}
+	if (after_s != NULL && api_time(after_s, &f.issued_after, why, sizeof(why)) != API_OK) {
+		respond_error(rq, 400, "invalid_request", NULL, 0, "issued_after: %s", why);
+		return;
 	}
 	memset(&lc, 0, sizeof(lc));
 	lc.ca = rq->srv->ca;
@@ -641,11 +761,8 @@ static void h_cert(struct request *rq)
 	const char *accept = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Accept");
 	int rc;
 
-	if (!valid_serial(rq->serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "the serial must be lower-case hex, at most 32 digits");
+	if (path_serial(rq) != 0)
 		return;
-	}
 	memset(&r, 0, sizeof(r));
 	rc = ledger_get(rq->srv->ledger, rq->serial, &r, &e);
 	if (rc < 0) {
@@ -691,11 +808,8 @@ static void h_revoke(struct request *rq)
 	enum api_status st;
 	json_t *j;
 
-	if (!valid_serial(rq->serial)) {
-		respond_error(rq, 400, "invalid_request", NULL, 0,
-			      "the serial must be lower-case hex, at most 32 digits");
+	if (path_serial(rq) != 0)
 		return;
-	}
 	j = body_json(rq);
 	if (j == NULL)
 		return;
@@ -762,6 +876,9 @@ static void h_metrics(struct request *rq)
 {
 	struct signer_stats ss;
 	struct ledger_stats ls;
+	struct policy_status ps;
+	struct ca_crl_info ci;
+	struct nrfca_err e = { 0 };
 	long long certs = -1, revoked = -1;
 	char *buf = NULL;
 	size_t len = 0;
@@ -775,27 +892,57 @@ static void h_metrics(struct request *rq)
 	signer_get_stats(rq->srv->signer, &ss);
 	ledger_get_stats(rq->srv->ledger, &ls);
 	ledger_count(rq->srv->ledger, &certs, &revoked, NULL);
-	fprintf(f,
-		"# HELP nrfca_token_ready 1 when the PKCS#11 token answers\n"
-		"# TYPE nrfca_token_ready gauge\nnrfca_token_ready %d\n"
-		"# HELP nrfca_token_signatures_total Signatures made in the token\n"
-		"# TYPE nrfca_token_signatures_total counter\nnrfca_token_signatures_total %llu\n"
-		"# HELP nrfca_token_sign_failures_total Failed signing operations\n"
-		"# TYPE nrfca_token_sign_failures_total counter\nnrfca_token_sign_failures_total %llu\n"
-		"# HELP nrfca_token_recoveries_total Times the token was re-initialised\n"
-		"# TYPE nrfca_token_recoveries_total counter\nnrfca_token_recoveries_total %llu\n"
-		"# HELP nrfca_ledger_certificates Certificates in the ledger\n"
-		"# TYPE nrfca_ledger_certificates gauge\nnrfca_ledger_certificates %lld\n"
-		"# HELP nrfca_ledger_revoked Revoked certificates in the ledger\n"
-		"# TYPE nrfca_ledger_revoked gauge\nnrfca_ledger_revoked %lld\n"
-		"# HELP nrfca_ledger_commits_total Group-committed transactions\n"
-		"# TYPE nrfca_ledger_commits_total counter\nnrfca_ledger_commits_total %lld\n"
-		"# HELP nrfca_ledger_changes_total Changes carried by those transactions\n"
-		"# TYPE nrfca_ledger_changes_total counter\nnrfca_ledger_changes_total %lld\n"
-		"# HELP nrfca_policy_generation Successful policy loads and reloads\n"
-		"# TYPE nrfca_policy_generation counter\nnrfca_policy_generation %lu\n",
-		signer_ready(rq->srv->signer, NULL, 0), ss.signs, ss.sign_failures, ss.recoveries,
-		certs, revoked, ls.commits, ls.changes, policy_store_generation());
+	policy_status_get(&ps);
+	ca_crl_info(rq->srv->ca, &ci);
+	fprintf(f, "# HELP nrfca_build_info The running nrfca-server's version (value 1)\n"
+		   "# TYPE nrfca_build_info gauge\nnrfca_build_info{version=\"%s\"} 1\n",
+		nrfca_version_string());
+	metrics_put(f, "nrfca_token_ready", "gauge", "1 when the PKCS#11 token answers",
+		    signer_ready(rq->srv->signer, NULL, 0));
+	metrics_put(f, "nrfca_token_signatures_total", "counter", "Signatures made in the token",
+		    (double)ss.signs);
+	metrics_put(f, "nrfca_token_sign_failures_total", "counter", "Failed signing operations",
+		    (double)ss.sign_failures);
+	metrics_put(f, "nrfca_token_recoveries_total", "counter",
+		    "Times the token was re-initialised", (double)ss.recoveries);
+	metrics_put(f, "nrfca_token_sessions", "gauge",
+		    "Sessions in the token's pool (0 while the token is down)", ss.pool_size);
+	metrics_put(f, "nrfca_token_sessions_in_use", "gauge", "Sessions signing right now",
+		    ss.in_use);
+	metrics_put(f, "nrfca_token_session_waits_total", "counter",
+		    "Signing calls that found every session busy and waited", (double)ss.waits);
+	metrics_put(f, "nrfca_token_session_wait_seconds_total", "counter",
+		    "Time signing calls spent waiting for a free session", ss.wait_seconds);
+	metrics_put(f, "nrfca_database_ready", "gauge", "1 when the ledger answers a read",
+		    ledger_ping(rq->srv->ledger, &e) == 0);
+	metrics_put(f, "nrfca_ledger_certificates", "gauge", "Certificates in the ledger",
+		    (double)certs);
+	metrics_put(f, "nrfca_ledger_revoked", "gauge", "Revoked certificates in the ledger",
+		    (double)revoked);
+	metrics_put(f, "nrfca_ledger_commits_total", "counter", "Group-committed transactions",
+		    (double)ls.commits);
+	metrics_put(f, "nrfca_ledger_changes_total", "counter",
+		    "Changes carried by those transactions", (double)ls.changes);
+	metrics_put(f, "nrfca_policy_generation", "gauge",
+		    "Successful policy loads and reloads (a generation number)",
+		    (double)policy_store_generation());
+	metrics_put(f, "nrfca_policy_reload_failures_total", "counter",
+		    "Policy reloads (SIGHUP) refused since start", (double)ps.failures);
+	metrics_put(f, "nrfca_policy_reload_failed", "gauge",
+		    "1 while the last policy reload failed (the previous policy is in force)",
+		    ps.last_failed);
+	metrics_put(f, "nrfca_policy_loaded_timestamp_seconds", "gauge",
+		    "When the policy in force was loaded (unix time)", (double)ps.loaded_at);
+	if (ci.this_update > 0) {
+		metrics_put(f, "nrfca_crl_last_update_timestamp_seconds", "gauge",
+			    "thisUpdate of the CRL being served (unix time)", (double)ci.this_update);
+		metrics_put(f, "nrfca_crl_next_update_timestamp_seconds", "gauge",
+			    "nextUpdate of the CRL being served (unix time)", (double)ci.next_update);
+		metrics_put(f, "nrfca_crl_number", "gauge", "CRL number of the CRL being served",
+			    (double)ci.number);
+		metrics_put(f, "nrfca_crl_entries", "gauge",
+			    "Revoked certificates listed in the CRL being served", (double)ci.entries);
+	}
 	fclose(f);
 	respond_buf(rq, 200, "text/plain; version=0.0.4", buf, len);
 	free(buf);
@@ -803,9 +950,9 @@ static void h_metrics(struct request *rq)
 
 static const handler_fn handlers[RT_MAX] = {
 	[RT_HEALTH] = h_health,   [RT_READY] = h_ready,        [RT_CA] = h_ca,
-	[RT_CA_PEM] = h_ca_pem,   [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
+	[RT_CA_PEM] = h_ca_pem,   [RT_CA_DER] = h_ca_der,      [RT_ENROLL] = h_enroll,      [RT_CERTS] = h_certs,
 	[RT_CERT] = h_cert,       [RT_CERT_REVOKE] = h_revoke, [RT_CRL] = h_crl,
-	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,
+	[RT_PROFILES] = h_profiles, [RT_METRICS] = h_metrics,   [RT_OPENAPI] = h_openapi,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1001,7 +1148,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			      "the body is larger than %ld bytes", srv->cfg->max_body);
 		return finish(rq);
 	}
-	if (authenticate(rq))
+	if (authenticate(rq) && query_ok(rq) == 0)
 		handlers[rq->route](rq);
 	return finish(rq);
 }
@@ -1074,10 +1221,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
 	const char *route;
+	const union MHD_ConnectionInfo *ci;
 	char st[8];
 	double el;
-
-	const union MHD_ConnectionInfo *ci;
 
 	if (rq == NULL)
 		return;
@@ -1094,6 +1240,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	snprintf(st, sizeof(st), "%d", rq->status);
 	metrics_inc(M_HTTP_REQUESTS, route, st);
 	metrics_observe(M_REQUEST_SECONDS, route, el);
+	if (rq->log.error[0] != '\0')
+		metrics_inc(M_HTTP_ERRORS, route, rq->log.error);
 	if (rq->route != RT_METRICS && rq->route != RT_HEALTH)
 		log_request(rq, conn, route, el, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (rq->resp)
@@ -1166,30 +1314,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static char *read_small_file(const char *path, struct nrfca_err *err)
 {
-	struct stat st;
-	FILE *f;
-	char *buf;
+	char *buf = NULL;
+	size_t len;
 
-	if (stat(path, &st) != 0) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (st.st_size > TLS_FILE_MAX) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "%s is larger than %d bytes", path, TLS_FILE_MAX);
-		return NULL;
-	}
-	f = fopen(path, "r");
-	buf = malloc((size_t)st.st_size + 1);
-	if (f == NULL || buf == NULL ||
-	    fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "cannot read %s", path);
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	buf[st.st_size] = '\0';
+	if (nrfca_read_file(path, TLS_FILE_MAX, &buf, &len, err) != 0 && err != NULL)
+		err->code = NRFCA_E_CONFIG;
 	return buf;
 }
 
@@ -1221,7 +1350,7 @@ static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, s
 }
 
 static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, int port,
-				       int use_tls, MHD_AccessHandlerCallback cb,
+				       int use_tls, int ask_client_cert, MHD_AccessHandlerCallback cb,
 				       struct nrfca_err *err)
 {
 	const struct nrfca_config *c = h->cfg;
@@ -1260,7 +1389,7 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 		flags |= MHD_USE_TLS;
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key };
 		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert };
-		if (h->tls_ca)
+		if (ask_client_cert)
 			o[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0, h->tls_ca };
 	}
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
@@ -1291,17 +1420,19 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 		    (h->tls_key = read_small_file(cfg->tls_key, err)) == NULL)
 			goto fail;
 		if (cfg->tls_client_ca) {
-			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL)
+			if ((h->tls_ca = read_small_file(cfg->tls_client_ca, err)) == NULL ||
+			    clientcert_verifier_open(cfg->tls_client_ca, cfg->tls_client_crl,
+						     &h->ccv, err) != 0)
 				goto fail;
-			h->mtls = 1;
 		}
 	}
-	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, on_main, err);
+	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, h->ccv != NULL,
+			    on_main, err);
 	if (h->d == NULL)
 		goto fail;
 	if (cfg->admin_address || cfg->admin_port) {
 		h->admin = start_daemon(h, cfg->admin_address ? cfg->admin_address : "127.0.0.1",
-					cfg->admin_port, 0, on_admin, err);
+					cfg->admin_port, h->tls && cfg->tls_admin, 0, on_admin, err);
 		if (h->admin == NULL) {
 			nrfca_err_prefix(err, "admin listener");
 			goto fail;
@@ -1334,6 +1465,13 @@ int http_admin_port(const struct http_server *h)
 	return daemon_port(h->admin);
 }
 
+int http_reload(struct http_server *h, struct nrfca_err *err)
+{
+	if (h->ccv == NULL)
+		return 0;
+	return clientcert_verifier_reload(h->ccv, err);
+}
+
 void http_stop(struct http_server *h, int grace_seconds)
 {
 	int i;
@@ -1350,6 +1488,7 @@ void http_stop(struct http_server *h, int grace_seconds)
 	if (h->admin)
 		MHD_stop_daemon(h->admin);
 	conntrack_stop(h->ct);
+	clientcert_verifier_free(h->ccv);
 	pthread_mutex_destroy(&h->log_mu);
 	free(h->tls_cert);
 	if (h->tls_key) {

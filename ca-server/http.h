@@ -20,6 +20,9 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *h);
 int http_admin_port(const struct http_server *h);
+/* Re-read what may change without a restart: the stations' CA and CRL
+ * (tls.client_ca, tls.client_crl).  On failure the previous ones stay. */
+int http_reload(struct http_server *h, struct nrfca_err *err);
 /* Stop accepting, wait up to `grace_seconds` for requests in flight, stop. */
 void http_stop(struct http_server *h, int grace_seconds);
 

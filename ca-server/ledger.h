@@ -117,6 +117,25 @@ int ledger_info(struct ledger *l, struct ledger_info *out, struct nrfca_err *err
 int ledger_backup(struct ledger *l, const char *dest_path, long long *entries,
                   struct nrfca_err *err);
 
+/* Copy everything durable from one ledger to another, e.g. SQLite to
+ * PostgreSQL (nrfca-admin migrate): certificates, credentials with their
+ * groups and bindings, expected devices, the audit log entry by entry (ids,
+ * times and hashes unchanged, so the chain stays the same chain), the chain
+ * head and the CRL state; rate windows are not copied.  The target must be
+ * empty (NRFCA_E_EXISTS otherwise).  One transaction on the target: nothing
+ * is half-copied.  Afterwards the target is checked: the same counts, the
+ * audit chain verifies, the same CRL number; then the target's log gets a
+ * "ledger.migrated" entry naming the source.  progress (may be NULL) is
+ * called now and then with what is being copied.  Stop every writer of the
+ * source first (open it with cfg.exclusive to make sure for SQLite). */
+struct ledger_copy_stats {
+	long long certificates, revoked, credentials, groups, expected, audit_entries;
+	unsigned long long crl_number;
+};
+int ledger_copy(struct ledger *from, struct ledger *to,
+                void (*progress)(const char *what, long long done, long long total, void *arg),
+                void *arg, struct ledger_copy_stats *out, struct nrfca_err *err);
+
 /* ---- certificates and public-key registrations ---- */
 
 enum cert_status { CERT_ACTIVE, CERT_REVOKED, CERT_STATUS_MAX };
@@ -263,6 +282,28 @@ int ledger_next_crl_number(struct ledger *l, unsigned long long *out,
  * M is stale as soon as the mark differs from M. */
 int ledger_revocation_mark(struct ledger *l, long long *mark, struct nrfca_err *err);
 
+/* The published CRL: one for every process and instance sharing the
+ * ledger.  Whoever signs a CRL publishes it; a server serves the published
+ * one while its mark equals the revocation mark and it is not due, and
+ * signs (and publishes) a new one otherwise. */
+struct ledger_crl {
+	long long revocation_mark;     /* the ledger's, as ledger_revocation_mark */
+	unsigned long long number;     /* of the published CRL; 0: none yet */
+	long long this_update, next_update; /* unix seconds */
+	long long mark;                /* the revocation mark it was built at */
+};
+#define LEDGER_CRL_MAX (64u << 20)  /* bytes of a published CRL */
+/* One single-row read, no DER: cheap enough for every GET /v1/crl. */
+int ledger_crl_state(struct ledger *l, struct ledger_crl *out, struct nrfca_err *err);
+/* Store a signed CRL (number, this/next update and mark from c; the
+ * revocation_mark field is ignored) unless one with a number at least as
+ * high is published already: then *published = 0 and nothing changes. */
+int ledger_crl_publish(struct ledger *l, const struct ledger_crl *c, const unsigned char *der,
+                       size_t len, int *published, struct nrfca_err *err);
+/* The published CRL: 0 (out filled, *der malloc'd), 1 none yet, -1 error. */
+int ledger_crl_get(struct ledger *l, struct ledger_crl *out, unsigned char **der, size_t *len,
+                   struct nrfca_err *err);
+
 /* For metrics: all records and the revoked ones among them. */
 int ledger_count(struct ledger *l, long long *certs, long long *revoked,
                  struct nrfca_err *err);
@@ -314,6 +355,9 @@ struct ledger_audit_entry {
 int ledger_audit_list(struct ledger *l, const struct ledger_audit_filter *f,
                       int (*cb)(const struct ledger_audit_entry *e, void *arg),
                       void *arg, struct nrfca_err *err);
+/* The hash an entry must have by the definition above, from its fields and
+ * its prev_hash (what an exported archive is verified with).  0, or -1. */
+int ledger_audit_entry_hash(const struct ledger_audit_entry *e, unsigned char out[32]);
 
 /* ---- API credentials: only the SHA-256 of the secret is stored ---- */
 

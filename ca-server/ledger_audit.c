@@ -64,6 +64,12 @@ int audit_hash(const unsigned char prev[32], long long id, long long at, const c
 	return ok ? 0 : -1;
 }
 
+int ledger_audit_entry_hash(const struct ledger_audit_entry *e, unsigned char out[32])
+{
+	return audit_hash(e->prev_hash, e->id, e->at, e->actor, strlen(e->actor), e->event,
+	                  strlen(e->event), e->detail, strlen(e->detail), out);
+}
+
 /* ---- the chain head ---- */
 
 int chain_load(struct wctx *w, struct nrfca_err *err)

@@ -5,6 +5,7 @@
  */
 #include "ledger_int.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,101 @@ int ledger_next_crl_number(struct ledger *l, unsigned long long *out, struct nrf
 	return 0;
 }
 
+struct crl_row {
+	struct ledger_crl *out;
+	unsigned char **der;          /* NULL: state only */
+	size_t *len;
+	int seen;
+};
+
+static int crl_row(struct lq *q, void *ctx, struct nrfca_err *err)
+{
+	struct crl_row *x = ctx;
+	const void *p;
+	size_t n = 0;
+
+	x->out->revocation_mark = lq_int(q, 0);
+	x->out->number = (unsigned long long)lq_int(q, 1);
+	x->out->this_update = lq_int(q, 2);
+	x->out->next_update = lq_int(q, 3);
+	x->out->mark = lq_int(q, 4);
+	x->seen = 1;
+	if (x->der == NULL || x->out->number == 0)
+		return 1;
+	p = lq_null(q, 5) ? NULL : lq_blob(q, 5, &n);
+	if (p == NULL || n == 0 || n > LEDGER_CRL_MAX)
+		return lq_malformed(q, "published CRL", err);
+	*x->der = malloc(n);
+	if (*x->der == NULL)
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	memcpy(*x->der, p, n);
+	*x->len = n;
+	return 1;
+}
+
+int ledger_crl_state(struct ledger *l, struct ledger_crl *out, struct nrfca_err *err)
+{
+	struct crl_row x = { out, NULL, NULL, 0 };
+
+	if (lq_walk(l, Q_CRL_STATE, NULL, NULL, 0, crl_row, &x, err) != 0)
+		return -1;
+	if (!x.seen)
+		return nrfca_err_set(err, NRFCA_E_DB, "database %s holds a malformed CRL state (no row)",
+		                     ledger_where(l));
+	return 0;
+}
+
+int ledger_crl_get(struct ledger *l, struct ledger_crl *out, unsigned char **der, size_t *len,
+                   struct nrfca_err *err)
+{
+	struct crl_row x = { out, der, len, 0 };
+
+	*der = NULL;
+	if (lq_walk(l, Q_CRL_PUBLISHED, NULL, NULL, 0, crl_row, &x, err) != 0) {
+		free(*der);
+		*der = NULL;
+		return -1;
+	}
+	if (!x.seen)
+		return nrfca_err_set(err, NRFCA_E_DB, "database %s holds a malformed CRL state (no row)",
+		                     ledger_where(l));
+	return out->number == 0 ? 1 : 0;
+}
+
+struct publish_req {
+	const struct ledger_crl *c;
+	const unsigned char *der;
+	size_t len;
+	long long changed;
+};
+
+static int apply_crl_publish(struct wctx *w, void *arg, struct nrfca_err *err)
+{
+	struct publish_req *r = arg;
+	struct lq q;
+
+	r->changed = lq_exec(&q, w->l, w->c, Q_CRL_PUBLISH, err, "iiiib", (long long)r->c->number,
+	                     r->c->this_update, r->c->next_update, r->c->mark, (const void *)r->der,
+	                     r->len);
+	return r->changed < 0 ? -1 : 0;
+}
+
+int ledger_crl_publish(struct ledger *l, const struct ledger_crl *c, const unsigned char *der,
+                       size_t len, int *published, struct nrfca_err *err)
+{
+	struct publish_req r = { c, der, len, 0 };
+
+	if (c->number == 0 || c->number > (unsigned long long)INT64_MAX || der == NULL || len == 0 ||
+	    len > LEDGER_CRL_MAX)
+		return nrfca_err_set(err, NRFCA_E_INPUT, "a CRL to publish needs a number and 1 to %u "
+		                     "bytes of DER", LEDGER_CRL_MAX);
+	if (ledger_write_small(l, apply_crl_publish, &r, err) != 0)
+		return -1;
+	if (published != NULL)
+		*published = r.changed > 0;
+	return 0;
+}
+
 struct ints {
 	long long *a, *b;
 	int seen;
@@ -287,8 +383,7 @@ static int ints_row(struct lq *q, void *ctx, struct nrfca_err *err)
 	return 1;
 }
 
-/* A single-row read of integers on a pool connection. */
-static int read_ints(struct ledger *l, enum qid id, long long *a, long long *b, const char *what,
+int ledger_read_ints(struct ledger *l, enum qid id, long long *a, long long *b, const char *what,
                      struct nrfca_err *err)
 {
 	struct ints x = { a, b, 0 };
@@ -302,12 +397,12 @@ static int read_ints(struct ledger *l, enum qid id, long long *a, long long *b, 
 
 int ledger_revocation_mark(struct ledger *l, long long *mark, struct nrfca_err *err)
 {
-	return read_ints(l, Q_REVOCATION_MARK, mark, NULL, "CRL state (no row)", err);
+	return ledger_read_ints(l, Q_REVOCATION_MARK, mark, NULL, "CRL state (no row)", err);
 }
 
 int ledger_count(struct ledger *l, long long *certs, long long *revoked, struct nrfca_err *err)
 {
-	return read_ints(l, Q_COUNT, certs, revoked, "count", err);
+	return ledger_read_ints(l, Q_COUNT, certs, revoked, "count", err);
 }
 
 /* ---- reads ---- */

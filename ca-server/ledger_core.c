@@ -124,6 +124,27 @@ static int wexec(struct ledger *l, struct lconn *c, const char *sql, struct nrfc
 	return l->eng->exec(c, sql, sql, err);
 }
 
+/* The writer's connection, made again after a loss (with backoff). */
+static int writer_conn(struct ledger *l, struct nrfca_err *err)
+{
+	if (l->wc != NULL && l->eng->usable(l->wc))
+		return 0;
+	if (l->wc != NULL) {
+		l->eng->disconnect(l->wc);
+		l->wc = NULL;
+	}
+	if (ledger_mono_s() < l->retry_at)
+		return nrfca_err_set(err, NRFCA_E_DB, "database %s is unreachable; next attempt in %.1f s",
+		                     ledger_where(l), l->retry_at - ledger_mono_s());
+	if (l->eng->connect(l->e, LC_WRITER, &l->wc, err) != 0) {
+		l->wc = NULL;
+		backoff_fail(&l->retry_at, &l->backoff_s);
+		return -1;
+	}
+	l->backoff_s = 0;
+	return 0;
+}
+
 static void run_batch(struct ledger *l, struct wreq *batch)
 {
 	struct nrfca_err fatal = { 0 };
@@ -138,8 +159,15 @@ static void run_batch(struct ledger *l, struct wreq *batch)
 	}
 	w.l = l;
 	w.c = l->wc;
-	if (l->eng->begin(w.c, LT_WRITE, &fatal) != 0)
-		goto abort;
+	if (l->eng->begin(w.c, LT_WRITE, &fatal) != 0) {
+		/* a connection the server dropped while idle (restart, failover):
+		 * nothing was sent yet, so connect again and retry once */
+		if (l->eng->usable(w.c) || writer_conn(l, &fatal) != 0)
+			goto abort;
+		w.c = l->wc;
+		if (l->eng->begin(w.c, LT_WRITE, &fatal) != 0)
+			goto abort;
+	}
 	in_txn = 1;
 	/* every audited batch locks the chain head first, so transactions of
 	 * several instances never wait for each other in another order */
@@ -190,27 +218,6 @@ abort:
 			r->err = fatal;
 		}
 	}
-}
-
-/* The writer's connection, made again after a loss (with backoff). */
-static int writer_conn(struct ledger *l, struct nrfca_err *err)
-{
-	if (l->wc != NULL && l->eng->usable(l->wc))
-		return 0;
-	if (l->wc != NULL) {
-		l->eng->disconnect(l->wc);
-		l->wc = NULL;
-	}
-	if (ledger_mono_s() < l->retry_at)
-		return nrfca_err_set(err, NRFCA_E_DB, "database %s is unreachable; next attempt in %.1f s",
-		                     ledger_where(l), l->retry_at - ledger_mono_s());
-	if (l->eng->connect(l->e, LC_WRITER, &l->wc, err) != 0) {
-		l->wc = NULL;
-		backoff_fail(&l->retry_at, &l->backoff_s);
-		return -1;
-	}
-	l->backoff_s = 0;
-	return 0;
 }
 
 /* Commit delay: callers that were answered together come back together.
@@ -469,8 +476,7 @@ static const struct ledger_engine *engine_for(const char *url, const char **targ
 	if (strncmp(url, "postgresql:", 11) == 0 || strncmp(url, "postgres:", 9) == 0 ||
 	    (strchr(url, '=') != NULL && strchr(url, ':') == NULL)) {
 		*target = url;
-		nrfca_err_set(err, NRFCA_E_CONFIG, "the PostgreSQL ledger engine is not built into this program: use sqlite:PATH");
-		return NULL;
+		return &ledger_engine_pg;
 	}
 	nrfca_err_set(err, NRFCA_E_CONFIG, "unknown database URL '%.40s': %s", url, expect);
 	return NULL;

@@ -12,6 +12,7 @@
  *   ledger_certs.c    certificates: issuance, revocation, CRL state, reads,
  *                     rate windows
  *   ledger_creds.c    credentials, their cache, groups, expected devices
+ *   ledger_copy.c     copying a whole ledger to another (migrate)
  *   ledger_sqlite.c   the SQLite engine        } ledger_engine.h
  *   ledger_pg.c       the PostgreSQL engine    }
  */
@@ -40,7 +41,7 @@ enum qid {
 	/* certificates */
 	Q_CERT_SELECT, Q_GET, Q_BY_CSR, Q_ACTIVE_BY_DEVICE, Q_HOLDER, Q_SERIAL_EXISTS, Q_REVOKED_EACH,
 	Q_COUNT, Q_INSERT_CERT, Q_REVOKE, Q_CERT_STATUS, Q_REVOCATION_BUMP,
-	Q_REVOCATION_MARK, Q_CRL_NEXT,
+	Q_REVOCATION_MARK, Q_CRL_NEXT, Q_CRL_STATE, Q_CRL_PUBLISHED, Q_CRL_PUBLISH,
 	/* audit */
 	Q_HEAD_LOAD, Q_HEAD_READ, Q_HEAD_STORE, Q_HEAD_INIT, Q_AUDIT_LAST, Q_AUDIT_INSERT, Q_AUDIT_ALL,
 	/* credentials */
@@ -52,6 +53,9 @@ enum qid {
 	Q_EXPECTED_ADD, Q_EXPECTED_CHECK, Q_RATE_TAKE, Q_RATE_PRUNE,
 	/* migration 2 */
 	Q_M2_DUPLICATES, Q_M2_DEMOTE,
+	/* copying a whole ledger */
+	Q_COPY_COUNTS, Q_COPY_CERTS, Q_COPY_CREDS, Q_COPY_CRED_INSERT, Q_COPY_EXPECTED, Q_COPY_CRL,
+	Q_COPY_CRL_SET,
 	Q_MAX
 };
 extern const char *const ledger_sql[Q_MAX];
@@ -78,7 +82,7 @@ struct migration {
 };
 extern const struct migration ledger_migrations[];
 extern const int ledger_n_migrations;
-#define LEDGER_SCHEMA_VERSION 2
+#define LEDGER_SCHEMA_VERSION 3
 
 /* Expand {BLOB} {INT} {FOR_UPDATE}; NULL when out of memory. */
 char *ledger_sql_expand(const char *sql, const char *const *dialect);
@@ -189,6 +193,9 @@ struct lq {
  * Then lq_next() / lq_end().  Extra arguments are ignored. */
 int lq_run(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, struct nrfca_err *err,
            const char *fmt, ...);
+/* lq_exec with a parameter array. */
+long long lq_exec_p(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, const struct lval *p, int np,
+                    struct nrfca_err *err);
 /* The same with a one-off SQL text and a parameter array. */
 int lq_run_sql(struct lq *q, struct ledger *l, struct lconn *c, const char *sql,
                const struct lval *p, int np, struct nrfca_err *err);
@@ -270,6 +277,11 @@ int ledger_m2_one_active(struct wctx *w, struct nrfca_err *err);
  * NRFCA_E_CONFLICT ("<what> <key> <already>") with the probe query. */
 int ledger_missing_or_conflict(struct wctx *w, enum qid probe, const char *key, const char *what,
                                const char *already, struct nrfca_err *err);
+
+/* A single-row read of one or two integers on a pool connection (b may be
+ * NULL); "holds a malformed <what>" when there is no row. */
+int ledger_read_ints(struct ledger *l, enum qid id, long long *a, long long *b, const char *what,
+                     struct nrfca_err *err);
 
 /* ---- credentials (ledger_creds.c) ---- */
 

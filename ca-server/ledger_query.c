@@ -119,16 +119,13 @@ void lq_end(struct lq *q)
 	q->r = NULL;
 }
 
-static long long vexec(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, struct nrfca_err *err,
-                       const char *fmt, va_list ap)
+long long lq_exec_p(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, const struct lval *p, int np,
+                    struct nrfca_err *err)
 {
-	struct lval p[LQ_MAX_PARAMS];
 	long long changed = -1;
-	int n, rc;
+	int rc;
 
-	lq_init(q, l, c);
-	n = vparams(fmt, ap, p, err);
-	if (n < 0 || lq_start(q, l, c, (int)id, l->q[id], p, n, err) != 0)
+	if (lq_start(q, l, c, (int)id, l->q[id], p, np, err) != 0)
 		return -1;
 	while ((rc = lq_next(q, err)) == 1)
 		;
@@ -141,13 +138,15 @@ static long long vexec(struct lq *q, struct ledger *l, struct lconn *c, enum qid
 long long lq_exec(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, struct nrfca_err *err,
                   const char *fmt, ...)
 {
+	struct lval p[LQ_MAX_PARAMS];
 	va_list ap;
-	long long r;
+	int n;
 
+	lq_init(q, l, c);
 	va_start(ap, fmt);
-	r = vexec(q, l, c, id, err, fmt, ap);
+	n = vparams(fmt, ap, p, err);
 	va_end(ap);
-	return r;
+	return n < 0 ? -1 : lq_exec_p(q, l, c, id, p, n, err);
 }
 
 int lq_one(struct lq *q, struct ledger *l, struct lconn *c, enum qid id, struct nrfca_err *err,

@@ -117,9 +117,23 @@ static const struct mstep v2[] = {
 	{ MS_SQL, NULL, NULL },
 };
 
+/* Schema 3: the published CRL, one for every process and instance sharing
+ * the ledger (whoever signs the newest stores it; everybody serves it). */
+static const struct mstep v3[] = {
+	{ MS_SQL,
+	  "ALTER TABLE crl_state ADD COLUMN published_number {INT} NOT NULL DEFAULT 0;"
+	  "ALTER TABLE crl_state ADD COLUMN published_this {INT} NOT NULL DEFAULT 0;"
+	  "ALTER TABLE crl_state ADD COLUMN published_next {INT} NOT NULL DEFAULT 0;"
+	  "ALTER TABLE crl_state ADD COLUMN published_mark {INT} NOT NULL DEFAULT 0;"
+	  "ALTER TABLE crl_state ADD COLUMN published_der {BLOB};",
+	  NULL },
+	{ MS_SQL, NULL, NULL },
+};
+
 const struct migration ledger_migrations[] = {
 	{ 1, v1 },
 	{ 2, v2 },
+	{ 3, v3 },
 };
 const int ledger_n_migrations = sizeof(ledger_migrations) / sizeof(ledger_migrations[0]);
 _Static_assert(sizeof(ledger_migrations) / sizeof(ledger_migrations[0]) == LEDGER_SCHEMA_VERSION,
@@ -166,6 +180,13 @@ const char *const ledger_sql[Q_MAX] = {
 	[Q_REVOCATION_MARK] = "SELECT revocations FROM crl_state WHERE id = 1",
 	[Q_CRL_NEXT] = "UPDATE crl_state SET crl_number = CASE WHEN crl_number + 1 > $1"
 		" THEN crl_number + 1 ELSE $1 END WHERE id = 1 RETURNING crl_number",
+	[Q_CRL_STATE] = "SELECT revocations, published_number, published_this, published_next,"
+		" published_mark FROM crl_state WHERE id = 1",
+	[Q_CRL_PUBLISHED] = "SELECT revocations, published_number, published_this,"
+		" published_next, published_mark, published_der FROM crl_state WHERE id = 1",
+	[Q_CRL_PUBLISH] = "UPDATE crl_state SET published_number = $1, published_this = $2,"
+		" published_next = $3, published_mark = $4, published_der = $5"
+		" WHERE id = 1 AND published_number < $1",
 
 	[Q_HEAD_LOAD] = "SELECT last_id, last_hash FROM audit_head WHERE id = 1 {FOR_UPDATE}",
 	[Q_HEAD_READ] = "SELECT last_id, last_hash FROM audit_head WHERE id = 1",
@@ -221,6 +242,21 @@ const char *const ledger_sql[Q_MAX] = {
 		" d.status = 'active' AND d.one_active = 1 AND d.serial <> c.serial)"
 		" ORDER BY c.device_id, c.kind, c.issued_at DESC, c.serial DESC",
 	[Q_M2_DEMOTE] = "UPDATE certificates SET one_active = 0 WHERE serial = $1",
+
+	[Q_COPY_COUNTS] = "SELECT (SELECT COUNT(*) FROM certificates),"
+		" (SELECT COUNT(*) FROM certificates WHERE status = 'revoked'),"
+		" (SELECT COUNT(*) FROM credentials), (SELECT COUNT(*) FROM credential_groups),"
+		" (SELECT COUNT(*) FROM expected_devices), (SELECT COUNT(*) FROM audit_log)",
+	[Q_COPY_CERTS] = "SELECT " CERT_COLS " FROM certificates ORDER BY serial",
+	[Q_COPY_CREDS] = "SELECT name, role, token_sha256, disabled, created_at, disabled_at,"
+		" expires_at, last_used_at, cert_sha256, cert_subject FROM credentials ORDER BY name",
+	[Q_COPY_CRED_INSERT] = "INSERT INTO credentials (name, role, token_sha256, disabled,"
+		" created_at, disabled_at, expires_at, last_used_at, cert_sha256, cert_subject)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+	[Q_COPY_EXPECTED] = "SELECT device_id, scope_kind, scope, batch, imported_at"
+		" FROM expected_devices ORDER BY device_id, scope_kind, scope",
+	[Q_COPY_CRL] = "SELECT crl_number, revocations FROM crl_state WHERE id = 1",
+	[Q_COPY_CRL_SET] = "UPDATE crl_state SET crl_number = $1, revocations = $2 WHERE id = 1",
 };
 
 /* What each engine reports for a violated unique constraint: SQLite names

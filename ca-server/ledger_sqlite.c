@@ -430,7 +430,7 @@ static int s_describe(struct leng *e, struct lconn *c, char *buf, size_t n, stru
 {
 	(void)c;
 	(void)err;
-	snprintf(buf, n, "%s (SQLite %s, WAL, synchronous=FULL%s)", e->path, sqlite3_libversion(),
+	snprintf(buf, n, "sqlite:%s (SQLite %s, WAL, synchronous=FULL%s)", e->path, sqlite3_libversion(),
 	         e->lock_fd >= 0 ? ", held by this process" : "");
 	return 0;
 }

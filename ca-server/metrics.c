@@ -30,8 +30,8 @@ static struct family families[M_MAX] = {
 	[M_CERTS_ISSUED] = { "nrfca_certificates_issued_total",
 			     "Certificates issued by profile and station", 0, "profile", "station",
 			     NULL, 0 },
-	[M_REJECTIONS] = { "nrfca_enroll_rejections_total", "Refused enrollments by rule", 0,
-			   "reason", NULL, NULL, 0 },
+	[M_REJECTIONS] = { "nrfca_enroll_rejections_total", "Refused enrollments by rule and station",
+			   0, "reason", "station", NULL, 0 },
 	[M_REPLAYS] = { "nrfca_enroll_replays_total",
 			"Enrollments answered with an already issued certificate", 0, "profile",
 			NULL, NULL, 0 },
@@ -42,6 +42,12 @@ static struct family families[M_MAX] = {
 	[M_SIGN_SECONDS] = { "nrfca_sign_duration_seconds",
 			     "Time to sign in the token (certificate or CRL)", 1, "what", NULL,
 			     NULL, 0 },
+	[M_HTTP_ERRORS] = { "nrfca_http_errors_total",
+			    "Error answers by route and error code (e.g. database_unavailable)", 0,
+			    "route", "error", NULL, 0 },
+	[M_SUPERSEDES] = { "nrfca_certificates_superseded_total",
+			   "Active certificates revoked as superseded by a new enrollment, by profile "
+			   "and the station that enrolled", 0, "profile", "station", NULL, 0 },
 	[M_HTTP_CLOSED] = { "nrfca_http_connections_closed_total",
 			    "Connections the server closed or refused by its limits, by reason", 0,
 			    "reason", NULL, NULL, 0 },
@@ -171,4 +177,9 @@ void metrics_render(FILE *out)
 		}
 	}
 	pthread_mutex_unlock(&mu);
+}
+
+void metrics_put(FILE *out, const char *name, const char *type, const char *help, double v)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.15g\n", name, help, name, type, name, v);
 }

@@ -12,12 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "ca.h"
 #include "cli.h"
 #include "config.h"
 #include "http.h"
 #include "ledger.h"
 #include "log.h"
+#include "policy_status.h"
 #include "policy_store.h"
 #include "signer.h"
 
@@ -31,7 +34,8 @@ static void usage(FILE *f)
 		"  --help, -h        this text\n"
 		"  --version         the program's version\n"
 		"Signals: SIGTERM/SIGINT finish requests in flight and exit 0;\n"
-		"         SIGHUP reloads the policy file (a bad file keeps the old policy).\n"
+		"         SIGHUP reloads the policy file and the stations' CA and CRL\n"
+		"         (a bad file keeps the old one).\n"
 		"Environment: NRFCA_PORT overrides the listen port.\n");
 }
 
@@ -40,6 +44,21 @@ static void on_token_event(void *arg, const char *event, const char *detail)
 	(void)arg;
 	nlog(strcmp(event, "token_ready") == 0 ? NLOG_INFO : NLOG_ERROR, event, "detail", detail,
 	     NULL);
+}
+
+/* SIGHUP: the stations' CA and CRL (tls.client_ca, tls.client_crl). */
+static void reload_client_certs(struct http_server *http, const struct nrfca_config *cfg)
+{
+	struct nrfca_err e = { 0 };
+
+	if (cfg->tls_client_ca == NULL)
+		return;
+	if (http_reload(http, &e) != 0)
+		nlog(NLOG_ERROR, "client_ca_reload_failed", "detail", e.msg, "kept",
+		     "the previous stations' CA and CRL stay in force", NULL);
+	else
+		nlog(NLOG_INFO, "client_ca_reloaded", "client_ca", cfg->tls_client_ca, "client_crl",
+		     cfg->tls_client_crl ? cfg->tls_client_crl : "none", NULL);
 }
 
 int main(int argc, char **argv)
@@ -102,13 +121,15 @@ int main(int argc, char **argv)
 			      cfgpath);
 		goto fail;
 	}
-	if (policy_store_load(cfg->policy, &e) != 0)
+	if (policy_status_load(cfg->policy, &e) != 0)
 		goto fail;
 	if (cfg->database == NULL) {
-		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH)", cfgpath);
+		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH or postgresql://...)", cfgpath);
 		goto fail;
 	}
 	lc.exclusive = 1;   /* one server per SQLite ledger */
+	lc.password_file = cfg->database_password_file;
+	lc.readers = cfg->database_pool;
 	lc.program = "nrfca-server";
 	if (ledger_open_cfg(cfg->database, &lc, &ledger, &e) != 0)
 		goto fail;
@@ -125,7 +146,13 @@ int main(int argc, char **argv)
 	co.crl_next_update_hours = cfg->crl_next_update_hours;
 	if (ca_open(&co, signer, ledger, &ca, &e) != 0)
 		goto fail;
-	ca_crl_tick(ca);
+	/* A fresh CRL at every start: its number (at least the time in ms)
+	 * passes any CRL served before, also after a ledger was restored from
+	 * a backup that holds an older published CRL. */
+	if (ca_crl_refresh(ca, &e) != 0) {
+		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+		ca_crl_tick(ca);
+	}
 	if (http_start(cfg, ca, signer, ledger, &http, &e) != 0)
 		goto fail;
 	{
@@ -136,10 +163,24 @@ int main(int argc, char **argv)
 		snprintf(url, sizeof(url), "%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http",
 			 strchr(cfg->listen_address, ':') ? "[" : "", cfg->listen_address,
 			 strchr(cfg->listen_address, ':') ? "]" : "", http_port(http));
-		ledger_audit(ledger, "nrfca-server", "start", NULL, NULL);
+		{
+			struct policy_status ps;
+			json_t *d;
+			char *txt;
+
+			policy_status_get(&ps);
+			d = json_pack("{s:s, s:s, s:s}", "version", nrfca_version_string(), "policy",
+				      ps.path, "policy_sha256", ps.sha256);
+			txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
+			ledger_audit(ledger, "nrfca-server", "start", txt, NULL);
+			free(txt);
+			json_decref(d);
+		}
 		nlog(NLOG_INFO, "listening", "url", url, "port", port, "admin_port", aport, "key",
 		     signer_key_desc(signer), "tls", cfg->tls_cert ? "on" : "off", "client_certs",
-		     cfg->tls_client_ca ? "verified" : "off", NULL);
+		     cfg->tls_client_ca ? (cfg->tls_client_crl ? "verified, with CRL" : "verified")
+					: "off",
+		     "admin_tls", cfg->tls_admin ? "on" : "off", NULL);
 		if (port_file != NULL) {
 			char tmp[4096];
 			FILE *f;
@@ -156,10 +197,17 @@ int main(int argc, char **argv)
 	}
 	for (;;) {
 		struct timespec ts = { 10, 0 };
-		int sig = sigtimedwait(&set, NULL, &ts);
+		siginfo_t si;
+		int sig;
 
+		memset(&si, 0, sizeof(si));
+		sig = sigtimedwait(&set, &si, &ts);
 		if (sig == SIGHUP) {
-			if (policy_store_reload(&e) != 0)
+			int from_user = si.si_code == SI_USER || si.si_code == SI_QUEUE;
+
+			reload_client_certs(http, cfg);
+			if (policy_status_reload(ledger, "nrfca-server", from_user ? (long)si.si_pid : -1,
+						 from_user ? (long)si.si_uid : -1, &e) != 0)
 				nlog(NLOG_ERROR, "policy_reload_failed", "detail", e.msg, "kept",
 				     "the previous policy stays in force", NULL);
 			else

@@ -31,7 +31,8 @@ long nrfca_ca_parse_retry_after(const char *v)
 int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct nrfca_err *e)
 {
 	struct nrfca_http_opts ho = {
-		.ca_bundle = o->ca_bundle, .connect_timeout_ms = o->connect_timeout_ms,
+		.ca_bundle = o->ca_bundle, .client_cert = o->client_cert,
+		.client_key = o->client_key, .connect_timeout_ms = o->connect_timeout_ms,
 		.timeout_ms = o->timeout_ms, .attempts = o->attempts, .backoff_ms = o->backoff_ms,
 		.max_wait_ms = o->max_wait_ms, .budget_ms = o->budget_ms, .notify = o->notify,
 		.notify_ctx = o->notify_ctx,

@@ -32,6 +32,8 @@ struct nrfca_ca_opts {
 	const char *url;            /* base URL, e.g. https://ca.example:8443 */
 	const char *token_file;     /* bearer secret (first line); NULL = none */
 	const char *ca_bundle;      /* PEM bundle to verify the server; NULL = system store */
+	const char *client_cert;    /* PEM client certificate (mutual TLS); NULL = none */
+	const char *client_key;     /* its PEM private key; NULL = in client_cert's file */
 	long connect_timeout_ms;    /* 0 = 5000 */
 	long timeout_ms;            /* whole exchange, per attempt; 0 = 30000 */
 	unsigned attempts;          /* 0 = 10 */

@@ -29,8 +29,12 @@ static void usage(FILE *f)
 		"  --server URL           CA base URL (https://; http:// only for loopback)\n"
 		"  --token-file F         file with the station's bearer secret\n"
 		"  --ca-bundle F          PEM bundle to verify the CA's TLS certificate\n"
+		"  --client-cert F        PEM client certificate of the station (mutual TLS;\n"
+		"                         the CA must have it bound to a credential)\n"
+		"  --client-key F         its PEM private key (default: in the --client-cert file)\n"
 		"  --station-config F     key = value file (max %u bytes; `#` comments); keys:\n"
-		"                         server, token_file, ca_bundle, profile, sec_tag,\n"
+		"                         server, token_file, ca_bundle, client_cert,\n"
+		"                         client_key, profile, sec_tag,\n"
 		"                         line_ending, journal; unknown keys are refused;\n"
 		"                         relative paths are relative to the file\n"
 		"  --journal DIR          station journal (default: journal= of the station\n"
@@ -89,7 +93,8 @@ enum {
 	O_PORT = 256, O_SERVER, O_TOKEN, O_CABUNDLE, O_CFG, O_JOURNAL, O_BAUD, O_NORTS,
 	O_PREFIX, O_SECTAG, O_EOL, O_REPLACE, O_ONLINE, O_ID, O_PROFILE, O_COAP, O_HOSTKEY,
 	O_CSV, O_SUBTYPE, O_TAGS, O_FWTYPES, O_DEVINFO, O_REPORT, O_VERBOSE, O_QUIET,
-	O_ATTEMPTS, O_ONBOARD, O_APIKEY, O_CLOUD_EP, O_CLOUD_STAGE, O_QUEUE, O_CLOUD_ATTEMPTS, O_HELP
+	O_ATTEMPTS, O_ONBOARD, O_APIKEY, O_CLOUD_EP, O_CLOUD_STAGE, O_QUEUE, O_CLOUD_ATTEMPTS, O_HELP,
+	O_CLIENTCERT, O_CLIENTKEY
 };
 
 static int parse_eol(const char *s, enum nrf91_eol *out)
@@ -153,6 +158,8 @@ int cmd_provision(int argc, char **argv)
 		{ "server", required_argument, NULL, O_SERVER },
 		{ "token-file", required_argument, NULL, O_TOKEN },
 		{ "ca-bundle", required_argument, NULL, O_CABUNDLE },
+		{ "client-cert", required_argument, NULL, O_CLIENTCERT },
+		{ "client-key", required_argument, NULL, O_CLIENTKEY },
 		{ "station-config", required_argument, NULL, O_CFG },
 		{ "journal", required_argument, NULL, O_JOURNAL },
 		{ "baud", required_argument, NULL, O_BAUD },
@@ -189,6 +196,7 @@ int cmd_provision(int argc, char **argv)
 	struct nrfca_stationcfg cfg;
 	struct nrfca_err e = { 0 };
 	const char *cfg_path = NULL, *server = NULL, *token = NULL, *bundle = NULL;
+	const char *client_cert = NULL, *client_key = NULL;
 	const char *profile = NULL, *journal = NULL;
 	struct nrfca_prov_cloud_opts cloud_o = { 0 };
 	struct nrfca_prov_cloud *cloud = NULL;
@@ -213,6 +221,8 @@ int cmd_provision(int argc, char **argv)
 		case O_SERVER: server = optarg; break;
 		case O_TOKEN: token = optarg; break;
 		case O_CABUNDLE: bundle = optarg; break;
+		case O_CLIENTCERT: client_cert = optarg; break;
+		case O_CLIENTKEY: client_key = optarg; break;
 		case O_CFG: cfg_path = optarg; break;
 		case O_JOURNAL: journal = optarg; break;
 		case O_BAUD: {
@@ -334,6 +344,8 @@ int cmd_provision(int argc, char **argv)
 	o.ca.url = server ? server : cfg.server;
 	o.ca.token_file = token ? token : cfg.token_file;
 	o.ca.ca_bundle = bundle ? bundle : cfg.ca_bundle;
+	o.ca.client_cert = client_cert ? client_cert : cfg.client_cert;
+	o.ca.client_key = client_key ? client_key : cfg.client_key;
 	o.profile = profile ? profile : coap ? "nrf-cloud-coap" : cfg.profile;
 	o.sec_tag = sec_tag >= 0 ? (uint32_t)sec_tag :
 		    cfg.sec_tag >= 0 ? (uint32_t)cfg.sec_tag : NRFCA_PROV_DEFAULT_SEC_TAG;

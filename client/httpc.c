@@ -20,6 +20,7 @@
 struct nrfca_http {
 	CURL *c;
 	char *ca_bundle;
+	char *client_cert, *client_key;
 	struct nrfca_http_opts o;
 };
 
@@ -199,11 +200,25 @@ int nrfca_http_create(const struct nrfca_http_opts *o, struct nrfca_http **out,
 	if (h == NULL)
 		return nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
 	h->o = *o;
-	h->o.ca_bundle = NULL;
+	h->o.ca_bundle = h->o.client_cert = h->o.client_key = NULL;
 	h->c = curl_easy_init();
 	if (h->c == NULL || (o->ca_bundle != NULL && (h->ca_bundle = strdup(o->ca_bundle)) == NULL)) {
 		nrfca_http_free(h);
 		return nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
+	}
+	if (o->client_cert != NULL) {
+		const char *key = o->client_key ? o->client_key : o->client_cert;
+
+		if (access(o->client_cert, R_OK) != 0 || access(key, R_OK) != 0) {
+			nrfca_http_free(h);
+			return nrfca_err_set(e, NRFCA_E_IO, "cannot read the client certificate %s "
+					     "or its key %s", o->client_cert, key);
+		}
+		if ((h->client_cert = strdup(o->client_cert)) == NULL ||
+		    (h->client_key = strdup(key)) == NULL) {
+			nrfca_http_free(h);
+			return nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
+		}
 	}
 	if (h->o.connect_timeout_ms <= 0)
 		h->o.connect_timeout_ms = 5000;
@@ -228,6 +243,8 @@ void nrfca_http_free(struct nrfca_http *h)
 	if (h->c != NULL)
 		curl_easy_cleanup(h->c);
 	free(h->ca_bundle);
+	free(h->client_cert);
+	free(h->client_key);
 	free(h);
 }
 
@@ -340,6 +357,10 @@ static CURLcode exchange(struct nrfca_http *h, const struct nrfca_http_req *rq, 
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->ca_bundle != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_bundle);
+	if (h->client_cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, h->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, h->client_key);
+	}
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);

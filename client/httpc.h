@@ -38,6 +38,8 @@ void nrfca_http_secret_free(char *header);
 
 struct nrfca_http_opts {
 	const char *ca_bundle;      /* PEM bundle to verify servers; NULL = system store */
+	const char *client_cert;    /* PEM client certificate (mutual TLS); NULL = none */
+	const char *client_key;     /* its PEM private key; NULL = in client_cert's file */
 	long connect_timeout_ms;    /* 0 = 5000 */
 	long timeout_ms;            /* whole exchange, per attempt; 0 = 30000 */
 	unsigned attempts;          /* 0 = 10 */

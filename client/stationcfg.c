@@ -22,6 +22,8 @@ static const struct cfg_key keys[] = {
 	{ "server", K_STR, O(server) },
 	{ "token_file", K_PATH, O(token_file) },
 	{ "ca_bundle", K_PATH, O(ca_bundle) },
+	{ "client_cert", K_PATH, O(client_cert) },
+	{ "client_key", K_PATH, O(client_key) },
 	{ "profile", K_STR, O(profile) },
 	{ "sec_tag", K_SECTAG, O(sec_tag) },
 	{ "line_ending", K_EOL, O(line_ending) },
@@ -41,6 +43,8 @@ void nrfca_stationcfg_clear(struct nrfca_stationcfg *c)
 	free(c->server);
 	free(c->token_file);
 	free(c->ca_bundle);
+	free(c->client_cert);
+	free(c->client_key);
 	free(c->profile);
 	free(c->journal);
 	free(c->dir);
@@ -111,8 +115,8 @@ int nrfca_stationcfg_parse(const char *name, const char *text, size_t len, const
 				key = &keys[i];
 		if (key == NULL) {
 			nrfca_err_set(e, NRFCA_E_CONFIG, "%s line %u: unknown key '%.40s' (known: "
-				      "server, token_file, ca_bundle, profile, sec_tag, line_ending, "
-				      "journal)", name, lineno, k);
+				      "server, token_file, ca_bundle, client_cert, client_key, profile, "
+				      "sec_tag, line_ending, journal)", name, lineno, k);
 			goto out;
 		}
 		if (seen & (1u << (key - keys))) {

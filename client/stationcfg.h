@@ -7,6 +7,8 @@
  *   server       CA base URL (https://...)
  *   token_file   file holding the station's bearer secret
  *   ca_bundle    PEM bundle to verify the CA server's TLS certificate
+ *   client_cert  PEM client certificate of the station (mutual TLS)
+ *   client_key   its PEM private key (default: in client_cert's file)
  *   profile      certificate profile to ask for
  *   sec_tag      0..2147483647
  *   line_ending  crlf | lf
@@ -27,6 +29,7 @@
 
 struct nrfca_stationcfg {
 	char *server, *token_file, *ca_bundle, *profile, *journal;
+	char *client_cert, *client_key;
 	long long sec_tag;     /* -1 = not set */
 	int line_ending;       /* enum nrf91_eol, -1 = not set */
 	char *dir;             /* directory of the file (for the default journal) */

@@ -39,6 +39,83 @@ int nrfca_x509_random_serial(X509 *x, char hex[33])
 	return ok;
 }
 
+static GENERAL_NAME *uri_name(const char *url)
+{
+	GENERAL_NAME *gn = GENERAL_NAME_new();
+	ASN1_IA5STRING *s = ASN1_IA5STRING_new();
+
+	if (gn == NULL || s == NULL || ASN1_STRING_set(s, url, (int)strlen(url)) != 1) {
+		GENERAL_NAME_free(gn);
+		ASN1_IA5STRING_free(s);
+		return NULL;
+	}
+	GENERAL_NAME_set0_value(gn, GEN_URI, s);
+	return gn;
+}
+
+int nrfca_x509_add_crl_dp(X509 *x, const char *const *urls, size_t n)
+{
+	CRL_DIST_POINTS *dps;
+	DIST_POINT *dp = NULL;
+	GENERAL_NAME *gn = NULL;
+	size_t i;
+	int ok = 0;
+
+	if (n == 0)
+		return 1;
+	if ((dps = sk_DIST_POINT_new_null()) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((dp = DIST_POINT_new()) == NULL || (dp->distpoint = DIST_POINT_NAME_new()) == NULL ||
+		    (dp->distpoint->name.fullname = GENERAL_NAMES_new()) == NULL ||
+		    (gn = uri_name(urls[i])) == NULL)
+			goto out;
+		dp->distpoint->type = 0;      /* fullName */
+		if (sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) == 0)
+			goto out;
+		gn = NULL;
+		if (sk_DIST_POINT_push(dps, dp) == 0)
+			goto out;
+		dp = NULL;
+	}
+	ok = X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT) == 1;
+out:
+	GENERAL_NAME_free(gn);
+	DIST_POINT_free(dp);
+	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
+	return ok;
+}
+
+int nrfca_x509_add_ca_issuers(X509 *x, const char *const *urls, size_t n)
+{
+	AUTHORITY_INFO_ACCESS *aia;
+	ACCESS_DESCRIPTION *ad = NULL;
+	size_t i;
+	int ok = 0;
+
+	if (n == 0)
+		return 1;
+	if ((aia = sk_ACCESS_DESCRIPTION_new_null()) == NULL)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if ((ad = ACCESS_DESCRIPTION_new()) == NULL)
+			goto out;
+		ASN1_OBJECT_free(ad->method);
+		ad->method = OBJ_nid2obj(NID_ad_ca_issuers);
+		GENERAL_NAME_free(ad->location);
+		if ((ad->location = uri_name(urls[i])) == NULL)
+			goto out;
+		if (sk_ACCESS_DESCRIPTION_push(aia, ad) == 0)
+			goto out;
+		ad = NULL;
+	}
+	ok = X509_add1_ext_i2d(x, NID_info_access, aia, 0, X509V3_ADD_DEFAULT) == 1;
+out:
+	ACCESS_DESCRIPTION_free(ad);
+	sk_ACCESS_DESCRIPTION_pop_free(aia, ACCESS_DESCRIPTION_free);
+	return ok;
+}
+
 int nrfca_x509_set_spki(X509 *x, const X509_ALGOR *alg, const ASN1_BIT_STRING *key)
 {
 	X509_PUBKEY *pub = X509_get_X509_PUBKEY(x);

@@ -17,6 +17,13 @@ int nrfca_x509_add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value);
  * 1 on success. */
 int nrfca_x509_random_serial(X509 *x, char hex[33]);
 
+/* Add a non-critical cRLDistributionPoints (one distribution point per URL,
+ * RFC 5280 4.2.1.13) or authorityInfoAccess with one caIssuers access
+ * description per URL (4.2.2.1).  The URLs are used as given (validated by
+ * the caller); n = 0 adds nothing.  1 on success. */
+int nrfca_x509_add_crl_dp(X509 *x, const char *const *urls, size_t n);
+int nrfca_x509_add_ca_issuers(X509 *x, const char *const *urls, size_t n);
+
 /* Give x the SubjectPublicKeyInfo (algorithm, parameters and key bits) of a
  * request as received, copied: no EVP_PKEY is made (X509_set_pubkey would
  * encode a key and decode it again).  1 on success. */

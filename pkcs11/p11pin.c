@@ -1,90 +1,16 @@
 #include "p11pin.h"
 
-#include <errno.h>
-#include <fcntl.h>
+#include "secretfile.h"
+
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 
-static int finish(struct p11pin *out, struct nrfca_err *err, const char *what)
+static int read_file(const char *path, int allow_insecure, struct p11pin *out, struct nrfca_err *err)
 {
-	if (out->len > 0 && out->buf[out->len - 1] == '\n')
-		out->len--;
-	if (out->len > 0 && out->buf[out->len - 1] == '\r')
-		out->len--;
-	out->buf[out->len] = '\0';
-	if (out->len == 0) {
-		p11pin_wipe(out);
-		return nrfca_err_set(err, NRFCA_E_CONFIG, "%s is empty", what);
-	}
-	if (memchr(out->buf, '\0', out->len) != NULL || memchr(out->buf, '\n', out->len) != NULL) {
-		p11pin_wipe(out);
-		return nrfca_err_set(err, NRFCA_E_CONFIG,
-				     "%s holds more than one line or a NUL byte", what);
-	}
-	return 0;
-}
-
-static int read_file(const char *path, int allow_insecure, struct p11pin *out,
-		     struct nrfca_err *err)
-{
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd, rc = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-	if (fd < 0)
-		return nrfca_err_set(err, errno == ENOENT ? NRFCA_E_NOTFOUND : NRFCA_E_IO,
-				     "cannot open PIN file %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0) {
-		nrfca_err_set(err, NRFCA_E_IO, "cannot stat PIN file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "PIN file %s is not a regular file", path);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0 && !allow_insecure) {
-		nrfca_err_set(err, NRFCA_E_CONFIG,
-			      "PIN file %s is accessible by group or others (mode %04o); "
-			      "run 'chmod 600 %s' or allow it explicitly",
-			      path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	if (st.st_size > NRFCA_PIN_MAX + 2) {
-		nrfca_err_set(err, NRFCA_E_CONFIG, "PIN file %s is larger than %d bytes", path,
-			      NRFCA_PIN_MAX);
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, out->buf + got, sizeof(out->buf) - 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			nrfca_err_set(err, NRFCA_E_IO, "cannot read PIN file %s: %s", path,
-				      strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == sizeof(out->buf) - 1) {
-			nrfca_err_set(err, NRFCA_E_CONFIG, "PIN file %s is larger than %d bytes",
-				      path, NRFCA_PIN_MAX);
-			goto out;
-		}
-	}
-	out->len = got;
-	rc = finish(out, err, "PIN file");
-out:
-	if (rc != 0)
-		p11pin_wipe(out);
-	close(fd);
-	return rc;
+	return nrfca_secret_file_read(path, "PIN file", allow_insecure, " or allow it explicitly", out->buf,
+				      sizeof(out->buf), &out->len, err);
 }
 
 int p11pin_read(const char *pin_source, const char *base_dir, const char *pin_env,
@@ -130,7 +56,11 @@ int p11pin_read(const char *pin_source, const char *base_dir, const char *pin_en
 					     NRFCA_PIN_MAX);
 		memcpy(out->buf, v, n);
 		out->len = n;
-		return finish(out, err, "the PIN environment variable");
+		if (nrfca_secret_line(out->buf, &out->len, "the PIN environment variable", err) != 0) {
+			p11pin_wipe(out);
+			return -1;
+		}
+		return 0;
 	}
 	return nrfca_err_set(err, NRFCA_E_CONFIG,
 			     "no PIN source: add pin-source=file:PATH to the token URI or name "

@@ -63,7 +63,8 @@ struct signer {
 	char why[NRFCA_ERR_MSG_MAX];
 	CK_SESSION_HANDLE free_sess[POOL_MAX];
 	unsigned nfree;
-	unsigned long long signs, failures, recoveries;
+	unsigned long long signs, failures, recoveries, waits;
+	double wait_seconds;
 
 	/* valid while READY; read under life (read), written under life (write) */
 	void *dl;
@@ -798,8 +799,17 @@ int signer_token_op(struct signer *s, enum signer_mech mech, const unsigned char
 	}
 	pthread_rwlock_rdlock(&s->life);
 	pthread_mutex_lock(&s->mu);
-	while (s->state == ST_READY && s->nfree == 0)
-		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->state == ST_READY && s->nfree == 0) {
+		struct timespec t0, t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		while (s->state == ST_READY && s->nfree == 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s->waits++;
+		s->wait_seconds += (double)(t1.tv_sec - t0.tv_sec) +
+				   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	}
 	if (s->state != ST_READY) {
 		signer_set_thread_error(s->state == ST_PIN_FAILED ? NRFCA_E_PIN : NRFCA_E_TOKEN,
 					"the token is not ready: %s", s->why);
@@ -1030,7 +1040,10 @@ void signer_get_stats(struct signer *s, struct signer_stats *out)
 	out->signs = s->signs;
 	out->sign_failures = s->failures;
 	out->recoveries = s->recoveries;
-	out->pool_size = s->nall;
+	out->pool_size = s->state == ST_READY ? s->nall : 0;
+	out->in_use = s->state == ST_READY && s->nall >= s->nfree ? s->nall - s->nfree : 0;
+	out->waits = s->waits;
+	out->wait_seconds = s->wait_seconds;
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -72,7 +72,10 @@ const char *signer_key_desc(const struct signer *s);
 
 struct signer_stats {
 	unsigned long long signs, sign_failures, recoveries;
-	unsigned pool_size;
+	unsigned pool_size;         /* sessions open (0 while the token is down) */
+	unsigned in_use;            /* sessions signing right now */
+	unsigned long long waits;   /* signing calls that found every session busy */
+	double wait_seconds;        /* total time those calls waited */
 };
 void signer_get_stats(struct signer *s, struct signer_stats *out);
 

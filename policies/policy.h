@@ -160,6 +160,12 @@ struct nrfca_policy_ext {
 	int eku_critical;
 	int subject_key_id;
 	int authority_key_id;
+	/* URLs (http, https or ldap) put into cRLDistributionPoints and
+	 * authorityInfoAccess caIssuers; n = 0: no extension */
+	size_t n_crl_dp;
+	const char *const *crl_dp;
+	size_t n_ca_issuers;
+	const char *const *ca_issuers;
 };
 
 struct nrfca_policy_decision {
@@ -212,6 +218,9 @@ const struct nrfca_profile *nrfca_policy_profile_find(const struct nrfca_policy 
 						      const char *name);
 const struct nrfca_profile *nrfca_policy_default_profile(const struct nrfca_policy *p);
 const char *nrfca_policy_path(const struct nrfca_policy *p);
+/* SHA-256 of the policy file's bytes as they were loaded (32 bytes), so an
+ * audit entry names exactly which file is in force. */
+const unsigned char *nrfca_policy_sha256(const struct nrfca_policy *p);
 
 const char *nrfca_profile_name(const struct nrfca_profile *pr);
 const char *nrfca_profile_description(const struct nrfca_profile *pr);

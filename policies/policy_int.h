@@ -19,6 +19,8 @@
 #define POL_AUX_FILE_MAX   (64u << 10)  /* trust bundle, identity key PEM files */
 #define POL_IDKEYS_MAX     1024
 #define POL_LIST_ENTRY_MAX 36           /* a UUID */
+#define POL_URLS_MAX       4            /* CRL distribution points, caIssuers */
+#define POL_URL_MAX        512
 
 enum pol_cn_source {
 	POL_CN_ANY = 0,        /* no identity rule (pattern/length only) */
@@ -94,6 +96,7 @@ struct nrfca_profile {
 
 	struct nrfca_policy_ext ext;
 	char **eku;
+	char **crl_dp, **ca_issuers;   /* NULL-terminated, owned */
 
 	char *trust;
 	size_t trust_len;
@@ -109,6 +112,7 @@ struct nrfca_profile {
 struct nrfca_policy {
 	atomic_uint refs;
 	char *path;
+	unsigned char sha256[32];   /* of the policy file's bytes as loaded */
 	struct nrfca_profile *profiles;
 	size_t n;
 	size_t default_idx;

@@ -6,6 +6,7 @@
  */
 #include "datadir.h"
 #include "policy_int.h"
+#include "fileutil.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -23,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #define PATH_BUF 256
@@ -249,60 +251,6 @@ static int depth_ok(const struct ld *c, json_t *v, const char *path, int level)
 
 /* ---- files ---- */
 
-static int read_limited(const char *path, size_t max, char **buf, size_t *len,
-			struct nrfca_err *err)
-{
-	struct stat st;
-	char *b = NULL;
-	size_t n = 0;
-	ssize_t r;
-	int fd, rc = -1;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return nrfca_err_set(err, NRFCA_E_IO, "cannot open %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		nrfca_err_set(err, NRFCA_E_IO, "%s is not a regular file", path);
-		goto out;
-	}
-	if ((unsigned long long)st.st_size > max) {
-		nrfca_err_set(err, NRFCA_E_TOO_LARGE, "%s is %lld bytes, more than the limit of %zu",
-			      path, (long long)st.st_size, max);
-		goto out;
-	}
-	b = malloc(max + 2);
-	if (b == NULL) {
-		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory reading %s", path);
-		goto out;
-	}
-	for (;;) {
-		r = read(fd, b + n, max + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			nrfca_err_set(err, NRFCA_E_IO, "cannot read %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > max) {
-			nrfca_err_set(err, NRFCA_E_TOO_LARGE, "%s is more than the limit of %zu bytes",
-				      path, max);
-			goto out;
-		}
-	}
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	b = NULL;
-	rc = 0;
-out:
-	free(b);
-	close(fd);
-	return rc;
-}
-
 /* base_dir + "/" + rel unless rel is absolute; malloc'd. */
 static char *resolve(const struct ld *c, const char *rel)
 {
@@ -327,7 +275,7 @@ static int read_aux(const struct ld *c, const char *jpath, const char *rel, size
 
 	if (p == NULL)
 		return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
-	if (read_limited(p, max, buf, len, &e) != 0) {
+	if (nrfca_read_file(p, max, buf, len, &e) != 0) {
 		cfg_err(c, jpath, "%s", e.msg);
 		if (c->err != NULL && e.code == NRFCA_E_TOO_LARGE)
 			c->err->code = NRFCA_E_TOO_LARGE;
@@ -1073,12 +1021,61 @@ static const struct {
 	{ "decipherOnly", X509v3_KU_DECIPHER_ONLY },
 };
 
+/* An array of URLs for certificate extensions: http://, https:// or
+ * ldap:// with a host, printable ASCII without spaces.  *out is a new
+ * NULL-terminated array (NULL when the key is absent). */
+static int get_urls(const struct ld *c, json_t *obj, const char *key, const char *path,
+		    char ***out, size_t *n)
+{
+	static const char *const schemes[] = { "http://", "https://", "ldap://", NULL };
+	json_t *arr, *e;
+	char p[PATH_BUF], pe[PATH_BUF], pv[64];
+	const char *u;
+	size_t i, k;
+
+	*out = NULL;
+	*n = 0;
+	if (get_str_array(c, obj, key, path, POL_URLS_MAX, POL_URL_MAX, 1, &arr) != 0)
+		return -1;
+	if (arr == NULL)
+		return 0;
+	jp(p, path, key);
+	json_array_foreach(arr, i, e) {
+		jp_idx(pe, p, i);
+		u = json_string_value(e);
+		for (k = 0; schemes[k] != NULL; k++)
+			if (strncmp(u, schemes[k], strlen(schemes[k])) == 0)
+				break;
+		if (schemes[k] == NULL)
+			return cfg_err(c, pe, "\"%s\" is not an http://, https:// or ldap:// URL",
+				       printable(u, pv, sizeof(pv)));
+		if (u[strlen(schemes[k])] == '\0' || u[strlen(schemes[k])] == '/')
+			return cfg_err(c, pe, "\"%s\" names no host", printable(u, pv, sizeof(pv)));
+		for (k = 0; u[k] != '\0'; k++)
+			if ((unsigned char)u[k] <= 0x20 || (unsigned char)u[k] >= 0x7f)
+				return cfg_err(c, pe, "\"%s\" holds a space, a control or a non-ASCII "
+					       "character (percent-encode it)", printable(u, pv, sizeof(pv)));
+	}
+	*out = calloc(json_array_size(arr) + 1, sizeof(char *));
+	if (*out == NULL)
+		return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
+	json_array_foreach(arr, i, e) {
+		(*out)[i] = strdup(json_string_value(e));
+		if ((*out)[i] == NULL)
+			return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
+		(*n)++;
+	}
+	return 0;
+}
+
 static int load_extensions(const struct ld *c, json_t *prof, const char *ppath,
 			   struct nrfca_profile *pr)
 {
 	static const char *const keys[] = { "basic_constraints", "key_usage", "extended_key_usage",
 					    "subject_key_identifier", "authority_key_identifier",
+					    "crl_distribution_points", "authority_info_access",
 					    NULL };
+	static const char *const aia_keys[] = { "ca_issuers", NULL };
 	static const char *const crit_only[] = { "critical", NULL };
 	static const char *const ku_keys[] = { "bits", "critical", NULL };
 	static const char *const eku_keys[] = { "purposes", "critical", NULL };
@@ -1158,6 +1155,17 @@ static int load_extensions(const struct ld *c, json_t *prof, const char *ppath,
 		    get_bool(c, o, "authority_key_identifier", path, 1,
 			     &pr->ext.authority_key_id) != 0)
 			return -1;
+		if (get_urls(c, o, "crl_distribution_points", path, &pr->crl_dp,
+			     &pr->ext.n_crl_dp) != 0)
+			return -1;
+		s = json_object_get(o, "authority_info_access");
+		jp(p, path, "authority_info_access");
+		if (s != NULL && (want_object(c, s, p) != 0 || check_keys(c, s, p, aia_keys) != 0 ||
+				  get_urls(c, s, "ca_issuers", p, &pr->ca_issuers,
+					   &pr->ext.n_ca_issuers) != 0))
+			return -1;
+		pr->ext.crl_dp = (const char *const *)pr->crl_dp;
+		pr->ext.ca_issuers = (const char *const *)pr->ca_issuers;
 	}
 	if (arr == NULL) {
 		pr->eku = calloc(2, sizeof(char *));
@@ -1435,6 +1443,12 @@ static void profile_free(struct nrfca_profile *pr)
 		for (i = 0; pr->eku[i] != NULL; i++)
 			free(pr->eku[i]);
 	free(pr->eku);
+	for (i = 0; pr->crl_dp != NULL && pr->crl_dp[i] != NULL; i++)
+		free(pr->crl_dp[i]);
+	free(pr->crl_dp);
+	for (i = 0; pr->ca_issuers != NULL && pr->ca_issuers[i] != NULL; i++)
+		free(pr->ca_issuers[i]);
+	free(pr->ca_issuers);
 	free(pr->trust);
 }
 
@@ -1526,6 +1540,7 @@ int pol_load(const void *buf, size_t len, const char *name, const char *base_dir
 	if (p == NULL)
 		goto nomem;
 	atomic_init(&p->refs, 1);
+	SHA256(buf, len, p->sha256);
 	p->path = strdup(name);
 	p->profiles = calloc(json_object_size(profs), sizeof(*p->profiles));
 	p->rl = rl != NULL ? nrfca_ratelimit_ref(rl) : nrfca_ratelimit_new();
@@ -1573,6 +1588,11 @@ out:
 	return rc;
 }
 
+const unsigned char *nrfca_policy_sha256(const struct nrfca_policy *p)
+{
+	return p->sha256;
+}
+
 int nrfca_policy_load_buffer(const void *buf, size_t len, const char *name, const char *base_dir,
 			     struct nrfca_policy **out, struct nrfca_err *err)
 {
@@ -1586,7 +1606,7 @@ int pol_load_file(const char *path, struct nrfca_ratelimit *rl, struct nrfca_pol
 	size_t len;
 	int rc = -1;
 
-	if (read_limited(path, NRFCA_POLICY_FILE_MAX, &buf, &len, err) != 0)
+	if (nrfca_read_file(path, NRFCA_POLICY_FILE_MAX, &buf, &len, err) != 0)
 		return -1;
 	dir = strdup(path);
 	if (dir == NULL) {
@@ -1661,6 +1681,12 @@ int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 				pr->has_stations ? "; stations restricted" : "",
 				pr->has_allow ? "; allow-list" : "",
 				pr->has_deny ? "; deny-list" : "");
+			if (pr->ext.n_crl_dp > 0)
+				fprintf(report, "  %-16s CRL distribution point %s%s\n", pr->name,
+					pr->ext.crl_dp[0], pr->ext.n_crl_dp > 1 ? " (and more)" : "");
+			if (pr->ext.n_ca_issuers > 0)
+				fprintf(report, "  %-16s caIssuers %s%s\n", pr->name, pr->ext.ca_issuers[0],
+					pr->ext.n_ca_issuers > 1 ? " (and more)" : "");
 			if (pr->enabled && pr->inputs & (1u << NRFCA_INPUT_CSR))
 				fprintf(report, "  %-16s warning: accepts plain CSRs (keys made outside the "
 					"modem), the less secure path\n", pr->name);

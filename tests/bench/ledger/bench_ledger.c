@@ -1,12 +1,15 @@
 /*
- * bench_ledger - issuance inserts per second into the durable ledger
- * (SQLite, WAL, synchronous=FULL) with 1, 8 and 32 concurrent callers,
- * group-committed, and for comparison with one transaction per insert.
+ * bench_ledger - issuance inserts per second into the durable ledger with 1,
+ * 8 and 32 concurrent callers, group-committed, and for comparison with one
+ * transaction per insert.
  *
- *   bench_ledger [DIR] [TOTAL]
+ *   bench_ledger [DIR | DATABASE-URL] [TOTAL]
  *
- * DIR (default ".") gets a scratch database that is removed afterwards;
- * TOTAL (default 8000) inserts per group-commit run.
+ * DIR (default "."): a scratch SQLite database (WAL, synchronous=FULL) that
+ * is removed afterwards.  DATABASE-URL: a PostgreSQL ledger
+ * ("postgresql://..." or libpq keywords), e.g. a private cluster started by
+ * run-bench-ledger-pg.sh; the records stay.  TOTAL (default 8000) inserts per
+ * group-commit run.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -111,6 +114,8 @@ static void remove_db(const char *path)
 {
 	char p[1100];
 
+	if (path[0] == '\0')
+		return;
 	unlink(path);
 	snprintf(p, sizeof(p), "%s-wal", path);
 	unlink(p);
@@ -122,23 +127,30 @@ int main(int argc, char **argv)
 {
 	static const int thread_counts[] = { 1, 8, 32 };
 	const char *dir = argc > 1 ? argv[1] : ".";
+	int is_url = strchr(dir, '=') != NULL || strncmp(dir, "postgres", 8) == 0;
 	int total = argc > 2 ? atoi(argv[2]) : 8000;
 	struct ledger_config cfg = { 0 };
 	struct nrfca_err err = { 0 };
 	struct ledger *l = NULL;
 	char path[1024], url[1100];
-	unsigned run_id = 1;
+	unsigned run_id = ((unsigned)getpid() & 0xffffff) << 4; /* new serials in a kept database */
 	size_t i;
 	int ret = 0;
 
 	if (total <= 0 || total > 10000000) {
-		fprintf(stderr, "usage: bench_ledger [DIR] [TOTAL]\n");
+		fprintf(stderr, "usage: bench_ledger [DIR | DATABASE-URL] [TOTAL]\n");
 		return 2;
 	}
-	snprintf(path, sizeof(path), "%s/bench-ledger-%ld.db", dir, (long)getpid());
-	snprintf(url, sizeof(url), "sqlite:%s", path);
-	remove_db(path);
-	printf("ledger benchmark: %s (WAL, synchronous=FULL)\n", path);
+	if (is_url) {
+		path[0] = '\0';
+		snprintf(url, sizeof(url), "%s", dir);
+		printf("ledger benchmark: PostgreSQL %s (synchronous commit)\n", url);
+	} else {
+		snprintf(path, sizeof(path), "%s/bench-ledger-%ld.db", dir, (long)getpid());
+		snprintf(url, sizeof(url), "sqlite:%s", path);
+		remove_db(path);
+		printf("ledger benchmark: %s (WAL, synchronous=FULL)\n", path);
+	}
 
 	if (ledger_open_cfg(url, &cfg, &l, &err) != 0) {
 		fprintf(stderr, "bench_ledger: %s\n", err.msg);

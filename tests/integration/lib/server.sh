@@ -8,18 +8,37 @@
 #   server_stop                SIGTERM, waits for exit (kill -9 after 10 s)
 #   curl_json METHOD PATH TOKENFILE [BODYFILE]   prints body, then "HTTP <code>" line
 #
+#   server_db_teardown         stops the ledger's PostgreSQL cluster, if any
+#
+# The ledger is SQLite (DIR/nrfca.db) unless NRFCA_TEST_DB=postgresql: then
+# server_setup starts a private PostgreSQL cluster in DIR (lib/pg.sh; exit
+# code 77 when PostgreSQL is not installed) and the caller's EXIT trap must
+# call server_db_teardown before removing DIR.
+#
 # Needs $BUILD (the build tree).  Everything lives in DIR.
 : "${BUILD:?set BUILD to the build tree}"
+. "$(dirname "${BASH_SOURCE[0]}")/pg.sh"
+
+server_db_teardown() {
+	pg_stop
+}
 
 server_setup() {
 	local dir=$1 policy=${2:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/policies/default.json}
+	local db="sqlite:$dir/nrfca.db"
+	pg_stop   # a cluster of an earlier setup in this DIR
 	softhsm_setup "$dir" "srv-$$-$RANDOM"
+	case "${NRFCA_TEST_DB:-sqlite}" in
+	sqlite) ;;
+	postgresql) pg_start "$dir" || return $?; db=$PG_URL ;;
+	*) echo "NRFCA_TEST_DB must be sqlite or postgresql, not '$NRFCA_TEST_DB'" >&2; return 2 ;;
+	esac
 	cat >"$dir/nrfca.json" <<CONF
 {
   "listen": { "address": "127.0.0.1", "port": 0 },
   "token": { "uri": "$NRFCA_TEST_URI", "pool_size": 4 },
   "ca": { "chain": "$dir/ca-chain.pem" },
-  "database": "sqlite:$dir/nrfca.db",
+  "database": "$db",
   "policy": "$policy",
   "limits": { "request_timeout": 10 }
 }

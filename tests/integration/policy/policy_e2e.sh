@@ -201,6 +201,11 @@ count_certs() {
 metric() { # NAME{LABELS} -> value or 0
 	curl -s "$SERVER_URL/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
 }
+metric_sum() { # NAME LABEL="VALUE" -> sum of the family's samples with that label
+	curl -s "$SERVER_URL/metrics" | awk -v n="$1{" -v l="$2" '
+		index($1, n) == 1 && (index($1, "{" l ",") || index($1, "," l ",") ||
+			index($1, "{" l "}") || index($1, "," l "}")) { v += $2 } END { print v + 0 }'
+}
 audit_entries() {
 	"$NRFCA_ADMIN" audit verify | sed -n 's/^ok .* chain of \([0-9]*\) entries.*/\1/p'
 }
@@ -216,7 +221,7 @@ wait_generation() { # N: wait until the policy generation reaches N
 # ---------------------------------------------------------------- the table
 certs0=$(count_certs)
 audit0=$(audit_entries)
-rej_cn_uuid0=$(metric 'nrfca_enroll_rejections_total{reason="cn_uuid"}')
+rej_cn_uuid0=$(metric_sum nrfca_enroll_rejections_total 'reason="cn_uuid"')
 V=$vec
 cn_vec=$V/keygen-line-custom-cn.txt
 while IFS='|' read -r name prof st in extra mode want rule; do
@@ -314,12 +319,12 @@ row "dry deny" nrf-cloud-mqtt station "$cn_vec" '{}' dry 403 cn_uuid
 	fail "expected $((certs0 + 2)) certificates after the table, found $(count_certs)"
 
 # ---------------------------------------------------------------- refusals: audit and metric
-rej=$(metric 'nrfca_enroll_rejections_total{reason="cn_uuid"}')
+rej=$(metric_sum nrfca_enroll_rejections_total 'reason="cn_uuid"')
 [ "${rej%.*}" -ge $((rej_cn_uuid0 + 2)) ] && ok ||
 	fail "nrfca_enroll_rejections_total{reason=\"cn_uuid\"} went $rej_cn_uuid0 -> $rej after 2 refusals"
 before=$rej
 row "metric refusal" nrf-cloud-mqtt station "$cn_vec" '{}' real 403 cn_uuid
-rej=$(metric 'nrfca_enroll_rejections_total{reason="cn_uuid"}')
+rej=$(metric_sum nrfca_enroll_rejections_total 'reason="cn_uuid"')
 [ "$rej" = $((before + 1)) ] && ok || fail "cn_uuid rejection metric $before -> $rej"
 n=$(sqlite3 "file:$dir/nrfca.db?mode=ro" "SELECT count(*) FROM audit_log WHERE event = 'reject'
 	AND detail LIKE '%\"rule\":\"cn_uuid\"%' AND detail LIKE '%nrf-355025930000000%'

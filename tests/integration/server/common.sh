@@ -11,6 +11,12 @@
 #   jf FIELD [FILE]          a top-level JSON field of FILE (default out.json)
 #   cert_count               number of certificates in the ledger (operator)
 #   csr_body PEM_FILE DST [PROFILE]   {"csr": PEM, "profile": ...} body
+#   load_start CLIENTS SECONDS POOL MIN   bench_enroll in the background saving
+#                            every answer in $DIR/got; returns once MIN are in
+#                            (LOAD_PID; output in load.txt)
+#   enroll_one               a fresh CSR enrolled; prints the status
+#   enroll_until STATUS SECONDS   enroll_one every 0.2 s until it answers
+#                            STATUS (0) or SECONDS passed (1)
 #   new_csr KEYSPEC CN DST   openssl CSR (KEYSPEC: ec:P-256, ec:P-384, rsa:2048)
 set -uo pipefail
 BUILD=$(cd "$1" && pwd)
@@ -20,7 +26,7 @@ VEC=$SRC/tests/data/vectors
 . "$SRC/tests/integration/lib/server.sh"
 DIR=$BUILD/tmp/srv-$2.$$
 mkdir -p "$BUILD/tmp"
-trap 'server_stop; softhsm_teardown "$DIR"; rm -f "$DIR.policy.json"' EXIT
+trap 'server_stop; server_db_teardown; softhsm_teardown "$DIR"; rm -f "$DIR.policy.json"' EXIT
 command -v jq >/dev/null || { echo "SKIP: jq is not installed" >&2; exit 77; }
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
@@ -72,3 +78,26 @@ new_csr() {
 	esac
 }
 uuid() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n' | sed -E 's/^(.{8})(.{4}).(.{3}).(.{3})(.{12})$/\1-\2-4\3-8\4-\5/'; }
+load_start() {
+	local i
+	mkdir -p "$DIR/got"
+	"$BUILD/bin/bench_enroll" --url "$SERVER_URL" --token "$DIR/station.token" --clients "$1" \
+		--seconds "$2" --pool "$3" --save "$DIR/got" >"$DIR/load.txt" 2>&1 &
+	LOAD_PID=$!
+	for i in $(seq 1 300); do
+		[ "$(ls "$DIR/got" | wc -l)" -ge "$4" ] && break
+		sleep 0.05
+	done
+}
+enroll_one() {
+	new_csr ec:P-256 "$(uuid)" "$DIR/one.csr"; csr_body "$DIR/one.csr" "$DIR/one.json"
+	req POST /v1/enroll "$DIR/station.token" "$DIR/one.json"
+}
+enroll_until() {
+	local i
+	for i in $(seq 1 $(($2 * 5))); do
+		[ "$(enroll_one)" = "$1" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}

@@ -9,26 +9,11 @@ setup_with_policy || exit 1
 cd "$DIR"
 server_start "$DIR" || exit 1
 pid=$SERVER_PID
-mkdir got
-"$BUILD/bin/bench_enroll" --url "$SERVER_URL" --token station.token --clients 4 --seconds 8 \
-	--pool 3000 --save got >load.txt 2>&1 &
-load=$!
-for i in $(seq 1 300); do
-	[ "$(ls got | wc -l)" -ge 50 ] && break
-	sleep 0.05
-done
-one() { # a fresh enrollment; prints the status
-	new_csr ec:P-256 "$(uuid)" one.csr; csr_body one.csr one.json
-	req POST /v1/enroll station.token one.json
-}
+load_start 4 8 3000 50
+load=$LOAD_PID
 mv tokens tokens.away
 t0=$(date +%s.%N)
-ok=0
-for i in $(seq 1 50); do
-	[ "$(one)" = 503 ] && { ok=1; break; }
-	sleep 0.2
-done
-[ $ok = 1 ] || fail "no 503 within 10 s of the token leaving: $(cat out.json)"
+enroll_until 503 10 || fail "no 503 within 10 s of the token leaving: $(cat out.json)"
 [ "$(jf error)" = token_unavailable ] || fail "503 error '$(jf error)', want token_unavailable"
 grep -qiE '^Retry-After: *[0-9]+' hdr.txt || fail "503 without Retry-After"
 c=$(req GET /v1/ready "" "")
@@ -40,13 +25,8 @@ n_gone=$(cert_count)
 sleep 2
 mv tokens.away tokens
 t1=$(date +%s.%N)
-ok=0
-for i in $(seq 1 40); do
-	[ "$(one)" = 201 ] && { ok=1; break; }
-	sleep 0.25
-done
+enroll_until 201 10 || fail "no certificate within 10 s of the token's return: $(cat out.json)"
 t2=$(date +%s.%N)
-[ $ok = 1 ] || fail "no certificate within 10 s of the token's return: $(cat out.json)"
 echo "token away for $(echo "$t1 - $t0" | bc | cut -c1-4) s; recovered $(echo "$t2 - $t1" | bc | cut -c1-4) s after the return"
 [ "$(req GET /v1/ready "" "")" = 200 ] || fail "/v1/ready after the return: $(cat out.json)"
 wait $load || fail "bench_enroll failed"

@@ -18,6 +18,10 @@ extern char g_dir[512]; /* scratch folder (both engines) */
 /* The URL of test database `name`; removing it (files or database). */
 void db_url(char *buf, size_t n, const char *name);
 void db_remove(const char *name);
+/* Remove, then create an empty one (PostgreSQL: CREATE DATABASE). */
+void db_create(const char *name);
+/* PostgreSQL: end every session on test database `name` (a lost server). */
+void pg_kill_connections(const char *name);
 /* Remove, then open with cfg (may be NULL); fails the test on error. */
 struct ledger *open_fresh(const char *name, const struct ledger_config *cfg);
 struct ledger *open_again(const char *name, const struct ledger_config *cfg);
@@ -56,6 +60,8 @@ extern const struct CMUnitTest ledger_v2_tests[];
 extern const size_t ledger_v2_n;
 extern const struct CMUnitTest ledger_creds_tests[];
 extern const size_t ledger_creds_n;
+extern const struct CMUnitTest ledger_crl_tests[];
+extern const size_t ledger_crl_n;
 
 #define SQLITE_ONLY()                                                      \
 	do {                                                               \

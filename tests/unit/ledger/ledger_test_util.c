@@ -53,6 +53,7 @@ static PGconn *pg_admin(void)
 	c = PQconnectdb(ci);
 	if (PQstatus(c) != CONNECTION_OK)
 		fail_msg("cannot reach the test PostgreSQL (%s): %s", ci, PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages = warning"));
 	return c;
 }
 
@@ -99,7 +100,7 @@ struct ledger *open_again(const char *name, const struct ledger_config *cfg)
 	return l;
 }
 
-struct ledger *open_fresh(const char *name, const struct ledger_config *cfg)
+void db_create(const char *name)
 {
 	char db[80];
 
@@ -108,7 +109,27 @@ struct ledger *open_fresh(const char *name, const struct ledger_config *cfg)
 		pg_name(db, sizeof(db), name);
 		pg_admin_exec("CREATE DATABASE", db, "");
 	}
+}
+
+struct ledger *open_fresh(const char *name, const struct ledger_config *cfg)
+{
+	db_create(name);
 	return open_again(name, cfg);
+}
+
+void pg_kill_connections(const char *name)
+{
+	char db[80], sql[256];
+	PGconn *c = pg_admin();
+	PGresult *r;
+
+	pg_name(db, sizeof(db), name);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'", db);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
 }
 
 /* ---- raw access ---- */

@@ -87,7 +87,7 @@ static void test_concurrent_open(void **state)
 	int i;
 
 	(void)state;
-	db_remove("race.db");
+	db_create("race.db");
 	db_url(url, sizeof(url), "race.db");
 	memset(jobs, 0, sizeof(jobs));
 	for (i = 0; i < 4; i++) {
@@ -1095,6 +1095,7 @@ int main(void)
 	rc = _cmocka_run_group_tests("ledger_core", ledger_core_tests, ledger_core_n, NULL, NULL);
 	rc |= _cmocka_run_group_tests("ledger_v2", ledger_v2_tests, ledger_v2_n, NULL, NULL);
 	rc |= _cmocka_run_group_tests("ledger_creds", ledger_creds_tests, ledger_creds_n, NULL, NULL);
+	rc |= _cmocka_run_group_tests("ledger_crl", ledger_crl_tests, ledger_crl_n, NULL, NULL);
 	if (rmdir(g_dir) != 0)
 		fprintf(stderr, "leftover files in %s\n", g_dir);
 	return rc;

@@ -321,7 +321,7 @@ static void test_audit_two_handles(void **state)
  * one device (what the v1 code allowed), audit entries. */
 static void make_v1(const char *name)
 {
-	const struct ledger_engine *eng = &ledger_engine_sqlite;
+	const struct ledger_engine *eng = g_pg ? &ledger_engine_pg : &ledger_engine_sqlite;
 	unsigned char prev[32] = { 0 }, h[32];
 	char *ddl, sql[2048];
 	struct raw *db;
@@ -405,7 +405,6 @@ static void test_migrate_v1(void **state)
 	struct raw *db;
 
 	(void)state;
-	SQLITE_ONLY();
 	make_v1("v1.db");
 	l = open_again("v1.db", NULL);
 	/* nothing revoked; the newest of dev-m holds the place, the older ones
@@ -431,7 +430,7 @@ static void test_migrate_v1(void **state)
 	ledger_close(l);
 
 	db = raw_open("v1.db");
-	assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), 2);
+	assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), ledger_schema_version());
 	assert_int_equal(raw_int(db, "SELECT last_id FROM audit_head"), 3);
 	raw_close(db);
 	/* opening again changes nothing */
@@ -859,7 +858,102 @@ static void test_info(void **state)
 	db_remove("info.db");
 }
 
+/* ---- PostgreSQL: connection strings, passwords, lost connections ---- */
+
+#define PG_ONLY()                                                          \
+	do {                                                               \
+		if (!g_pg) {                                               \
+			print_message("(PostgreSQL only: skipped on SQLite)\n"); \
+			skip();                                            \
+		}                                                          \
+	} while (0)
+
+static void test_pg_passwords(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger_config cfg = { 0 };
+	struct ledger_info info;
+	struct ledger *l = NULL;
+	char url[700], pw[720];
+	FILE *f;
+
+	(void)state;
+	PG_ONLY();
+	assert_int_equal(ledger_open("postgresql://nrfca:s3cret@/x?host=/nonexistent", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	assert_non_null(strstr(err.msg, "holds a password"));
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_int_equal(ledger_open("host=/nonexistent dbname=x password=s3cret", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	assert_null(strstr(err.msg, "s3cret"));
+	assert_int_equal(ledger_open("postgresql://nrfca@/x?host=/nonexistent&password=s3cret", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+
+	/* a password file must be private */
+	snprintf(pw, sizeof(pw), "%s/pg.password", g_dir);
+	f = fopen(pw, "w");
+	assert_non_null(f);
+	fputs("not-needed-with-trust\n", f);
+	fclose(f);
+	assert_int_equal(chmod(pw, 0644), 0);
+	db_create("pw.db");
+	db_url(url, sizeof(url), "pw.db");
+	cfg.password_file = pw;
+	assert_int_equal(ledger_open_cfg(url, &cfg, &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_CONFIG);
+	assert_non_null(strstr(err.msg, "accessible by group or others"));
+	assert_int_equal(chmod(pw, 0600), 0);
+	assert_int_equal(ledger_open_cfg(url, &cfg, &l, &err), 0);
+	assert_int_equal(ledger_info(l, &info, &err), 0);
+	assert_non_null(strstr(info.connection, "password from the password file"));
+	assert_null(strstr(info.connection, "not-needed"));
+	ledger_close(l);
+	unlink(pw);
+	/* unreachable: a clear error, no hang */
+	assert_int_equal(ledger_open("host=/nonexistent dbname=x", &l, &err), -1);
+	assert_int_equal(err.code, NRFCA_E_DB);
+	assert_non_null(strstr(err.msg, "cannot connect to the PostgreSQL ledger"));
+	db_remove("pw.db");
+}
+
+/* The server goes away under the ledger (restart, failover): calls fail
+ * with NRFCA_E_DB while it is gone, and work again without reopening. */
+static void test_pg_reconnect(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct ledger *l;
+	struct cert_record r;
+	int i, ok = 0, failed = 0;
+
+	(void)state;
+	PG_ONLY();
+	l = open_fresh("lost.db", NULL);
+	make_rec(&r, 70, 1, "dev-lost", "p1", "s1", 0);
+	issue(l, &r);
+	cert_record_clear(&r);
+	assert_int_equal(ledger_ping(l, &err), 0);
+	pg_kill_connections("lost.db");
+	for (i = 0; i < 100 && !ok; i++) {
+		make_rec(&r, 70, (unsigned)(2 + i), "dev-lost", "p1", "s1", 0);
+		if (ledger_record_issuance(l, &r, "s1", NULL, &err) == 0 && ledger_ping(l, &err) == 0) {
+			ok = 1;
+		} else {
+			assert_int_equal(err.code, NRFCA_E_DB);
+			failed++;
+			usleep(100 * 1000);
+		}
+		cert_record_clear(&r);
+	}
+	assert_true(ok);
+	print_message("%d call(s) failed while the connections were lost\n", failed);
+	verify_ok(l);
+	ledger_close(l);
+	db_remove("lost.db");
+}
+
 const struct CMUnitTest ledger_v2_tests[] = {
+	cmocka_unit_test(test_pg_passwords),
+	cmocka_unit_test(test_pg_reconnect),
 	cmocka_unit_test(test_one_active_rules),
 	cmocka_unit_test(test_race_supersede),
 	cmocka_unit_test(test_race_reject),

@@ -37,6 +37,20 @@ void scratch_free(void)
 	scratch[0] = '\0';
 }
 
+int scratch_group_setup(void **state)
+{
+	(void)state;
+	scratch_new();
+	return 0;
+}
+
+int scratch_group_teardown(void **state)
+{
+	(void)state;
+	scratch_free();
+	return 0;
+}
+
 const char *scratch_write(const char *name, const char *text)
 {
 	static char path[PATH_MAX];

@@ -9,6 +9,9 @@
 const char *scratch_new(void);
 /* Remove the scratch directory and everything in it. */
 void scratch_free(void);
+/* cmocka group setup / teardown: scratch_new() / scratch_free(). */
+int scratch_group_setup(void **state);
+int scratch_group_teardown(void **state);
 /* Write text to <scratch>/<name> (sub-directories are created); returns the full path. */
 const char *scratch_write(const char *name, const char *text);
 /* <NRFCA_POLICY_DIR>/<rel>, the shipped policies folder. */

@@ -98,11 +98,85 @@ static void accepted(void **state)
 	json_decref(j);
 }
 
+/* Serials as people copy them: openssl x509 -serial (upper case),
+ * -text (colons), with or without a leading zero. */
+static void serials(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{ "1a2b3c4d5e6f708192a3b4c5d6e7f801", "1a2b3c4d5e6f708192a3b4c5d6e7f801" },
+		{ "1A2B3C4D5E6F708192A3B4C5D6E7F801", "1a2b3c4d5e6f708192a3b4c5d6e7f801" },
+		{ "1a:2b:3c:4d:5e:6f:70:81:92:a3:b4:c5:d6:e7:f8:01", "1a2b3c4d5e6f708192a3b4c5d6e7f801" },
+		{ "0A:2B", "0a2b" },
+		{ "A2B", "0a2b" },
+		{ "00ff", "ff" },
+	};
+	static const char *const bad[] = { "", ":", "xyz", "1a2b3c4d5e6f708192a3b4c5d6e7f8011",
+					   "1a 2b", "0x1a", "1a::2b", ":1a", "1a:", "000" };
+	char out[LEDGER_SERIAL_MAX + 1], why[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (api_serial(ok[i].in, out, why, sizeof(why)) != API_OK)
+			fail_msg("'%s' refused: %s", ok[i].in, why);
+		assert_string_equal(out, ok[i].out);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (api_serial(bad[i], out, why, sizeof(why)) == API_OK)
+			fail_msg("'%s' accepted as '%s'", bad[i], out);
+		assert_non_null(strstr(why, "hex"));
+	}
+}
+
+/* issued_after: RFC 3339 dates and date-times, unix seconds. */
+static void times(void **state)
+{
+	static const struct {
+		const char *in;
+		long long want;
+	} ok[] = {
+		{ "2026-01-01", 1767225600 },
+		{ "2026-01-01T00:00:00Z", 1767225600 },
+		{ "2026-01-01t00:00:00z", 1767225600 },
+		{ "2026-01-01 00:00:00Z", 1767225600 },
+		{ "2026-01-01T02:00:00+02:00", 1767225600 },
+		{ "2025-12-31T19:30:00-04:30", 1767225600 },
+		{ "2026-01-01T00:00:00.999Z", 1767225600 },
+		{ "1767225600", 1767225600 },
+		{ "2024-02-29", 1709164800 },
+	};
+	static const char *const bad[] = { "", "2026", "2026-13-01", "2026-02-30", "2025-02-29",
+					   "2026-01-01T24:00:00Z", "2026-01-01T00:00:00",
+					   "2026-01-01T00:00Z", "2026-01-01T00:00:00+2:00",
+					   "2026-01-01T00:00:00+24:00", "26-01-01", "-5", "yesterday",
+					   "2026-01-01T00:00:00Zjunk", "2026-01-01T00:00:00.Z" };
+	char why[200];
+	long long t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		if (api_time(ok[i].in, &t, why, sizeof(why)) != API_OK)
+			fail_msg("'%s' refused: %s", ok[i].in, why);
+		if (t != ok[i].want)
+			fail_msg("'%s' is %lld, want %lld", ok[i].in, t, ok[i].want);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (api_time(bad[i], &t, why, sizeof(why)) == API_OK)
+			fail_msg("'%s' accepted as %lld", bad[i], t);
+		assert_non_null(strstr(why, "RFC 3339"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(accepted),
+		cmocka_unit_test(serials),
+		cmocka_unit_test(times),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
