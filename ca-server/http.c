@@ -205,6 +205,8 @@ static const struct {
 	{ "database_unavailable", "the ledger database is not available; retry later" },
 	{ "crl_unavailable", "no CRL can be made now; retry later" },
 	{ "no_policy", "no issuance policy is loaded" },
+	{ "identity_unavailable", "the profile needs nRF Cloud's Identity Service to verify the "
+				  "attestation and it cannot answer now; retry later" },
 };
 
 static const char *public_sentence(const char *code)
@@ -240,13 +242,21 @@ static void respond_error_text(struct request *rq, int status, const char *code,
 		MHD_add_response_header(rq->resp, "WWW-Authenticate", "Bearer realm=\"nrfca\"");
 }
 
-/* A 5xx answer: `shown` to the client, `internal` to the log only. */
-static void respond_unavailable(struct request *rq, int status, const char *code,
-				unsigned retry_after, const char *shown, const char *internal)
+/* A 5xx answer: `shown` to the client (with the policy rule, if any),
+ * `internal` to the log only. */
+static void respond_unavailable_rule(struct request *rq, int status, const char *code,
+				     const char *rule, unsigned retry_after, const char *shown,
+				     const char *internal)
 {
 	nlog(NLOG_WARN, "error_detail", "route", rq->route >= 0 ? routes[rq->route].name : "unknown",
 	     "error", code, "detail", internal, NULL);
-	respond_error_text(rq, status, code, NULL, retry_after, shown);
+	respond_error_text(rq, status, code, rule, retry_after, shown);
+}
+
+static void respond_unavailable(struct request *rq, int status, const char *code,
+				unsigned retry_after, const char *shown, const char *internal)
+{
+	respond_unavailable_rule(rq, status, code, NULL, retry_after, shown, internal);
 }
 
 static void respond_error(struct request *rq, int status, const char *code, const char *rule,
@@ -263,7 +273,8 @@ static void respond_error(struct request *rq, int status, const char *code, cons
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	if (status >= 500)
-		respond_unavailable(rq, status, code, retry_after, public_sentence(code), detail);
+		respond_unavailable_rule(rq, status, code, rule, retry_after, public_sentence(code),
+					 detail);
 	else
 		respond_error_text(rq, status, code, rule, retry_after, detail);
 }
@@ -769,8 +780,8 @@ static void h_cert(struct request *rq)
 		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
 		return;
 	}
-	/* a station sees only the certificates it asked for */
-	if (rc == 1 || (rq->who.role == ROLE_STATION && strcmp(r.station, rq->who.name) != 0)) {
+	/* a station sees only the certificates in its scope (the replay rule) */
+	if (rc == 1 || !ca_station_may_see(rq->srv->ca, &rq->who, &r)) {
 		cert_record_clear(&r);
 		respond_error(rq, 404, "not_found", NULL, 0, "no certificate with serial %s",
 			      rq->serial);
