@@ -52,7 +52,7 @@ leaf() {	# NAME CA SUBJECT EXT
 }
 tlsca "Runbook TLS CA" tls-ca && tlsca "Runbook stations CA" stations-ca &&
 leaf server tls-ca /CN=127.0.0.1 subjectAltName=IP:127.0.0.1 &&
-leaf line-2 stations-ca "/O=Acme/CN=line-2" extendedKeyUsage=clientAuth || { echo "FAIL: openssl"; exit 1; }
+leaf line-1 stations-ca "/O=Acme/CN=line-1" extendedKeyUsage=clientAuth || { echo "FAIL: openssl"; exit 1; }
 cp "$SRC/policies/default.json" "$etc/policy.json"
 printf 'unused: the test cluster trusts its socket\n' >"$etc/db.password"; chmod 600 "$etc/db.password"
 cat >"$etc/nrfca.json" <<CONF
@@ -78,7 +78,7 @@ rb_site() {
 	export NRFCA_CONFIG=$etc/nrfca.json
 	export NRFCA_TLS_CA=$etc/tls-ca.pem
 	export MODEM=$port
-	export STATION_CERT=$etc/line-2.pem STATION_KEY=$etc/line-2.key
+	export STATION_CERT=$etc/line-1.pem STATION_KEY=$etc/line-1.key
 }
 rb_start() {
 	rm -f $DIR/port
