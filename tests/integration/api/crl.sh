@@ -76,11 +76,19 @@ curl -s "$SERVER_URL/v1/crl" -o served2.der
 cmp -s admin.der served2.der && [ "$(grep -c '"event":"crl_signed"' server.log)" = "$n_signed" ] ||
 	fail "the server re-signed instead of serving the published CRL"
 
-# 5. a restart serves the published CRL rather than signing a new one
+# 5. a restart signs a fresh CRL (a restored ledger may hold an older
+#    published CRL): a higher number than the published one, the same
+#    revocations, and it is the one published for every process
+revoked() { openssl crl -inform DER -in "$1" -noout -text | sed -n 's/^ *Serial Number: *//p' | sort; }
 server_stop
 server_start "$DIR" || exit 1
 curl -s "$SERVER_URL/v1/crl" -o restarted.der
-cmp -s admin.der restarted.der || fail "after a restart the server does not serve the published CRL"
+[ $((16#$(crl_number restarted.der))) -gt $((16#$na)) ] ||
+	fail "after a restart the CRL number did not move past the published one ($na -> $(crl_number restarted.der))"
+[ "$(revoked restarted.der)" = "$(revoked admin.der)" ] && [ -n "$(revoked admin.der)" ] ||
+	fail "after a restart the CRL lists other revocations: $(revoked restarted.der | tr '\n' ' ') vs $(revoked admin.der | tr '\n' ' ')"
+curl -s "$SERVER_URL/v1/crl" -o restarted2.der
+cmp -s restarted.der restarted2.der || fail "the restarted server re-signs the CRL on every request"
 
 server_stop
 [ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC"
