@@ -255,6 +255,7 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 	json_object_set_new(o, "sec_tag", r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
 	json_object_set_new(o, "request_id", r->request_id[0] ? json_string(r->request_id) :
 								 json_null());
+	json_object_set_new(o, "slot", r->slot[0] ? json_string(r->slot) : json_null());
 	if (r->status == CERT_REVOKED) {
 		iso_time(r->revoked_at, ra);
 		json_object_set_new(o, "revoked_at", json_string(ra));
@@ -831,6 +832,8 @@ static void describe_record(struct enrollment *en, const char *serial)
 	if (en->rq->request_id)
 		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
 	audit_notes(en);
+	if (en->rq->slot)
+		snprintf(rec->slot, sizeof(rec->slot), "%s", en->rq->slot);
 }
 
 /* build: the certificate from the profile (subject, validity, extensions)

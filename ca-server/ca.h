@@ -50,6 +50,8 @@ struct enroll_req {
 	const char *profile;          /* NULL: the default */
 	const char *request_id;       /* NULL or 1..64 printable characters */
 	const char *imei;             /* NULL or 15 digits, as read by the station */
+	const char *slot;             /* NULL or the station's fixture slot (1..64 of
+					 A-Z a-z 0-9 . _ - : + @), recorded in the ledger */
 	int validity_days;            /* 0: the profile's default */
 	int dry_run;
 };

@@ -850,6 +850,51 @@ static void h_crl(struct request *rq)
 	free(der);
 }
 
+/* What a station checks before it asks: the CN rule, sec_tags, inputs
+ * (names as in the policy file; "sec_tags" absent = any sec_tag). */
+static void profile_rules(const struct nrfca_profile *pr, json_t *o)
+{
+	json_t *cn = json_pack("{s:s, s:i}", "source", nrfca_profile_cn_source(pr),
+			       "max_length", nrfca_profile_cn_max(pr));
+	json_t *in = json_array(), *tags, *forms;
+	uint64_t lo = 0, hi = 0;
+	size_t i, n;
+
+	if (strcmp(nrfca_profile_cn_source(pr), "imei") == 0) {
+		forms = json_array();
+		if (nrfca_profile_imei_form(pr, "nrf-imei"))
+			json_array_append_new(forms, json_string("nrf-imei"));
+		if (nrfca_profile_imei_form(pr, "imei"))
+			json_array_append_new(forms, json_string("imei"));
+		json_object_set_new(cn, "imei_forms", forms);
+	}
+	if (nrfca_profile_cn_pattern(pr) != NULL)
+		json_object_set_new(cn, "pattern", json_string(nrfca_profile_cn_pattern(pr)));
+	json_object_set_new(o, "cn", cn);
+	n = nrfca_profile_sec_tag_range(pr, 0, &lo, &hi);
+	if (n > 0) {
+		tags = json_array();
+		for (i = 0; i < n; i++) {
+			char r[48];
+
+			nrfca_profile_sec_tag_range(pr, i, &lo, &hi);
+			if (lo == hi) {
+				json_array_append_new(tags, json_integer((json_int_t)lo));
+			} else {
+				snprintf(r, sizeof(r), "%llu-%llu", (unsigned long long)lo,
+					 (unsigned long long)hi);
+				json_array_append_new(tags, json_string(r));
+			}
+		}
+		json_object_set_new(o, "sec_tags", tags);
+	}
+	if (nrfca_profile_accepts(pr, NRFCA_INPUT_KEYGEN))
+		json_array_append_new(in, json_string("keygen"));
+	if (nrfca_profile_accepts(pr, NRFCA_INPUT_CSR))
+		json_array_append_new(in, json_string("csr"));
+	json_object_set_new(o, "input", in);
+}
+
 static void h_profiles(struct request *rq)
 {
 	struct nrfca_policy *p = policy_acquire();
@@ -875,6 +920,7 @@ static void h_profiles(struct request *rq)
 			      nrfca_profile_description(pr) ? nrfca_profile_description(pr) : "",
 			      "enabled", nrfca_profile_enabled(pr), "default", pr == def);
 		json_object_set_new(o, "trust_bundle", tb ? json_stringn(tb, tl) : json_null());
+		profile_rules(pr, o);
 		json_array_append_new(arr, o);
 	}
 	policy_release(p);

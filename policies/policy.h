@@ -360,6 +360,22 @@ const struct nrfca_policy_ext *nrfca_profile_extensions(const struct nrfca_profi
 int nrfca_profile_subject(const struct nrfca_profile *pr, const char *cn, X509_NAME **out,
 			  struct nrfca_err *err);
 
+/* What a station needs to know before it asks (GET /v1/profiles): the CN
+ * rule, the allowed sec_tags and inputs (policy_describe.c). */
+/* "attested_uuid", "imei", "pattern" or "any". */
+const char *nrfca_profile_cn_source(const struct nrfca_profile *pr);
+/* For source "imei": 1 when the form is allowed; form "nrf-imei" or "imei". */
+int nrfca_profile_imei_form(const struct nrfca_profile *pr, const char *form);
+/* The anchored pattern the CN must match, or NULL. */
+const char *nrfca_profile_cn_pattern(const struct nrfca_profile *pr);
+int nrfca_profile_cn_max(const struct nrfca_profile *pr);
+/* Allowed sec_tag ranges: the number of ranges (0 = every sec_tag), range i
+ * in *lo..*hi when i is below it. */
+size_t nrfca_profile_sec_tag_range(const struct nrfca_profile *pr, size_t i, uint64_t *lo,
+				   uint64_t *hi);
+/* 1 when the profile accepts this input kind. */
+int nrfca_profile_accepts(const struct nrfca_profile *pr, enum nrfca_policy_input in);
+
 /* Helpers the engine uses, exported for the station client and tests. */
 int nrfca_luhn_ok(const char *digits15);
 int nrfca_is_uuid_lower(const char *s);

@@ -76,20 +76,18 @@ curl -s "$SERVER_URL/v1/crl" -o served2.der
 cmp -s admin.der served2.der && [ "$(grep -c '"event":"crl_signed"' server.log)" = "$n_signed" ] ||
 	fail "the server re-signed instead of serving the published CRL"
 
-# 5. a restart signs a fresh CRL (a restored ledger may hold an older
-#    published CRL): a higher number than the published one, the same
-#    revocations, and it is the one published for every process
-revoked() { openssl crl -inform DER -in "$1" -noout -text | sed -n 's/^ *Serial Number: *//p' | sort; }
+# 5. a restart signs a fresh CRL: a higher number than any served before (a
+#    ledger restored from a backup holds an older published CRL), the same
+#    revocations, and it is the CRL published for every process
 server_stop
 server_start "$DIR" || exit 1
 curl -s "$SERVER_URL/v1/crl" -o restarted.der
-[ $((16#$(crl_number restarted.der))) -gt $((16#$na)) ] ||
-	fail "after a restart the CRL number did not move past the published one ($na -> $(crl_number restarted.der))"
-[ "$(revoked restarted.der)" = "$(revoked admin.der)" ] && [ -n "$(revoked admin.der)" ] ||
-	fail "after a restart the CRL lists other revocations: $(revoked restarted.der | tr '\n' ' ') vs $(revoked admin.der | tr '\n' ' ')"
-curl -s "$SERVER_URL/v1/crl" -o restarted2.der
-cmp -s restarted.der restarted2.der || fail "the restarted server re-signs the CRL on every request"
-
+nr=$(crl_number restarted.der)
+[ -n "$nr" ] && [ $((16#$nr)) -gt $((16#$na)) ] || fail "after a restart the CRL number did not grow: $na -> $nr"
+revoked() { openssl crl -inform DER -in "$1" -noout -text | grep 'Serial Number:' | sort; }
+[ "$(revoked restarted.der)" = "$(revoked admin.der)" ] || fail "after a restart the CRL lists other certificates"
+"$BUILD/bin/nrfca-admin" crl --der --out again.der 2>/dev/null
+[ $((16#$(crl_number again.der))) -gt $((16#$nr)) ] || fail "nrfca-admin crl after the restart did not go past the server's CRL"
 server_stop
 [ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC"
 finish

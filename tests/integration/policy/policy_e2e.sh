@@ -445,7 +445,7 @@ out=$("$NRFCA_ADMIN" policy check bad4.json 2>&1); rc=$?
 	ok || fail "policy check of an unknown key: rc=$rc $out"
 out=$("$NRFCA_ADMIN" policy check test.json 2>&1) && ok || fail "policy check of the test policy: $out"
 
-rej_final=$(metric 'nrfca_enroll_rejections_total{reason="cn_uuid"}')
+rej_final=$(metric_sum nrfca_enroll_rejections_total 'reason="cn_uuid"')
 server_stop
 [ "${SERVER_RC:-1}" = 0 ] || fail "server exit status ${SERVER_RC:-?} after SIGTERM"
 # every cn_uuid refusal is in the audit log: first entries, then the summaries' counts
