@@ -128,4 +128,10 @@ if [ $rc -ne 0 ]; then
 	exit 1
 fi
 grep -q '"event":"startup_failed"' "$DIR/server.log" && { echo "FAIL: a server start failed"; exit 1; }
+# every line the server wrote through the whole day is typed JSON: no number
+# logged as a string (ports, counts, ...; serials are hex strings)
+bad=$(grep '^{' "$DIR/server.log" | jq -c 'to_entries | map(select(.key != "serial" and
+	(.value | type) == "string" and (.value | test("^-?[0-9]+(\\.[0-9]+)?$")))) |
+	select(length > 0) | from_entries' | sort -u)
+[ -z "$bad" ] || { echo "FAIL: log values that are numbers written as strings: $bad"; exit 1; }
 echo "runbook: all $blocks blocks of docs/RUNBOOK.md ran as written"
