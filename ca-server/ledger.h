@@ -195,6 +195,12 @@ struct cert_record {
 	                                    kind per device (the database enforces
 	                                    it); 0: no such limit */
 	char slot[LEDGER_SLOT_MAX + 1];  /* the station's fixture slot, "" if none */
+	/* for the "issue" audit entry only, not stored with the record ("" = none):
+	 * how the attestation was judged ("binding", "identity_keys",
+	 * "nrf-cloud-identity:genuine" ...) and the station the superseded
+	 * certificate had been issued through */
+	char attestation[48];
+	char supersedes_station[65];
 	unsigned char *der;              /* owned: free with cert_record_clear */
 	size_t der_len;
 };

@@ -173,12 +173,16 @@ int ledger_record_issuance(struct ledger *l, const struct cert_record *rec, cons
 	if (expected_active != NULL &&
 	    (!ledger_is_hex_serial(expected_active) || strcmp(expected_active, rec->serial) == 0))
 		return nrfca_err_set(err, NRFCA_E_INPUT, "the serial to supersede is malformed");
-	r.detail = ledger_dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s?, s:s?}", "serial",
-	                                 rec->serial, "device_id", rec->device_id, "profile", rec->profile,
-	                                 "station", rec->station, "sec_tag", (json_int_t)rec->sec_tag, "subject",
-	                                 rec->subject, "kind", cert_kind_name(rec->kind), "one_active",
-	                                 rec->one_active, "slot", rec->slot[0] ? rec->slot : NULL, "supersedes",
-	                                 expected_active),
+	r.detail = ledger_dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s?, s:s?, s:s?, s:s?}",
+	                                 "serial", rec->serial, "device_id", rec->device_id, "profile",
+	                                 rec->profile, "station", rec->station, "sec_tag",
+	                                 (json_int_t)rec->sec_tag, "subject", rec->subject, "kind",
+	                                 cert_kind_name(rec->kind), "one_active", rec->one_active, "slot",
+	                                 rec->slot[0] ? rec->slot : NULL, "supersedes", expected_active,
+	                                 "supersedes_station",
+	                                 expected_active != NULL && rec->supersedes_station[0] ?
+	                                 rec->supersedes_station : NULL,
+	                                 "attestation", rec->attestation[0] ? rec->attestation : NULL),
 	                       err);
 	if (r.detail == NULL)
 		goto out;
