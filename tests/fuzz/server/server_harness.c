@@ -293,7 +293,7 @@ static int converse(int fd, const unsigned char *data, size_t size, struct harne
 int harness_run(const unsigned char *data, size_t size, struct harness_answer *out)
 {
 	struct nrfca_err e = { 0 };
-	struct ca_options co = { g.cfg->ca_chain, 24 };
+	struct ca_options co = { .chain_path = g.cfg->ca_chain, .crl_next_update_hours = 24 };
 	struct sockaddr_in peer;
 	struct http_server *h = NULL;
 	struct ledger *l;

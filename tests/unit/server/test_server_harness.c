@@ -104,11 +104,14 @@ static void every_seed_answers(void **state)
 
 /* The fuzz target reaches the issuance path through its seeds: %KEYGEN and
  * PEM CSR enrollments are signed and recorded (201), replays answered (200),
- * the ledger's one-active rules decide (409), limits hold (413). */
+ * a second key for a device supersedes (201), another station may neither
+ * replay nor supersede (409), reject mode refuses (409), limits hold (413). */
 static void seeds_reach_issuance(void **state)
 {
 	static const int one201[] = { 201 };
-	static const int replay[] = { 201, 200, 200 };
+	static const int replay[] = { 201, 200, 409 };   /* another station: scope */
+	static const int supersede[] = { 201, 201, 409 }; /* then station-b replays the revoked */
+	static const int other[] = { 201, 409 };          /* supersede_scope */
 	static const int reject[] = { 201, 409 };
 	static const int early413[] = { 413 };
 	static const int cont[] = { 100, 201 };
@@ -122,6 +125,8 @@ static void seeds_reach_issuance(void **state)
 	expect_statuses("enroll-expect-100", cont, 2);
 	expect_statuses("enroll-replay-then-other-station", replay, 3);
 	expect_statuses("enroll-csr-reject-existing", reject, 2);
+	expect_statuses("enroll-supersede", supersede, 3);
+	expect_statuses("enroll-supersede-other-station", other, 2);
 	expect_statuses("enroll-too-large", early413, 1);
 }
 
