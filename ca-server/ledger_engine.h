@@ -44,6 +44,8 @@ enum ldialect {
 	LD_BLOB,        /* {BLOB}: a byte string column type */
 	LD_INT,         /* {INT}: a 64-bit integer column type */
 	LD_FOR_UPDATE,  /* {FOR_UPDATE}: lock the selected rows until COMMIT */
+	LD_IDX_LIST,    /* {IDX_LIST}: after "FROM certificates", walk certificates_list */
+	LD_IDX_REVOKED, /* {IDX_REVOKED}: the same for certificates_revoked */
 	LD_MAX
 };
 
