@@ -44,6 +44,8 @@ enum ldialect {
 	LD_BLOB,        /* {BLOB}: a byte string column type */
 	LD_INT,         /* {INT}: a 64-bit integer column type */
 	LD_FOR_UPDATE,  /* {FOR_UPDATE}: lock the selected rows until COMMIT */
+	LD_IDX_LIST,    /* {IDX_LIST}: after "FROM certificates", walk certificates_list */
+	LD_IDX_REVOKED, /* {IDX_REVOKED}: the same for certificates_revoked */
 	LD_MAX
 };
 
@@ -84,6 +86,12 @@ struct ledger_engine {
 	/* 0 once the connection is known to be unusable (lost, broken): the
 	 * core discards it and connects again, with backoff. */
 	int (*usable)(const struct lconn *c);
+
+	/* Optional: the schema on the writer's connection is current.  The
+	 * SQLite engine keeps an image of an in-memory ledger then
+	 * (ledger_config.memory), and later in-memory ledgers start from it
+	 * instead of running every migration again. */
+	void (*migrated)(struct lconn *c);
 
 	/* Run a script of statements without parameters or rows (DDL). */
 	int (*exec)(struct lconn *c, const char *sql, const char *what, struct nrfca_err *err);
