@@ -535,38 +535,61 @@ int ledger_revoked_each(struct ledger *l, int (*cb)(const char *serial, long lon
 /* ---- rate windows ---- */
 
 struct rate_req {
-	const char *bucket;
-	long long window, prune_before, hits;
+	const char *const *buckets;
+	const int *per_minute;
+	size_t n;
+	long long window, prune_before;
+	int refused; /* a bucket is over its limit: the whole take was undone */
 };
 
+/* Count one hit in every bucket; if any goes over its limit, fail so that the
+ * transaction (or the writer's SAVEPOINT) undoes all of them: both or none. */
 static int apply_rate(struct wctx *w, void *arg, struct nrfca_err *err)
 {
 	struct rate_req *r = arg;
 	struct lq q;
-	int rc = lq_one(&q, w->l, w->c, Q_RATE_TAKE, err, "ti", r->bucket, r->window);
+	size_t i;
+	int rc;
 
-	if (rc < 0)
+	if (ledger_async_commit(w, err) != 0)
 		return -1;
-	if (rc == 0)
-		return lq_malformed(&q, "rate window (no count returned)", err);
-	r->hits = lq_int(&q, 0);
-	lq_end(&q);
+	for (i = 0; i < r->n; i++) {
+		rc = lq_one(&q, w->l, w->c, Q_RATE_TAKE, err, "ti", r->buckets[i], r->window);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return lq_malformed(&q, "rate window (no count returned)", err);
+		if (lq_int(&q, 0) > r->per_minute[i])
+			r->refused = 1;
+		lq_end(&q);
+	}
+	if (r->refused)
+		return nrfca_err_set(err, NRFCA_E_POLICY, "rate limit reached");
 	if (r->prune_before > 0 && lq_exec(&q, w->l, w->c, Q_RATE_PRUNE, err, "i", r->prune_before) < 0)
 		return -1;
 	return 0;
 }
 
-int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute, int *retry_after_s,
-                     struct nrfca_err *err)
+int ledger_rate_take_n(struct ledger *l, const char *const *buckets, const int *per_minute, size_t n,
+                       int *retry_after_s, struct nrfca_err *err)
 {
 	struct rate_req r = { 0 };
 	long long now = ledger_now();
+	struct nrfca_err e = { 0 };
+	size_t i;
 
-	if (ledger_check_printable("rate bucket", bucket, LEDGER_BUCKET_MAX, err) != 0)
-		return -1;
-	if (per_minute <= 0)
-		return nrfca_err_set(err, NRFCA_E_INPUT, "a rate limit must allow at least 1 per minute");
-	r.bucket = bucket;
+	if (n == 0 || n > LEDGER_RATE_BUCKETS_MAX)
+		return nrfca_err_set(err, NRFCA_E_INPUT, "a rate take names 1 to %d buckets",
+		                     LEDGER_RATE_BUCKETS_MAX);
+	for (i = 0; i < n; i++) {
+		if (ledger_check_printable("rate bucket", buckets[i], LEDGER_BUCKET_MAX, err) != 0)
+			return -1;
+		if (per_minute[i] <= 0)
+			return nrfca_err_set(err, NRFCA_E_INPUT, "a rate limit must allow at least 1 per minute");
+	}
+	r.buckets = buckets;
+	r.per_minute = per_minute;
+	r.n = n;
 	r.window = now - now % 60;
 	/* the first take of a new minute (per process) removes finished windows */
 	pthread_mutex_lock(&l->cache_mu);
@@ -575,13 +598,23 @@ int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute, int *
 		r.prune_before = r.window - 60;
 	}
 	pthread_mutex_unlock(&l->cache_mu);
-	if (ledger_write_small(l, apply_rate, &r, err) != 0)
-		return -1;
-	if (r.hits <= per_minute)
-		return 0;
-	if (retry_after_s != NULL)
-		*retry_after_s = (int)(r.window + 60 - now) > 0 ? (int)(r.window + 60 - now) : 1;
-	return 1;
+	if (ledger_write_small(l, apply_rate, &r, &e) != 0) {
+		if (!r.refused) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+		if (retry_after_s != NULL)
+			*retry_after_s = (int)(r.window + 60 - now) > 0 ? (int)(r.window + 60 - now) : 1;
+		return 1;
+	}
+	return 0;
+}
+
+int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute, int *retry_after_s,
+                     struct nrfca_err *err)
+{
+	return ledger_rate_take_n(l, &bucket, &per_minute, 1, retry_after_s, err);
 }
 
 /* ---- migration 2: at most one active record per device ---- */

@@ -489,6 +489,7 @@ static const char *const pg_dialect[LD_MAX] = {
 	[LD_BLOB] = "BYTEA",
 	[LD_INT] = "BIGINT",
 	[LD_FOR_UPDATE] = "FOR UPDATE",
+	[LD_ASYNC_COMMIT] = "SET LOCAL synchronous_commit TO OFF",
 };
 
 const struct ledger_engine ledger_engine_pg = {

@@ -293,6 +293,7 @@ static size_t expand(const char *sql, const char *const *dialect, char *out)
 		[LD_BLOB] = "{BLOB}",
 		[LD_INT] = "{INT}",
 		[LD_FOR_UPDATE] = "{FOR_UPDATE}",
+		[LD_ASYNC_COMMIT] = "{ASYNC_COMMIT}",
 	};
 	size_t n = 0, wl;
 	const char *p = sql;

@@ -521,6 +521,7 @@ static const char *const s_dialect[LD_MAX] = {
 	[LD_BLOB] = "BLOB",
 	[LD_INT] = "INTEGER",
 	[LD_FOR_UPDATE] = "",
+	[LD_ASYNC_COMMIT] = "", /* the writer's batch commits with the others */
 };
 
 const struct ledger_engine ledger_engine_sqlite = {

@@ -533,6 +533,27 @@ static void test_rate(void **state)
 	assert_true(retry >= 1 && retry <= 60);
 	/* another bucket is counted apart */
 	assert_int_equal(ledger_rate_take(l, "profile:p1/station:s2", 3, &retry, &err), 0);
+	/* several buckets: counted in all or, when one is full, in none */
+	{
+		const char *b[2] = { "profile:p2/station:s1", "profile:p2" };
+		const char *b2[2] = { "profile:p2/station:s2", "profile:p2" };
+		const int lim[2] = { 2, 3 };
+
+		assert_int_equal(ledger_rate_take_n(l, b, lim, 2, &retry, &err), 0);
+		assert_int_equal(ledger_rate_take_n(l2, b, lim, 2, &retry, &err), 0);
+		rc = ledger_rate_take_n(l, b, lim, 2, &retry, &err); /* the station's is full */
+		if (time(NULL) / 60 != t0 / 60)
+			skip();
+		assert_int_equal(rc, 1);
+		/* the refused take did not count in the profile's bucket: one left */
+		assert_int_equal(ledger_rate_take_n(l2, b2, lim, 2, &retry, &err), 0);
+		rc = ledger_rate_take_n(l, b2, lim, 2, &retry, &err); /* now the profile's is full */
+		if (time(NULL) / 60 != t0 / 60)
+			skip();
+		assert_int_equal(rc, 1);
+		assert_int_equal(ledger_rate_take_n(l, b, lim, 0, &retry, &err), -1);
+		assert_int_equal(err.code, NRFCA_E_INPUT);
+	}
 	assert_int_equal(ledger_rate_take(l, "", 3, &retry, &err), -1);
 	assert_int_equal(err.code, NRFCA_E_INPUT);
 	assert_int_equal(ledger_rate_take(l, "x", 0, &retry, &err), -1);
