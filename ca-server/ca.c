@@ -4,6 +4,7 @@
  */
 #include "ca.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct ca {
 	long long crl_revoked;        /* revoked certificates the current CRL lists */
 	unsigned long long crl_number;
 	long long crl_mark;           /* the ledger's revocation mark it was built at */
+	int shared_rate;              /* rate limits counted in the ledger (shared) */
 };
 
 static double mono_now(void)
@@ -107,6 +109,37 @@ static char *x509_to_pem(X509 *x)
 	return out;
 }
 
+/* The policy's rate limits counted in the ledger, for every instance on it:
+ * one bucket per (profile, station) and one per profile, fixed one-minute
+ * windows (ledger_rate_take_n), both counted or neither. */
+static int shared_rate_take(void *ctx, const char *profile, const char *station,
+			    unsigned per_station, unsigned per_profile, unsigned *retry_after,
+			    struct nrfca_err *err)
+{
+	char bs[LEDGER_BUCKET_MAX + 1], bp[LEDGER_BUCKET_MAX + 1];
+	const char *b[2];
+	int lim[2], ra = 0, rc;
+	size_t n = 0;
+
+	if (per_station != 0) {
+		snprintf(bs, sizeof(bs), "s/%s/%s", profile, station);
+		b[n] = bs;
+		lim[n++] = per_station > INT_MAX ? INT_MAX : (int)per_station;
+	}
+	if (per_profile != 0) {
+		snprintf(bp, sizeof(bp), "p/%s", profile);
+		b[n] = bp;
+		lim[n++] = per_profile > INT_MAX ? INT_MAX : (int)per_profile;
+	}
+	if (n == 0)
+		return 1;
+	rc = ledger_rate_take_n(ctx, b, lim, n, &ra, err);
+	if (rc < 0)
+		return -1;
+	*retry_after = ra > 0 ? (unsigned)ra : 1;
+	return rc == 0;
+}
+
 int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, struct ca **out,
 	    struct nrfca_err *err)
 {
@@ -138,6 +171,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 	}
 	ca->md = EVP_PKEY_get_bits(signer_pkey(s)) >= 384 && EVP_PKEY_get_base_id(signer_pkey(s)) ==
 		 EVP_PKEY_EC ? nrfca_md_sha384() : nrfca_md_sha256();
+	/* several instances on one ledger: a rate limit is the cluster's */
+	if (ledger_shared(l)) {
+		if (policy_store_share_rate_limits(shared_rate_take, l, err) != 0)
+			goto fail;
+		ca->shared_rate = 1;
+	}
 	*out = ca;
 	return 0;
 fail:
@@ -149,6 +188,8 @@ void ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	if (ca->shared_rate)
+		policy_store_share_rate_limits(NULL, NULL, NULL);
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
 	OPENSSL_free(ca->cert_der);
@@ -632,6 +673,12 @@ static enum enroll_step step_decide(struct enrollment *en)
 
 	en->f.no_charge = en->csr_seen || rq->dry_run || en->stale_tries > 0;
 	if (nrfca_policy_decide(en->pol, &en->f, d, &en->e) != 0) {
+		if (d->rule == NRFCA_RULE_NONE) { /* no verdict: the shared counters failed */
+			if (en->e.code == NRFCA_E_DB)
+				return db_unavailable(en);
+			fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);
+			return E_END;
+		}
 		st = status_for_rule(d->rule, &code);
 		fail_res(en->res, st, code, d->rule_name, "%s", d->detail);
 		en->res->retry_after = d->retry_after;

@@ -475,8 +475,9 @@ int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_
 	const struct nrfca_profile *pr;
 	const char *want;
 	char imei[16], a[72];
+	struct nrfca_err e = { 0 };
 	unsigned retry;
-	int days;
+	int days, rc;
 
 	memset(d, 0, sizeof(*d));
 	d->rule_name = rule_names[NRFCA_RULE_NONE];
@@ -510,8 +511,16 @@ int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_
 	if (check_existing(pr, f, d, err) != 0)
 		return -1;
 	if (!f->no_charge &&
-	    !nrfca_ratelimit_take(p->rl, pr->name, f->station, pr->rl_station, pr->rl_profile,
-				  nrfca_ratelimit_now_ms(), &retry)) {
+	    (rc = nrfca_ratelimit_charge(p->rl, pr->name, f->station, pr->rl_station, pr->rl_profile,
+					 nrfca_ratelimit_now_ms(), &retry, &e)) != 1) {
+		if (rc < 0) { /* the shared counters did not answer: no verdict */
+			d->rule = NRFCA_RULE_NONE;
+			d->rule_name = rule_names[NRFCA_RULE_NONE];
+			snprintf(d->detail, sizeof(d->detail), "%s", e.msg);
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
 		deny(d, err, NRFCA_RULE_RATE_LIMIT,
 		     "profile '%s' is at its rate limit (%u per station, %u in all per minute); "
 		     "retry in %u s", pr->name, pr->rl_station, pr->rl_profile, retry);

@@ -22,6 +22,8 @@ struct nrfca_ratelimit {
 	struct bucket *tab;  /* open addressing, linear probing */
 	size_t cap;          /* power of two */
 	size_t n;
+	nrfca_ratelimit_shared_fn shared; /* under lock */
+	void *shared_ctx;
 };
 
 static uint64_t hash_str(const char *s)
@@ -246,4 +248,37 @@ full:
 	pthread_mutex_unlock(&rl->lock);
 	*retry_after = 60;
 	return 0;
+}
+
+void nrfca_ratelimit_share(struct nrfca_ratelimit *rl, nrfca_ratelimit_shared_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->shared = fn;
+	rl->shared_ctx = ctx;
+	pthread_mutex_unlock(&rl->lock);
+}
+
+int nrfca_ratelimit_charge(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			   unsigned per_station_per_minute, unsigned per_profile_per_minute,
+			   uint64_t now_ms, unsigned *retry_after, struct nrfca_err *err)
+{
+	nrfca_ratelimit_shared_fn fn;
+	void *ctx;
+	int rc;
+
+	pthread_mutex_lock(&rl->lock);
+	fn = rl->shared;
+	ctx = rl->shared_ctx;
+	pthread_mutex_unlock(&rl->lock);
+	if (fn == NULL)
+		return nrfca_ratelimit_take(rl, profile, station, per_station_per_minute,
+					    per_profile_per_minute, now_ms, retry_after);
+	*retry_after = 0;
+	if (per_station_per_minute == 0 && per_profile_per_minute == 0)
+		return 1;
+	rc = fn(ctx, profile, station != NULL ? station : "", per_station_per_minute,
+		per_profile_per_minute, retry_after, err);
+	if (rc == 0 && *retry_after == 0)
+		*retry_after = 1;
+	return rc;
 }

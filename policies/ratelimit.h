@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include "error.h"
+
 #define NRFCA_RATELIMIT_MAX_BUCKETS 65536
 
 struct nrfca_ratelimit;
@@ -38,5 +40,29 @@ uint64_t nrfca_ratelimit_now_ms(void);
 int nrfca_ratelimit_take(struct nrfca_ratelimit *rl, const char *profile, const char *station,
 			 unsigned per_station_per_minute, unsigned per_profile_per_minute,
 			 uint64_t now_ms, unsigned *retry_after);
+
+/*
+ * Counters shared by several processes (several nrfca-server instances on
+ * one database): once set, nrfca_ratelimit_charge() asks fn instead of the
+ * in-memory buckets, so a limit holds for the whole cluster.  fn returns 1
+ * taken (from both buckets), 0 refused with *retry_after >= 1 (from neither),
+ * -1 when it cannot tell (err set; the caller answers "retry later").  ctx
+ * must stay valid until the limiter is set back to NULL.  A shared store may
+ * count differently from the token buckets (e.g. fixed one-minute windows):
+ * it says how in its own documentation.
+ */
+typedef int (*nrfca_ratelimit_shared_fn)(void *ctx, const char *profile, const char *station,
+					 unsigned per_station_per_minute,
+					 unsigned per_profile_per_minute, unsigned *retry_after,
+					 struct nrfca_err *err);
+void nrfca_ratelimit_share(struct nrfca_ratelimit *rl, nrfca_ratelimit_shared_fn fn, void *ctx);
+
+/*
+ * nrfca_ratelimit_take() through the shared store when one is set: 1 taken,
+ * 0 refused (*retry_after set), -1 the shared store failed (err set).
+ */
+int nrfca_ratelimit_charge(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			   unsigned per_station_per_minute, unsigned per_profile_per_minute,
+			   uint64_t now_ms, unsigned *retry_after, struct nrfca_err *err);
 
 #endif
