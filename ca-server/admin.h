@@ -93,5 +93,8 @@ ADMIN_CMD(admin_policy_check);
 ADMIN_CMD(admin_migrate);
 ADMIN_CMD(admin_backup);
 ADMIN_CMD(admin_openssl_env);
+ADMIN_CMD(admin_devices_import);   /* admin_authority.c */
+ADMIN_CMD(admin_devices_check);
+ADMIN_CMD(admin_token_groups);
 
 #endif

@@ -17,6 +17,7 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "ledger.h"
+#include "identity.h"
 #include "policy.h"
 #include "signer.h"
 #include "timefmt.h"
@@ -429,6 +430,31 @@ const char admin_check_help[] =
 	"valid now; then the database and its audit chain, and the policy.\n"
 	"Exit 0 when all hold, 1 with the reason otherwise.\n";
 
+/* The settings the server would open the Identity Service client with
+ * (nothing is sent to the service). */
+static int identity_settings_ok(const struct nrfca_config *c, struct nrfca_err *e)
+{
+	struct identity_config ic = {
+		.url = c->identity_url,
+		.api_key_file = c->identity_api_key_file,
+		.allow_insecure_key_file = c->identity_allow_insecure_key_file,
+		.ca_file = c->identity_ca_file,
+		.timeout_ms = (unsigned)c->identity_timeout_ms,
+		.cache_entries = (unsigned)c->identity_cache_entries,
+		.cache_seconds = (unsigned)c->identity_cache_seconds,
+		.backoff_seconds = (unsigned)c->identity_backoff_seconds,
+	};
+	struct identity *id = NULL;
+
+	if (c->identity_url == NULL)
+		return nrfca_err_set(e, NRFCA_E_CONFIG, "the policy asks nRF Cloud's Identity Service "
+				     "(attestation.verify_with) but %s has no identity_service", c->path);
+	if (identity_open(&ic, &id, e) != 0)
+		return -1;
+	identity_free(id);
+	return 0;
+}
+
 int admin_check(struct admin *a, int argc, char **argv)
 {
 	struct nrfca_err e = { 0 };
@@ -523,9 +549,20 @@ int admin_check(struct admin *a, int argc, char **argv)
 		CHECK_OK("the ledger answers; its audit chain of %lld entries is intact", n);
 	}
 	if (c->policy != NULL) {
-		if (policy_check_file(c->policy, NULL, &e) != 0)
+		struct nrfca_policy *pol = NULL;
+		int uses;
+
+		if (policy_check_file(c->policy, NULL, &e) != 0 ||
+		    nrfca_policy_load_file(c->policy, &pol, &e) != 0)
 			goto fail;
+		uses = nrfca_policy_uses_identity_service(pol);
+		nrfca_policy_unref(pol);
 		CHECK_OK("the policy %s loads", c->policy);
+		if (uses && identity_settings_ok(c, &e) != 0)
+			goto fail;
+		if (uses)
+			CHECK_OK("nRF Cloud's Identity Service is configured (%s, API key file %s)",
+				 c->identity_url, c->identity_api_key_file);
 	}
 	rc = 0;
 	goto out;

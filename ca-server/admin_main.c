@@ -61,6 +61,8 @@ static const struct admin_cmd cmds[] = {
 	  "accept a disabled API credential again" },
 	{ "token rotate", admin_token_rotate, admin_token_rotate_help,
 	  "give a credential a new secret (shown once), same name and role" },
+	{ "token groups", admin_token_groups, admin_token_groups_help,
+	  "station groups of the credentials: list, set, clear" },
 	{ "revoke", admin_revoke, admin_revoke_help,
 	  "revoke a certificate by serial with an RFC 5280 reason" },
 	{ "crl", admin_crl, admin_crl_help, "sign and write a fresh CRL" },
@@ -77,6 +79,10 @@ static const struct admin_cmd cmds[] = {
 	{ "migrate", admin_migrate, admin_migrate_help, "copy a ledger into an empty one (SQLite to PostgreSQL)" },
 	{ "openssl-env", admin_openssl_env, admin_openssl_env_help,
 	  "shell lines for openssl's pkcs11 engine to use the CA key (offline signing)" },
+	{ "devices import", admin_devices_import, admin_devices_import_help,
+	  "import the expected devices of a manufacturing order" },
+	{ "devices check", admin_devices_check, admin_devices_check_help,
+	  "is a device expected at a station or its groups?" },
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -104,7 +110,7 @@ static void usage(FILE *f)
 		   "The operator's tool: key ceremony, credentials, revocation, CRL, audit.\n\n"
 		   "commands:\n");
 	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n%s\n`" PROG " <command> --help` describes one command; none of them needs\n"
 		   "a configuration for that.\n"
 		   "Exit status: 0 done, 1 failed (the reason is printed), 2 usage.\n", global_help);
@@ -138,7 +144,7 @@ static int group_usage(const char *word, int help)
 	fprintf(f, "usage: " PROG " [--config FILE] %s <subcommand> [options]\n\n", word);
 	for (i = 0; i < NCMDS; i++)
 		if (strncmp(cmds[i].name, word, wl) == 0 && cmds[i].name[wl] == ' ')
-			fprintf(f, "  %-14s %s\n", cmds[i].name, cmds[i].summary);
+			fprintf(f, "  %-15s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n`" PROG " %s <subcommand> --help` describes one.\n", word);
 	return help ? 0 : 2;
 }

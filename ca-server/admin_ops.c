@@ -59,6 +59,7 @@ static int open_ca(struct admin *a, struct admin_ca *ac)
 	struct nrfca_err e = { 0 };
 	struct ca_options co;
 
+	memset(&co, 0, sizeof(co));
 	memset(ac, 0, sizeof(*ac));
 	if (c == NULL || (ac->l = admin_open_ledger(a)) == NULL)
 		return -1;

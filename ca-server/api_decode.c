@@ -2,6 +2,7 @@
 #include "api_decode.h"
 
 #include <stdio.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,6 +122,22 @@ enum api_status api_decode_enroll(json_t *j, struct enroll_req *er, char *why, s
 				}
 				er->imei = s;
 			}
+		} else if (strcmp(k, "slot") == 0) {
+			const char *s = json_string_value(v);
+			size_t i;
+
+			if (!json_is_string(v) || json_string_length(v) == 0 ||
+			    json_string_length(v) > 64 || strlen(s) != json_string_length(v)) {
+				snprintf(why, whylen, "\"slot\" must be a string of 1 to 64 characters");
+				return API_INVALID_REQUEST;
+			}
+			for (i = 0; s[i]; i++)
+				if (!isalnum((unsigned char)s[i]) && strchr("._-:+@", s[i]) == NULL) {
+					snprintf(why, whylen, "\"slot\" may hold only letters, digits and "
+						 ". _ - : + @ (a fixture slot or port name)");
+					return API_INVALID_REQUEST;
+				}
+			er->slot = s;
 		} else if (strcmp(k, "validity_days") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
 			    json_integer_value(v) > 36500) {
@@ -131,7 +148,7 @@ enum api_status api_decode_enroll(json_t *j, struct enroll_req *er, char *why, s
 		} else {
 			snprintf(why, whylen,
 				 "unknown field \"%.40s\" (expected keygen or csr, profile, request_id, "
-				 "imei, validity_days)", k);
+				 "imei, slot, validity_days)", k);
 			return API_INVALID_REQUEST;
 		}
 	}

@@ -23,12 +23,15 @@
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
+#include "devlist.h"
 #include "digest.h"
+#include "identity.h"
 #include "log.h"
 #include "metrics.h"
 #include "modem_out.h"
 #include "policy.h"
 #include "policy_store.h"
+#include "reject_audit.h"
 #include "x509util.h"
 
 #define SERIAL_TRIES 4
@@ -38,6 +41,8 @@
 struct ca {
 	struct signer *signer;
 	struct ledger *ledger;
+	struct identity *identity;    /* borrowed; NULL when not configured */
+	struct reject_audit *rejects;
 	STACK_OF(X509) *chain;
 	X509 *cert;                   /* chain[0], borrowed from chain */
 	char *chain_pem;
@@ -110,34 +115,47 @@ static char *x509_to_pem(X509 *x)
 }
 
 /* The policy's rate limits counted in the ledger, for every instance on it:
- * one bucket per (profile, station) and one per profile, fixed one-minute
- * windows (ledger_rate_take_n), both counted or neither. */
+ * one bucket per (profile, station), one per profile, one per (profile,
+ * station) for supersedes, each in fixed windows of its period
+ * (ledger_rate_take_n), all counted or none. */
 static int shared_rate_take(void *ctx, const char *profile, const char *station,
-			    unsigned per_station, unsigned per_profile, unsigned *retry_after,
-			    struct nrfca_err *err)
+			    const struct nrfca_rate_req *req, size_t n, unsigned *retry_after,
+			    size_t *refused_by, struct nrfca_err *err)
 {
-	char bs[LEDGER_BUCKET_MAX + 1], bp[LEDGER_BUCKET_MAX + 1];
-	const char *b[2];
-	int lim[2], ra = 0, rc;
-	size_t n = 0;
+	static const char *const prefix[NRFCA_RATE_SCOPE_MAX] = {
+		[NRFCA_RATE_PER_STATION] = "s", [NRFCA_RATE_PER_PROFILE] = "p",
+		[NRFCA_RATE_SUPERSEDE_PER_STATION] = "x",
+	};
+	char name[NRFCA_RATE_REQ_MAX][LEDGER_BUCKET_MAX + 1];
+	struct ledger_rate r[NRFCA_RATE_REQ_MAX];
+	size_t i, k = 0, map[NRFCA_RATE_REQ_MAX], by = 0;
+	int ra = 0, rc;
 
-	if (per_station != 0) {
-		snprintf(bs, sizeof(bs), "s/%s/%s", profile, station);
-		b[n] = bs;
-		lim[n++] = per_station > INT_MAX ? INT_MAX : (int)per_station;
+	for (i = 0; i < n && i < NRFCA_RATE_REQ_MAX; i++) {
+		if (req[i].limit == 0)
+			continue;
+		if ((unsigned)req[i].scope >= NRFCA_RATE_SCOPE_MAX)
+			return nrfca_err_set(err, NRFCA_E_INTERNAL, "unknown rate-limit scope %d", req[i].scope);
+		if (req[i].scope == NRFCA_RATE_PER_PROFILE)
+			snprintf(name[k], sizeof(name[k]), "p/%s", profile);
+		else
+			snprintf(name[k], sizeof(name[k]), "%s/%s/%s", prefix[req[i].scope], profile, station);
+		r[k].bucket = name[k];
+		r[k].limit = req[i].limit > INT_MAX ? INT_MAX : (int)req[i].limit;
+		r[k].period_s = req[i].period_s < 60 ? 60 : (int)req[i].period_s;
+		map[k++] = i;
 	}
-	if (per_profile != 0) {
-		snprintf(bp, sizeof(bp), "p/%s", profile);
-		b[n] = bp;
-		lim[n++] = per_profile > INT_MAX ? INT_MAX : (int)per_profile;
-	}
-	if (n == 0)
+	if (k == 0)
 		return 1;
-	rc = ledger_rate_take_n(ctx, b, lim, n, &ra, err);
+	rc = ledger_rate_take_n(ctx, r, k, &ra, &by, err);
 	if (rc < 0)
 		return -1;
+	if (rc == 0)
+		return 1;
 	*retry_after = ra > 0 ? (unsigned)ra : 1;
-	return rc == 0;
+	if (refused_by != NULL)
+		*refused_by = map[by];
+	return 0;
 }
 
 int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, struct ca **out,
@@ -149,6 +167,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
 	ca->signer = s;
 	ca->ledger = l;
+	ca->identity = o->identity;
+	ca->rejects = reject_audit_new(l, 0);
+	if (ca->rejects == NULL) {
+		free(ca);
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	}
 	ca->crl_hours = o->crl_next_update_hours > 0 ? o->crl_next_update_hours : 24;
 	pthread_mutex_init(&ca->crl_mu, NULL);
 	ca->chain = ceremony_read_chain(o->chain_path, err);
@@ -190,6 +214,7 @@ void ca_free(struct ca *ca)
 		return;
 	if (ca->shared_rate)
 		policy_store_share_rate_limits(NULL, NULL, NULL);
+	reject_audit_free(ca->rejects);   /* writes the pending summaries */
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
 	OPENSSL_free(ca->cert_der);
@@ -284,6 +309,7 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 	json_object_set_new(o, "sec_tag", r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
 	json_object_set_new(o, "request_id", r->request_id[0] ? json_string(r->request_id) :
 								 json_null());
+	json_object_set_new(o, "slot", r->slot[0] ? json_string(r->slot) : json_null());
 	if (r->status == CERT_REVOKED) {
 		iso_time(r->revoked_at, ra);
 		json_object_set_new(o, "revoked_at", json_string(ra));
@@ -442,7 +468,10 @@ struct enrollment {
 	struct nrfca_csr *csr;            /* verified CSR, or NULL (public-key %KEYGEN) */
 	/* facts */
 	struct nrfca_policy *pol;         /* the policy this request holds to the end */
+	const struct nrfca_profile *pr;   /* the profile asked for (NULL: unknown) */
 	struct nrfca_policy_facts f;
+	struct ledger_cred_info caller, holder;  /* station groups, when the profile uses them */
+	const char *caller_groups[LEDGER_CRED_GROUPS_MAX], *holder_groups[LEDGER_CRED_GROUPS_MAX];
 	unsigned char csr_hash[32], spki_hash[32];
 	int csr_seen;                     /* this CSR was certified before: `old` is that record */
 	struct cert_record old;           /* that record, or the device's active one */
@@ -483,31 +512,43 @@ static void one_line_subject(const X509_NAME *n, char *out, size_t len)
 	BIO_free(b);
 }
 
-static void audit_reject(struct ca *ca, const struct principal *who, const char *rule,
-			 const char *detail, const char *profile)
-{
-	json_t *d = json_pack("{s:s, s:s, s:s}", "rule", rule ? rule : "", "detail", detail,
-			      "profile", profile ? profile : "");
-	char *txt = d ? json_dumps(d, JSON_COMPACT) : NULL;
-
-	ledger_audit(ca->ledger, who->name, "reject", txt, NULL);
-	free(txt);
-	json_decref(d);
-}
-
 static int status_for_rule(enum nrfca_policy_rule r, const char **code)
 {
 	switch (r) {
 	case NRFCA_RULE_RATE_LIMIT:
+	case NRFCA_RULE_SUPERSEDE_RATE:
 		*code = "rate_limited";
 		return 429;
 	case NRFCA_RULE_ON_EXISTING:
+	case NRFCA_RULE_SUPERSEDE_SCOPE:
 		*code = "device_has_certificate";
 		return 409;
+	case NRFCA_RULE_IDENTITY_UNAVAILABLE:
+		*code = "identity_unavailable";
+		return 503;
 	default:
 		*code = "policy_denied";
 		return 403;
 	}
+}
+
+/* The policy's question to nRF Cloud's Identity Service about this
+ * request's attestation (asked only when every cheaper rule allows). */
+static enum nrfca_identity_verdict ask_identity(void *arg, char *detail, size_t len,
+						unsigned *retry_after)
+{
+	struct enrollment *en = arg;
+	enum nrfca_identity_verdict v;
+	int cached = 0;
+	double t0 = mono_now();
+
+	v = identity_verify(en->ca->identity, en->m->payload, en->m->payload_len,
+			    en->m->device_uuid_str, detail, len, retry_after, &cached);
+	metrics_inc(M_IDENTITY_VERDICTS, nrfca_identity_verdict_name(v),
+		    cached ? "cache" : "service");
+	if (!cached)
+		metrics_observe(M_IDENTITY_SECONDS, "verify", mono_now() - t0);
+	return v;
 }
 
 static enum enroll_step db_unavailable(struct enrollment *en)
@@ -570,6 +611,10 @@ static enum enroll_step intake_keygen(struct enrollment *en)
 	f->payload_id = en->m->payload_id;
 	f->verify = verify_attestation;
 	f->verify_ctx = en->m;
+	if (en->ca->identity != NULL) {
+		f->identity = ask_identity;
+		f->identity_ctx = en;
+	}
 	if (en->m->kind == NRFCA_MODEM_PUBLIC_KEY && describe_public_key(en) != 0) {
 		fail_res(en->res, 400, "invalid_keygen", NULL, "%s", en->e.msg);
 		return E_END;
@@ -599,37 +644,113 @@ static enum enroll_step step_intake(struct enrollment *en)
 	return E_END;
 }
 
+/* The groups of a credential into info / names / *n (none when unknown). */
+static int cred_groups(struct enrollment *en, const char *name, struct ledger_cred_info *info,
+		       const char **names, size_t *n)
+{
+	int rc, i;
+
+	*n = 0;
+	memset(info, 0, sizeof(*info));
+	rc = ledger_cred_get(en->ca->ledger, name, info, &en->e);
+	if (rc < 0)
+		return -1;
+	for (i = 0; rc == 0 && i < info->n_groups && i < LEDGER_CRED_GROUPS_MAX; i++)
+		names[(*n)++] = info->groups[i];
+	return 0;
+}
+
+/* The groups of the station holding the device's certificate, when the
+ * profile lets stations of a group supersede each other's certificates. */
+static int holder_groups(struct enrollment *en)
+{
+	struct nrfca_policy_facts *f = &en->f;
+
+	f->existing_groups = NULL;
+	f->n_existing_groups = 0;
+	if (en->pr == NULL || f->existing_station == NULL ||
+	    nrfca_profile_supersede_from(en->pr) != NRFCA_SUPERSEDE_STATION_GROUP ||
+	    strcmp(f->existing_station, en->who->name) == 0)
+		return 0;
+	f->existing_groups = en->holder_groups;
+	return cred_groups(en, f->existing_station, &en->holder, en->holder_groups,
+			   &f->n_existing_groups);
+}
+
+/* Is the device expected at the calling station or its groups?  Asked by
+ * the identifiers the policy knows it by (attested UUID, CN, the IMEI in the
+ * CN, the IMEI the station read), for profiles with require_known_device. */
+static int known_device_facts(struct enrollment *en)
+{
+	const char *cand[3] = { en->f.attested_uuid, en->f.cn, en->f.imei };
+	char id[DEVLIST_ID_MAX + 1], why[160];
+	int expected = 0;
+	size_t i;
+
+	en->f.known_device = NRFCA_KNOWN_NOT_LOOKED_UP;
+	if (en->pr == NULL || !nrfca_profile_requires_known_device(en->pr))
+		return 0;
+	for (i = 0; i < 3; i++) {
+		if (cand[i] == NULL || strlen(cand[i]) > 64 ||
+		    devlist_normalise(cand[i], strlen(cand[i]), id, why, sizeof(why)) != 0)
+			continue;
+		if (ledger_expected_check(en->ca->ledger, id, en->who->name, &expected, &en->e) != 0)
+			return -1;
+		if (expected)
+			break;
+	}
+	en->f.known_device = expected ? NRFCA_KNOWN_YES : NRFCA_KNOWN_NO;
+	return 0;
+}
+
 /* What the ledger knows: a certificate for this very CSR (a replay), else
  * the device's active certificate (the ledger's one-active holder, which the
- * record step names to the ledger) and whether it has the same key.  Callers
- * may run it again to decide with fresh facts. */
+ * record step names to the ledger), whether it has the same key, and the
+ * station it was issued through (the policy's supersede_scope decides on
+ * it).  Callers may run it again to decide with fresh facts. */
 static int ledger_facts(struct enrollment *en)
 {
+	struct nrfca_policy_facts *f = &en->f;
 	int rc;
 
 	cert_record_clear(&en->old);
 	memset(&en->old, 0, sizeof(en->old));
 	en->csr_seen = 0;
-	en->f.existing = NRFCA_EXISTING_NONE;
+	f->existing = NRFCA_EXISTING_NONE;
+	f->existing_station = NULL;
+	f->existing_serial = NULL;
+	f->csr_replay = 0;
 	if (en->csr == NULL)
 		return 0;
 	rc = ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
 	en->csr_seen = rc == 0;
-	if (en->csr_seen || en->f.cn == NULL)
+	if (en->csr_seen) {
+		/* a replay: answered only to a station in that certificate's scope */
+		f->csr_replay = 1;
+		f->existing = NRFCA_EXISTING_SAME_KEY;
+		f->existing_station = en->old.station;
+		f->existing_serial = en->old.serial;
+		return holder_groups(en);
+	}
+	if (f->cn == NULL)
 		return 0;
-	rc = ledger_find_holder(en->ca->ledger, en->f.cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
+	rc = ledger_find_holder(en->ca->ledger, f->cn, CERT_KIND_CERTIFICATE, &en->old, &en->e);
 	if (rc < 0)
 		return -1;
 	if (rc == 0 && memcmp(en->old.csr_sha256, en->csr_hash, 32) == 0) {
-		en->csr_seen = 1;   /* recorded between the two reads: a replay */
-		return 0;
+		/* recorded between the two reads: a replay, in the same scope rule */
+		en->csr_seen = 1;
+		f->csr_replay = 1;
 	}
-	if (rc == 0)
-		en->f.existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
-				 NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
-	return 0;
+	if (rc == 0) {
+		f->existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
+			      NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;
+		f->existing_station = en->old.station;
+		f->existing_serial = en->old.serial;
+	}
+	return holder_groups(en);
 }
 
 /* facts: what the policy decides on: the request, the caller, the CSR, the
@@ -657,9 +778,29 @@ static enum enroll_step step_facts(struct enrollment *en)
 		en->res->retry_after = 5;
 		return E_END;
 	}
-	if (ledger_facts(en) != 0)
+	en->pr = nrfca_policy_profile_for(en->pol, en->rq->profile);
+	if (en->pr != NULL && nrfca_profile_uses_groups(en->pr)) {
+		en->f.groups = en->caller_groups;
+		if (cred_groups(en, en->who->name, &en->caller, en->caller_groups,
+				&en->f.n_groups) != 0)
+			return db_unavailable(en);
+	}
+	if (ledger_facts(en) != 0 || known_device_facts(en) != 0)
 		return db_unavailable(en);
 	return E_DECIDE;
+}
+
+/* What the "issue" audit entry says beyond the record: how the attestation
+ * was judged and, for a supersede, whose certificate is replaced (again after
+ * a stale answer: the decision may have changed). */
+static void audit_notes(struct enrollment *en)
+{
+	struct cert_record *rec = &en->rec;
+
+	snprintf(rec->attestation, sizeof(rec->attestation), "%s",
+		 en->d.attestation != NULL ? en->d.attestation : "");
+	snprintf(rec->supersedes_station, sizeof(rec->supersedes_station), "%s",
+		 en->d.action == NRFCA_ACTION_SUPERSEDE ? en->old.station : "");
 }
 
 /* decide: the policy's verdict; a replay of an issued request or a dry run
@@ -684,9 +825,11 @@ static enum enroll_step step_decide(struct enrollment *en)
 		en->res->retry_after = d->retry_after;
 		if (!rq->dry_run) {   /* a dry run is a question, not a refused enrollment */
 			metrics_inc(M_REJECTIONS, d->rule_name, en->who->name);
-			if (st != 429)
-				audit_reject(en->ca, en->who, d->rule_name, d->detail,
-					     d->profile_name);
+			/* refusals, bounded per (station, rule) and interval; not the rate
+			 * limits and not an unanswering identity service (a log line) */
+			if (st != 429 && st != 503)
+				reject_audit_note(en->ca->rejects, en->who->name, d->rule_name,
+						  d->profile_name, d->detail);
 		}
 		return E_END;
 	}
@@ -710,6 +853,10 @@ static enum enroll_step step_decide(struct enrollment *en)
 		en->outcome = OUT_DRY_RUN;
 		return E_ANSWER;
 	}
+	if (d->charged_supersede)   /* a retry after a stale answer does not pay twice */
+		en->f.no_charge_supersede = 1;
+	if (en->rec.der != NULL)
+		audit_notes(en);
 	en->outcome = OUT_ISSUED;
 	return en->rec.der != NULL ? E_RECORD : E_BUILD; /* signed before a stale answer: reuse */
 }
@@ -744,6 +891,9 @@ static void describe_record(struct enrollment *en, const char *serial)
 	rec->one_active = 1;   /* every on_existing mode allows one active certificate */
 	if (en->rq->request_id)
 		snprintf(rec->request_id, sizeof(rec->request_id), "%s", en->rq->request_id);
+	audit_notes(en);
+	if (en->rq->slot)
+		snprintf(rec->slot, sizeof(rec->slot), "%s", en->rq->slot);
 }
 
 /* build: the certificate from the profile (subject, validity, extensions)
@@ -811,6 +961,10 @@ static enum enroll_step step_record(struct enrollment *en)
 	if (ledger_record_issuance(en->ca->ledger, &en->rec, en->who->name, seen, &en->e) == 0)
 		return E_ANSWER;
 	if (en->e.code == NRFCA_E_STALE && en->stale_tries++ < STALE_TRIES) {
+		/* the device changed hands meanwhile: decide again on the new holder
+		 * (supersede_scope applies to it like to any other) */
+		nlog(NLOG_INFO, "enroll_stale", "device_id", en->rec.device_id, "station",
+		     en->who->name, "detail", en->e.msg, NULL);
 		if (ledger_facts(en) != 0)
 			return db_unavailable(en);
 		return E_DECIDE;
@@ -932,6 +1086,36 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 		fail_res(res, 500, "internal", NULL, "the enrollment did not finish (step %s)",
 			 enroll_steps[s].name);
 	enrollment_clear(&en);
+}
+
+int ca_station_may_see(struct ca *ca, const struct principal *who, const struct cert_record *r)
+{
+	struct ledger_cred_info *ci = NULL;
+	const struct nrfca_profile *pr;
+	const char *g[2][LEDGER_CRED_GROUPS_MAX];
+	size_t n[2] = { 0, 0 };
+	struct nrfca_policy *pol;
+	int ok, k, i;
+
+	if (who->role != ROLE_STATION || strcmp(r->station, who->name) == 0)
+		return 1;
+	pol = policy_acquire();
+	pr = pol != NULL ? nrfca_policy_profile_find(pol, r->profile) : NULL;
+	if (pr != NULL && nrfca_profile_supersede_from(pr) == NRFCA_SUPERSEDE_STATION_GROUP &&
+	    (ci = calloc(2, sizeof(*ci))) != NULL) {
+		/* the two stations' groups; a ledger failure shows nothing */
+		for (k = 0; k < 2; k++) {
+			if (ledger_cred_get(ca->ledger, k == 0 ? who->name : r->station, &ci[k],
+					    NULL) != 0)
+				continue;
+			for (i = 0; i < ci[k].n_groups && i < LEDGER_CRED_GROUPS_MAX; i++)
+				g[k][n[k]++] = ci[k].groups[i];
+		}
+	}
+	ok = nrfca_profile_station_in_scope(pr, who->name, g[0], n[0], r->station, g[1], n[1]);
+	free(ci);
+	policy_release(pol);
+	return ok;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1202,6 +1386,12 @@ void ca_crl_tick(struct ca *ca)
 
 	if (crl_sync(ca, &e) != 0)
 		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
+}
+
+void ca_tick(struct ca *ca)
+{
+	ca_crl_tick(ca);
+	reject_audit_tick(ca->rejects);
 }
 
 int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err)

@@ -20,9 +20,13 @@
 
 struct ca;
 
+struct identity;
+
 struct ca_options {
 	const char *chain_path;       /* PEM: CA certificate first */
 	int crl_next_update_hours;    /* default 24 */
+	struct identity *identity;    /* nRF Cloud's Identity Service (borrowed; must outlive
+					 the ca), or NULL when not configured */
 };
 
 int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, struct ca **out,
@@ -46,6 +50,8 @@ struct enroll_req {
 	const char *profile;          /* NULL: the default */
 	const char *request_id;       /* NULL or 1..64 printable characters */
 	const char *imei;             /* NULL or 15 digits, as read by the station */
+	const char *slot;             /* NULL or the station's fixture slot (1..64 of
+					 A-Z a-z 0-9 . _ - : + @), recorded in the ledger */
 	int validity_days;            /* 0: the profile's default */
 	int dry_run;
 };
@@ -68,6 +74,12 @@ void ca_enroll(struct ca *ca, const struct principal *who, const struct enroll_r
 void ca_revoke(struct ca *ca, const struct principal *who, const char *serial,
 	       const char *reason, struct ca_result *res);
 
+/* 1 when `who` may read certificate `r` (GET /v1/certificates/{serial}):
+ * operators and auditors always; a station when it is in the certificate's
+ * station scope, the rule that also decides who may receive it again as a
+ * replay or supersede it (policy: supersede_from of the record's profile). */
+int ca_station_may_see(struct ca *ca, const struct principal *who, const struct cert_record *r);
+
 /* A certificate record as JSON (the API's representation). */
 json_t *ca_record_json(struct ca *ca, const struct cert_record *r);
 
@@ -87,6 +99,9 @@ int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err
 int ca_crl_refresh(struct ca *ca, struct nrfca_err *err);
 /* Called periodically: the same as ca_crl_der without the copy. */
 void ca_crl_tick(struct ca *ca);
+/* Called periodically (every few seconds): ca_crl_tick, and the audit
+ * summaries of refused enrollments whose interval has passed. */
+void ca_tick(struct ca *ca);
 
 /* The CRL being served, for /v1/ready and /metrics (zeros before the first). */
 struct ca_crl_info {

@@ -52,9 +52,18 @@ static const struct field fields[] = {
 	{ "limits", "request_timeout", F_INT, O(request_timeout), 1, 3600 },
 	{ "limits", "receive_timeout", F_INT, O(receive_timeout), 1, 3600 },
 	{ "limits", "threads", F_INT, O(threads), 1, 256 },
+	{ "identity_service", "url", F_STR, O(identity_url), 0, 0 },
+	{ "identity_service", "api_key_file", F_PATH, O(identity_api_key_file), 0, 0 },
+	{ "identity_service", "allow_insecure_key_file", F_BOOL, O(identity_allow_insecure_key_file), 0, 1 },
+	{ "identity_service", "ca_file", F_PATH, O(identity_ca_file), 0, 0 },
+	{ "identity_service", "timeout_ms", F_INT, O(identity_timeout_ms), 100, 30000 },
+	{ "identity_service", "cache_entries", F_INT, O(identity_cache_entries), 1, 1048576 },
+	{ "identity_service", "cache_seconds", F_INT, O(identity_cache_seconds), 1, 7 * 86400 },
+	{ "identity_service", "backoff_seconds", F_INT, O(identity_backoff_seconds), 1, 300 },
 };
 
-static const char *const sections[] = { "listen", "tls", "token", "ca", "crl", "limits" };
+static const char *const sections[] = { "listen", "tls", "token", "ca", "crl", "limits",
+					"identity_service" };
 
 char *nrfca_path_resolve(const char *base_file, const char *p)
 {
@@ -377,6 +386,11 @@ int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_
 		nrfca_err_set(err, NRFCA_E_CONFIG,
 			      "%s: $.tls.admin (HTTPS on the admin listener) needs $.tls.certificate and key",
 			      path);
+		goto out;
+	}
+	if ((c->identity_url == NULL) != (c->identity_api_key_file == NULL)) {
+		nrfca_err_set(err, NRFCA_E_CONFIG,
+			      "%s: $.identity_service needs both url and api_key_file", path);
 		goto out;
 	}
 	rc = 0;

@@ -53,6 +53,16 @@ struct nrfca_config {
 	int request_timeout;       /* idle seconds, default 30 */
 	int receive_timeout;       /* seconds for a request's headers and body, default 10 */
 	int threads;               /* default 4 */
+	/* identity_service: nRF Cloud's Identity Service (ca-server/identity.h),
+	 * for profiles with attestation.verify_with; NULL url = not configured */
+	char *identity_url;
+	char *identity_api_key_file;   /* mode 0600 */
+	int identity_allow_insecure_key_file;
+	char *identity_ca_file;
+	int identity_timeout_ms;       /* 0 = the module's default */
+	int identity_cache_entries;
+	int identity_cache_seconds;
+	int identity_backoff_seconds;
 };
 
 int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_err *err);

@@ -205,6 +205,8 @@ static const struct {
 	{ "database_unavailable", "the ledger database is not available; retry later" },
 	{ "crl_unavailable", "no CRL can be made now; retry later" },
 	{ "no_policy", "no issuance policy is loaded" },
+	{ "identity_unavailable", "the profile needs nRF Cloud's Identity Service to verify the "
+				  "attestation and it cannot answer now; retry later" },
 };
 
 static const char *public_sentence(const char *code)
@@ -240,13 +242,21 @@ static void respond_error_text(struct request *rq, int status, const char *code,
 		MHD_add_response_header(rq->resp, "WWW-Authenticate", "Bearer realm=\"nrfca\"");
 }
 
-/* A 5xx answer: `shown` to the client, `internal` to the log only. */
-static void respond_unavailable(struct request *rq, int status, const char *code,
-				unsigned retry_after, const char *shown, const char *internal)
+/* A 5xx answer: `shown` to the client (with the policy rule, if any),
+ * `internal` to the log only. */
+static void respond_unavailable_rule(struct request *rq, int status, const char *code,
+				     const char *rule, unsigned retry_after, const char *shown,
+				     const char *internal)
 {
 	nlog(NLOG_WARN, "error_detail", "route", rq->route >= 0 ? routes[rq->route].name : "unknown",
 	     "error", code, "detail", internal, NULL);
-	respond_error_text(rq, status, code, NULL, retry_after, shown);
+	respond_error_text(rq, status, code, rule, retry_after, shown);
+}
+
+static void respond_unavailable(struct request *rq, int status, const char *code,
+				unsigned retry_after, const char *shown, const char *internal)
+{
+	respond_unavailable_rule(rq, status, code, NULL, retry_after, shown, internal);
 }
 
 static void respond_error(struct request *rq, int status, const char *code, const char *rule,
@@ -263,7 +273,8 @@ static void respond_error(struct request *rq, int status, const char *code, cons
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	if (status >= 500)
-		respond_unavailable(rq, status, code, retry_after, public_sentence(code), detail);
+		respond_unavailable_rule(rq, status, code, rule, retry_after, public_sentence(code),
+					 detail);
 	else
 		respond_error_text(rq, status, code, rule, retry_after, detail);
 }
@@ -769,8 +780,8 @@ static void h_cert(struct request *rq)
 		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
 		return;
 	}
-	/* a station sees only the certificates it asked for */
-	if (rc == 1 || (rq->who.role == ROLE_STATION && strcmp(r.station, rq->who.name) != 0)) {
+	/* a station sees only the certificates in its scope (the replay rule) */
+	if (rc == 1 || !ca_station_may_see(rq->srv->ca, &rq->who, &r)) {
 		cert_record_clear(&r);
 		respond_error(rq, 404, "not_found", NULL, 0, "no certificate with serial %s",
 			      rq->serial);
@@ -839,6 +850,51 @@ static void h_crl(struct request *rq)
 	free(der);
 }
 
+/* What a station checks before it asks: the CN rule, sec_tags, inputs
+ * (names as in the policy file; "sec_tags" absent = any sec_tag). */
+static void profile_rules(const struct nrfca_profile *pr, json_t *o)
+{
+	json_t *cn = json_pack("{s:s, s:i}", "source", nrfca_profile_cn_source(pr),
+			       "max_length", nrfca_profile_cn_max(pr));
+	json_t *in = json_array(), *tags, *forms;
+	uint64_t lo = 0, hi = 0;
+	size_t i, n;
+
+	if (strcmp(nrfca_profile_cn_source(pr), "imei") == 0) {
+		forms = json_array();
+		if (nrfca_profile_imei_form(pr, "nrf-imei"))
+			json_array_append_new(forms, json_string("nrf-imei"));
+		if (nrfca_profile_imei_form(pr, "imei"))
+			json_array_append_new(forms, json_string("imei"));
+		json_object_set_new(cn, "imei_forms", forms);
+	}
+	if (nrfca_profile_cn_pattern(pr) != NULL)
+		json_object_set_new(cn, "pattern", json_string(nrfca_profile_cn_pattern(pr)));
+	json_object_set_new(o, "cn", cn);
+	n = nrfca_profile_sec_tag_range(pr, 0, &lo, &hi);
+	if (n > 0) {
+		tags = json_array();
+		for (i = 0; i < n; i++) {
+			char r[48];
+
+			nrfca_profile_sec_tag_range(pr, i, &lo, &hi);
+			if (lo == hi) {
+				json_array_append_new(tags, json_integer((json_int_t)lo));
+			} else {
+				snprintf(r, sizeof(r), "%llu-%llu", (unsigned long long)lo,
+					 (unsigned long long)hi);
+				json_array_append_new(tags, json_string(r));
+			}
+		}
+		json_object_set_new(o, "sec_tags", tags);
+	}
+	if (nrfca_profile_accepts(pr, NRFCA_INPUT_KEYGEN))
+		json_array_append_new(in, json_string("keygen"));
+	if (nrfca_profile_accepts(pr, NRFCA_INPUT_CSR))
+		json_array_append_new(in, json_string("csr"));
+	json_object_set_new(o, "input", in);
+}
+
 static void h_profiles(struct request *rq)
 {
 	struct nrfca_policy *p = policy_acquire();
@@ -864,6 +920,7 @@ static void h_profiles(struct request *rq)
 			      nrfca_profile_description(pr) ? nrfca_profile_description(pr) : "",
 			      "enabled", nrfca_profile_enabled(pr), "default", pr == def);
 		json_object_set_new(o, "trust_bundle", tb ? json_stringn(tb, tl) : json_null());
+		profile_rules(pr, o);
 		json_array_append_new(arr, o);
 	}
 	policy_release(p);

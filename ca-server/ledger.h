@@ -194,6 +194,12 @@ struct cert_record {
 	                                    kind per device (the database enforces
 	                                    it); 0: no such limit */
 	char slot[LEDGER_SLOT_MAX + 1];  /* the station's fixture slot, "" if none */
+	/* for the "issue" audit entry only, not stored with the record ("" = none):
+	 * how the attestation was judged ("binding", "identity_keys",
+	 * "nrf-cloud-identity:genuine" ...) and the station the superseded
+	 * certificate had been issued through */
+	char attestation[48];
+	char supersedes_station[65];
 	unsigned char *der;              /* owned: free with cert_record_clear */
 	size_t der_len;
 };
@@ -507,10 +513,18 @@ int ledger_expected_check(struct ledger *l, const char *device_id, const char *s
  * may forget the last counts, never an issued certificate. */
 int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute,
                      int *retry_after_s, struct nrfca_err *err);
-/* The same for n (1..4) buckets at once, each with its own limit: the event
- * is counted in all of them or, when one would go over its limit, in none
- * (e.g. a station's bucket and its profile's bucket). */
-int ledger_rate_take_n(struct ledger *l, const char *const *buckets, const int *per_minute,
-                       size_t n, int *retry_after_s, struct nrfca_err *err);
+/* The same for n (1..4) buckets at once, each with its own limit and window
+ * (period_s 60..86400: windows start at multiples of it in unix time): the
+ * event is counted in all of them or, when one would go over its limit, in
+ * none (e.g. a station's bucket and its profile's bucket).  On refusal
+ * *refused_by (may be NULL) gets the index of a bucket that refused and
+ * *retry_after_s the seconds until its window ends. */
+struct ledger_rate {
+	const char *bucket;
+	int limit;
+	int period_s;
+};
+int ledger_rate_take_n(struct ledger *l, const struct ledger_rate *r, size_t n, int *retry_after_s,
+                       size_t *refused_by, struct nrfca_err *err);
 
 #endif

@@ -173,12 +173,16 @@ int ledger_record_issuance(struct ledger *l, const struct cert_record *rec, cons
 	if (expected_active != NULL &&
 	    (!ledger_is_hex_serial(expected_active) || strcmp(expected_active, rec->serial) == 0))
 		return nrfca_err_set(err, NRFCA_E_INPUT, "the serial to supersede is malformed");
-	r.detail = ledger_dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s?, s:s?}", "serial",
-	                                 rec->serial, "device_id", rec->device_id, "profile", rec->profile,
-	                                 "station", rec->station, "sec_tag", (json_int_t)rec->sec_tag, "subject",
-	                                 rec->subject, "kind", cert_kind_name(rec->kind), "one_active",
-	                                 rec->one_active, "slot", rec->slot[0] ? rec->slot : NULL, "supersedes",
-	                                 expected_active),
+	r.detail = ledger_dump(json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:b, s:s?, s:s?, s:s?, s:s?}",
+	                                 "serial", rec->serial, "device_id", rec->device_id, "profile",
+	                                 rec->profile, "station", rec->station, "sec_tag",
+	                                 (json_int_t)rec->sec_tag, "subject", rec->subject, "kind",
+	                                 cert_kind_name(rec->kind), "one_active", rec->one_active, "slot",
+	                                 rec->slot[0] ? rec->slot : NULL, "supersedes", expected_active,
+	                                 "supersedes_station",
+	                                 expected_active != NULL && rec->supersedes_station[0] ?
+	                                 rec->supersedes_station : NULL,
+	                                 "attestation", rec->attestation[0] ? rec->attestation : NULL),
 	                       err);
 	if (r.detail == NULL)
 		goto out;
@@ -534,16 +538,23 @@ int ledger_revoked_each(struct ledger *l, int (*cb)(const char *serial, long lon
 
 /* ---- rate windows ---- */
 
+#define RATE_PERIOD_MAX 86400
+
 struct rate_req {
-	const char *const *buckets;
-	const int *per_minute;
+	const struct ledger_rate *r;
 	size_t n;
-	long long window, prune_before;
-	int refused; /* a bucket is over its limit: the whole take was undone */
+	long long now, prune_before;
+	int refused;       /* a bucket is over its limit: the whole take was undone */
+	size_t refused_by;
 };
 
+static long long window_of(long long now, int period)
+{
+	return now - now % period;
+}
+
 /* Count one hit in every bucket; if any goes over its limit, fail so that the
- * transaction (or the writer's SAVEPOINT) undoes all of them: both or none. */
+ * transaction (or the writer's SAVEPOINT) undoes all of them: all or none. */
 static int apply_rate(struct wctx *w, void *arg, struct nrfca_err *err)
 {
 	struct rate_req *r = arg;
@@ -554,13 +565,16 @@ static int apply_rate(struct wctx *w, void *arg, struct nrfca_err *err)
 	if (ledger_async_commit(w, err) != 0)
 		return -1;
 	for (i = 0; i < r->n; i++) {
-		rc = lq_one(&q, w->l, w->c, Q_RATE_TAKE, err, "ti", r->buckets[i], r->window);
+		rc = lq_one(&q, w->l, w->c, Q_RATE_TAKE, err, "ti", r->r[i].bucket,
+		            window_of(r->now, r->r[i].period_s));
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
 			return lq_malformed(&q, "rate window (no count returned)", err);
-		if (lq_int(&q, 0) > r->per_minute[i])
+		if (lq_int(&q, 0) > r->r[i].limit && !r->refused) {
 			r->refused = 1;
+			r->refused_by = i;
+		}
 		lq_end(&q);
 	}
 	if (r->refused)
@@ -570,32 +584,36 @@ static int apply_rate(struct wctx *w, void *arg, struct nrfca_err *err)
 	return 0;
 }
 
-int ledger_rate_take_n(struct ledger *l, const char *const *buckets, const int *per_minute, size_t n,
-                       int *retry_after_s, struct nrfca_err *err)
+int ledger_rate_take_n(struct ledger *l, const struct ledger_rate *rates, size_t n, int *retry_after_s,
+                       size_t *refused_by, struct nrfca_err *err)
 {
 	struct rate_req r = { 0 };
-	long long now = ledger_now();
 	struct nrfca_err e = { 0 };
+	long long minute;
 	size_t i;
 
 	if (n == 0 || n > LEDGER_RATE_BUCKETS_MAX)
 		return nrfca_err_set(err, NRFCA_E_INPUT, "a rate take names 1 to %d buckets",
 		                     LEDGER_RATE_BUCKETS_MAX);
 	for (i = 0; i < n; i++) {
-		if (ledger_check_printable("rate bucket", buckets[i], LEDGER_BUCKET_MAX, err) != 0)
+		if (ledger_check_printable("rate bucket", rates[i].bucket, LEDGER_BUCKET_MAX, err) != 0)
 			return -1;
-		if (per_minute[i] <= 0)
-			return nrfca_err_set(err, NRFCA_E_INPUT, "a rate limit must allow at least 1 per minute");
+		if (rates[i].limit <= 0)
+			return nrfca_err_set(err, NRFCA_E_INPUT, "a rate limit must allow at least 1 event");
+		if (rates[i].period_s < 60 || rates[i].period_s > RATE_PERIOD_MAX)
+			return nrfca_err_set(err, NRFCA_E_INPUT, "a rate window is 60 to %d seconds, not %d",
+			                     RATE_PERIOD_MAX, rates[i].period_s);
 	}
-	r.buckets = buckets;
-	r.per_minute = per_minute;
+	r.r = rates;
 	r.n = n;
-	r.window = now - now % 60;
-	/* the first take of a new minute (per process) removes finished windows */
+	r.now = ledger_now();
+	minute = window_of(r.now, 60);
+	/* the first take of a new minute (per process) removes windows that
+	 * ended (the longest is a day) */
 	pthread_mutex_lock(&l->cache_mu);
-	if (l->rate_pruned < r.window) {
-		l->rate_pruned = r.window;
-		r.prune_before = r.window - 60;
+	if (l->rate_pruned < minute) {
+		l->rate_pruned = minute;
+		r.prune_before = r.now - RATE_PERIOD_MAX;
 	}
 	pthread_mutex_unlock(&l->cache_mu);
 	if (ledger_write_small(l, apply_rate, &r, &e) != 0) {
@@ -604,8 +622,14 @@ int ledger_rate_take_n(struct ledger *l, const char *const *buckets, const int *
 				*err = e;
 			return -1;
 		}
-		if (retry_after_s != NULL)
-			*retry_after_s = (int)(r.window + 60 - now) > 0 ? (int)(r.window + 60 - now) : 1;
+		if (refused_by != NULL)
+			*refused_by = r.refused_by;
+		if (retry_after_s != NULL) {
+			const struct ledger_rate *b = &rates[r.refused_by];
+			long long left = window_of(r.now, b->period_s) + b->period_s - r.now;
+
+			*retry_after_s = left > 0 ? (int)left : 1;
+		}
 		return 1;
 	}
 	return 0;
@@ -614,7 +638,9 @@ int ledger_rate_take_n(struct ledger *l, const char *const *buckets, const int *
 int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute, int *retry_after_s,
                      struct nrfca_err *err)
 {
-	return ledger_rate_take_n(l, &bucket, &per_minute, 1, retry_after_s, err);
+	const struct ledger_rate r = { bucket, per_minute, 60 };
+
+	return ledger_rate_take_n(l, &r, 1, retry_after_s, NULL, err);
 }
 
 /* ---- migration 2: at most one active record per device ---- */

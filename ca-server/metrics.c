@@ -51,6 +51,13 @@ static struct family families[M_MAX] = {
 	[M_HTTP_CLOSED] = { "nrfca_http_connections_closed_total",
 			    "Connections the server closed or refused by its limits, by reason", 0,
 			    "reason", NULL, NULL, 0 },
+	[M_IDENTITY_VERDICTS] = { "nrfca_identity_verdicts_total",
+				  "Verdicts of nRF Cloud's Identity Service about attestations "
+				  "(genuine, forged, unknown_device, unavailable), from the service "
+				  "or the cache", 0, "verdict", "source", NULL, 0 },
+	[M_IDENTITY_SECONDS] = { "nrfca_identity_request_duration_seconds",
+				 "Time to ask nRF Cloud's Identity Service", 1, "what", NULL, NULL,
+				 0 },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

@@ -20,6 +20,8 @@ enum metric {
 	M_HTTP_ERRORS,        /* counter {route, error}: error answers by code */
 	M_SUPERSEDES,         /* counter {profile, station}: certificates superseded by an enrollment */
 	M_HTTP_CLOSED,        /* counter {reason}: connections closed by the server's limits */
+	M_IDENTITY_VERDICTS,  /* counter {verdict, source}: nRF Cloud Identity Service verdicts */
+	M_IDENTITY_SECONDS,   /* histogram {what}: time to ask the Identity Service */
 	M_MAX
 };
 

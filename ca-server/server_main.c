@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "config.h"
 #include "http.h"
+#include "identity.h"
 #include "ledger.h"
 #include "log.h"
 #include "policy_status.h"
@@ -37,6 +38,39 @@ static void usage(FILE *f)
 		"         SIGHUP reloads the policy file and the stations' CA and CRL\n"
 		"         (a bad file keeps the old one).\n"
 		"Environment: NRFCA_PORT overrides the listen port.\n");
+}
+
+static int identity_configured;
+
+/* A policy whose profiles ask nRF Cloud's Identity Service needs its settings. */
+static int check_policy(const struct nrfca_policy *p, struct nrfca_err *err)
+{
+	if (!identity_configured && nrfca_policy_uses_identity_service(p))
+		return nrfca_err_set(err, NRFCA_E_CONFIG,
+				     "%s: a profile sets attestation.verify_with "
+				     "\"nrf-cloud-identity\" but the configuration has no "
+				     "identity_service (url, api_key_file)", nrfca_policy_path(p));
+	return 0;
+}
+
+/* What a station is trusted with under each profile that does not check who
+ * signed the attestation (README: policies/README.md, "Station authority"). */
+static void log_trust(void)
+{
+	struct nrfca_policy *p = policy_acquire();
+	char warn[1024];
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < nrfca_policy_profile_count(p); i++) {
+		const struct nrfca_profile *pr = nrfca_policy_profile_at(p, i);
+
+		if (nrfca_profile_trust_warning(pr, warn, sizeof(warn)) > 0)
+			nlog(NLOG_WARN, "policy_trust", "profile", nrfca_profile_name(pr), "detail",
+			     warn, NULL);
+	}
+	policy_release(p);
 }
 
 static void on_token_event(void *arg, const char *event, const char *detail)
@@ -76,6 +110,7 @@ int main(int argc, char **argv)
 	struct ca_options co = { 0 };
 	struct nrfca_err e = { 0 };
 	struct signer *signer = NULL;
+	struct identity *identity = NULL;
 	struct ledger *ledger = NULL;
 	struct ledger_config lc = { 0 };
 	struct ca *ca = NULL;
@@ -121,8 +156,28 @@ int main(int argc, char **argv)
 			      cfgpath);
 		goto fail;
 	}
+	identity_configured = cfg->identity_url != NULL;
+	policy_store_set_check(check_policy);
 	if (policy_status_load(cfg->policy, &e) != 0)
 		goto fail;
+	log_trust();
+	if (cfg->identity_url != NULL) {
+		struct identity_config ic = {
+			.url = cfg->identity_url,
+			.api_key_file = cfg->identity_api_key_file,
+			.allow_insecure_key_file = cfg->identity_allow_insecure_key_file,
+			.ca_file = cfg->identity_ca_file,
+			.timeout_ms = (unsigned)cfg->identity_timeout_ms,
+			.cache_entries = (unsigned)cfg->identity_cache_entries,
+			.cache_seconds = (unsigned)cfg->identity_cache_seconds,
+			.backoff_seconds = (unsigned)cfg->identity_backoff_seconds,
+		};
+
+		if (identity_open(&ic, &identity, &e) != 0) {
+			nrfca_err_prefix(&e, "%s", cfgpath);
+			goto fail;
+		}
+	}
 	if (cfg->database == NULL) {
 		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.database is required (sqlite:PATH or postgresql://...)", cfgpath);
 		goto fail;
@@ -144,6 +199,7 @@ int main(int argc, char **argv)
 		goto fail;
 	co.chain_path = cfg->ca_chain;
 	co.crl_next_update_hours = cfg->crl_next_update_hours;
+	co.identity = identity;
 	if (ca_open(&co, signer, ledger, &ca, &e) != 0)
 		goto fail;
 	/* A fresh CRL at every start: its number (at least the time in ms)
@@ -210,10 +266,12 @@ int main(int argc, char **argv)
 						 from_user ? (long)si.si_uid : -1, &e) != 0)
 				nlog(NLOG_ERROR, "policy_reload_failed", "detail", e.msg, "kept",
 				     "the previous policy stays in force", NULL);
-			else
+			else {
 				nlog_num(NLOG_INFO, "policy_reloaded", "generation",
 					 (long long)policy_store_generation(), "file", cfg->policy,
 					 NULL);
+				log_trust();
+			}
 			continue;
 		}
 		if (sig == SIGTERM || sig == SIGINT) {
@@ -221,7 +279,7 @@ int main(int argc, char **argv)
 			     NULL);
 			break;
 		}
-		ca_crl_tick(ca);
+		ca_tick(ca);
 	}
 	http_stop(http, cfg->request_timeout);
 	http = NULL;
@@ -235,6 +293,7 @@ fail:
 out:
 	http_stop(http, 0);
 	ca_free(ca);
+	identity_free(identity);
 	signer_free(signer);
 	ledger_close(ledger);
 	policy_store_shutdown();

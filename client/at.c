@@ -7,9 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #define RX_CHUNK 1024
 #define CSI_MAX 64                 /* bytes of one escape sequence we swallow */
 #define PROBE_TIMEOUT_MS 2000
+#define SHELL_UNESCAPED "AT%CMNG=0"   /* lib/at_shell turns \n into CR LF only here */
 
 enum esc_state { ESC_NONE, ESC_SEEN, ESC_CSI, ESC_OSC };
 
@@ -17,6 +20,7 @@ struct nrfca_at {
 	struct nrfca_serial *port;
 	enum nrfca_at_prefix mode;
 	char eol[4];
+	size_t shell_buffer;
 	nrfca_at_trace_fn trace;
 	void *trace_ctx;
 	/* receive state, kept across commands (a prompt or URC may be pending) */
@@ -35,6 +39,8 @@ struct exchange {
 	const struct nrfca_at_call *call;
 	char **echo;                /* the lines we sent, for echo matching */
 	size_t necho, echo_at;
+	size_t echo_off;            /* shell: bytes of echo[echo_at] already seen in pieces */
+	int shell;
 	size_t kept_bytes;
 	struct nrfca_at_result *r;
 	int done;
@@ -46,6 +52,7 @@ static const char *const final_names[NRFCA_AT_FINAL_MAX] = {
 	[NRFCA_AT_FINAL_ERROR] = "ERROR",
 	[NRFCA_AT_FINAL_CME] = "+CME ERROR",
 	[NRFCA_AT_FINAL_CMS] = "+CMS ERROR",
+	[NRFCA_AT_FINAL_SHELL] = "shell error",
 };
 
 static const char *const prefix_names[NRFCA_AT_PREFIX_MAX] = {
@@ -155,6 +162,19 @@ enum nrfca_at_final nrfca_at_classify_final(const char *line, int *code)
 	return NRFCA_AT_FINAL_NONE;
 }
 
+/* The Zephyr shell's own answers to a line it did not run (shell.c,
+ * lib/at_shell): 1 when the line is one of them. */
+static int is_shell_refusal(const char *line)
+{
+	static const char nf[] = ": command not found";
+	size_t n = strlen(line);
+
+	return (n > sizeof(nf) - 1 && strcmp(line + n - (sizeof(nf) - 1), nf) == 0) ||
+	       starts_with(line, "not terminated: ") ||
+	       strcmp(line, "Too many arguments in the command.") == 0 ||
+	       starts_with(line, "Sending AT command failed with error code ");
+}
+
 int nrfca_at_is_noise(const char *line)
 {
 	size_t i;
@@ -162,6 +182,9 @@ int nrfca_at_is_noise(const char *line)
 	for (i = 0; i < sizeof(urc_prefixes) / sizeof(urc_prefixes[0]); i++)
 		if (starts_with(line, urc_prefixes[i]))
 			return 1;
+	/* lib/at_shell prints URCs after `at events_enable` under this heading */
+	if (strcmp(line, "AT event handler:") == 0)
+		return 1;
 	/* Zephyr log: "[00:00:28.460,540] <inf> ..." or minimal "I: ..." */
 	if (line[0] == '[' && isdigit((unsigned char)line[1]))
 		return 1;
@@ -223,6 +246,13 @@ int nrfca_at_create(struct nrfca_serial *port, const struct nrfca_at_opts *o,
 	}
 	at->port = port;
 	at->mode = o ? o->prefix : NRFCA_AT_PREFIX_AUTO;
+	at->shell_buffer = o && o->shell_buffer ? o->shell_buffer : NRFCA_AT_SHELL_BUFFER;
+	if (at->shell_buffer < NRFCA_AT_SHELL_BUFFER_MIN) {
+		free(at->line);
+		free(at);
+		return nrfca_err_set(e, NRFCA_E_CONFIG, "the shell buffer must be at least %u bytes",
+				     NRFCA_AT_SHELL_BUFFER_MIN);
+	}
 	strcpy(at->eol, eol);
 	at->trace = o ? o->trace : NULL;
 	at->trace_ctx = o ? o->trace_ctx : NULL;
@@ -263,33 +293,57 @@ static int result_fail(struct nrfca_at_result *r, enum nrfca_at_status st, struc
 	return nrfca_err_set(e, code, "%s", msg);
 }
 
+/* 1 when line is (the next piece of) the echo of what we sent. */
+static int is_echo(struct exchange *x, const char *line)
+{
+	size_t k, n = strlen(line);
+
+	for (k = x->echo_at; k < x->necho; k++) {
+		const char *want = x->echo[k] + (k == x->echo_at ? x->echo_off : 0);
+
+		if (strcmp(line, want) == 0) {
+			x->echo_at = k + 1;
+			x->echo_off = 0;
+			return 1;
+		}
+		/* the shell cuts a long echo at the terminal width */
+		if (x->shell && k == x->echo_at && n > 0 && strncmp(want, line, n) == 0) {
+			x->echo_off += n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* One complete received line (ANSI removed).  Decides what it is. */
 static int on_line(struct nrfca_at *at, struct exchange *x, char *line, struct nrfca_err *e)
 {
 	struct nrfca_at_result *r = x->r;
 	int secret = (x->call->flags & NRFCA_AT_SECRET) != 0;
-	size_t n = strlen(line), p, k;
+	size_t n = strlen(line), p;
 	enum nrfca_at_final f;
 	int code = 0;
 	char msg[NRFCA_ERR_MSG_MAX];
 
-	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-		line[--n] = '\0';
 	while ((p = prompt_len(line)) > 0) {
 		memmove(line, line + p, n - p + 1);
 		n -= p;
 	}
+	/* echo of what we sent (in order; URCs may sit between echoed lines) */
+	if (n > 0 && is_echo(x, line)) {
+		r->necho++;
+		trace(at, NRFCA_AT_RECEIVED, secret ? "<echo of secret command redacted>" : line);
+		return 0;
+	}
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		line[--n] = '\0';
 	if (n == 0)
 		return 0;
-	/* echo of what we sent (in order; URCs may sit between echoed lines) */
-	for (k = x->echo_at; k < x->necho; k++)
-		if (strcmp(line, x->echo[k]) == 0) {
-			x->echo_at = k + 1;
-			r->necho++;
-			trace(at, NRFCA_AT_RECEIVED, secret ? "<echo of secret command redacted>" : line);
-			return 0;
-		}
 	f = nrfca_at_classify_final(line, &code);
+	if (f == NRFCA_AT_FINAL_NONE && is_shell_refusal(line)) {
+		f = NRFCA_AT_FINAL_SHELL;
+		snprintf(r->error, sizeof(r->error), "%s", line);
+	}
 	if (f != NRFCA_AT_FINAL_NONE) {
 		trace(at, NRFCA_AT_RECEIVED, line);
 		r->final = f;
@@ -475,14 +529,96 @@ static void redact(const char *cmd, char *out, size_t cap)
 	snprintf(out, cap, "%.*s\"<%zu bytes redacted>\"", (int)q, cmd, strlen(cmd) - q);
 }
 
+/* The line cmd goes out as in the current mode, without terminator
+ * (malloc'd).  NULL with msg set when it cannot be sent that way; *too_long
+ * tells the shell buffer was the reason. */
+static char *wire_of(const struct nrfca_at *at, const char *cmd, const char *name, char *msg,
+		     size_t cap, int *too_long)
+{
+	size_t i, o = 0, n = strlen(cmd);
+	int multi = starts_with(cmd, SHELL_UNESCAPED);
+	char *w;
+
+	*too_long = 0;
+	if (at->mode != NRFCA_AT_PREFIX_SHELL) {
+		w = strdup(cmd);
+		if (w == NULL)
+			snprintf(msg, cap, "out of memory");
+		return w;
+	}
+	for (i = 0; i < n; i++) {
+		if (cmd[i] == '\'' || cmd[i] == '\\') {
+			snprintf(msg, cap, "command %s holds %s, which the Zephyr shell's `at` command "
+				 "cannot pass on (if the firmware takes plain AT, use --at-prefix none)",
+				 name, cmd[i] == '\'' ? "a single quote (')" : "a backslash (\\)");
+			return NULL;
+		}
+		if ((cmd[i] == '\r' || cmd[i] == '\n') && !multi) {
+			snprintf(msg, cap, "command %s holds a line break, which the Zephyr shell takes "
+				 "as the end of the command (only %s writes are sent with \\n escapes)",
+				 name, SHELL_UNESCAPED);
+			return NULL;
+		}
+	}
+	w = malloc(2 * n + 8);
+	if (w == NULL) {
+		snprintf(msg, cap, "out of memory");
+		return NULL;
+	}
+	o = (size_t)sprintf(w, "at '");
+	for (i = 0; i < n; i++) {
+		if (cmd[i] == '\r' || cmd[i] == '\n') {
+			if (cmd[i] == '\r' && cmd[i + 1] == '\n')
+				i++;
+			w[o++] = '\\';
+			w[o++] = 'n';
+		} else {
+			w[o++] = cmd[i];
+		}
+	}
+	w[o++] = '\'';
+	w[o] = '\0';
+	if (o > nrfca_at_shell_max(at)) {
+		*too_long = 1;
+		snprintf(msg, cap, "command %s is %zu bytes as a shell line, over the %zu the shell's "
+			 "command buffer holds (CONFIG_SHELL_CMD_BUFF_SIZE %zu; see --shell-buffer); "
+			 "nothing was sent", name, o, nrfca_at_shell_max(at), at->shell_buffer);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+size_t nrfca_at_shell_max(const struct nrfca_at *at)
+{
+	return at->shell_buffer - 1;
+}
+
+size_t nrfca_at_wire_len(const struct nrfca_at *at, const char *cmd, struct nrfca_err *e)
+{
+	char name[48], msg[NRFCA_ERR_MSG_MAX], *w;
+	int too_long;
+	size_t n;
+
+	cmd_name(cmd, name, sizeof(name));
+	w = wire_of(at, cmd, name, msg, sizeof(msg), &too_long);
+	if (w == NULL) {
+		nrfca_err_set(e, too_long ? NRFCA_E_TOO_LARGE : NRFCA_E_INPUT, "%s", msg);
+		return 0;
+	}
+	n = strlen(w);
+	free(w);
+	return n;
+}
+
 static int run(struct nrfca_at *at, const char *cmd, const struct nrfca_at_call *call,
 	       struct nrfca_at_result *r, struct nrfca_err *e)
 {
 	struct exchange x;
-	char name[48], secs[24], msg[NRFCA_ERR_MSG_MAX], *wire = NULL, *shown = NULL;
-	size_t clen = strlen(cmd), wlen, got;
+	char name[48], secs[24], msg[NRFCA_ERR_MSG_MAX], *wire = NULL, *shown = NULL, *line;
+	size_t clen = strlen(cmd), got, wl;
 	int timeout = call->timeout_ms > 0 ? call->timeout_ms : NRFCA_AT_TIMEOUT_MS;
-	int shell = at->mode == NRFCA_AT_PREFIX_SHELL, quote, rc = -1;
+	int too_long, rc = -1;
 	long long deadline;
 
 	nrfca_at_result_clear(r);
@@ -492,36 +628,35 @@ static int run(struct nrfca_at *at, const char *cmd, const struct nrfca_at_call 
 	x.name = name;
 	x.call = call;
 	x.r = r;
+	x.shell = at->mode == NRFCA_AT_PREFIX_SHELL;
 	if (clen > NRFCA_AT_MAX_CMD) {
 		snprintf(msg, sizeof(msg), "command %s is %zu bytes, over the limit of %u", name,
 			 clen, NRFCA_AT_MAX_CMD);
 		return result_fail(r, NRFCA_AT_TOO_LONG, e, NRFCA_E_TOO_LARGE, msg);
 	}
-	/* A Zephyr shell strips double quotes from its arguments: single-quote
-	 * the AT command when it holds any. */
-	quote = shell && strchr(cmd, '"') != NULL;
-	if (quote && strchr(cmd, '\'') != NULL) {
-		snprintf(msg, sizeof(msg), "command %s holds both quote kinds and cannot be sent "
-			 "through a Zephyr shell (use --at-prefix none)", name);
-		return result_fail(r, NRFCA_AT_IO, e, NRFCA_E_INPUT, msg);
-	}
-	wlen = clen + 8 + strlen(at->eol);
-	wire = malloc(wlen);
-	shown = malloc(clen + 64);
+	line = wire_of(at, cmd, name, msg, sizeof(msg), &too_long);
+	if (line == NULL)
+		return result_fail(r, too_long ? NRFCA_AT_TOO_LONG : NRFCA_AT_IO, e,
+				   too_long ? NRFCA_E_TOO_LARGE : NRFCA_E_INPUT, msg);
+	wl = strlen(line);
+	wire = malloc(wl + strlen(at->eol) + 1);
+	shown = malloc(wl + 64);
 	if (wire == NULL || shown == NULL) {
+		free(line);
 		result_fail(r, NRFCA_AT_IO, e, NRFCA_E_NOMEM, "out of memory");
 		goto out;
 	}
-	snprintf(wire, wlen, "%s%s%s%s", shell ? "at " : "", quote ? "'" : "", cmd,
-		 quote ? "'" : "");
+	memcpy(wire, line, wl + 1);
+	OPENSSL_cleanse(line, wl);
+	free(line);
 	if (split_lines(wire, &x.echo, &x.necho) != 0) {
 		result_fail(r, NRFCA_AT_IO, e, NRFCA_E_NOMEM, "out of memory");
 		goto out;
 	}
 	if (call->flags & NRFCA_AT_SECRET)
-		redact(wire, shown, clen + 64);
+		redact(wire, shown, wl + 64);
 	else
-		snprintf(shown, clen + 64, "%s", wire);
+		snprintf(shown, wl + 64, "%s", wire);
 	strcat(wire, at->eol);
 
 	drain(at);
@@ -569,8 +704,11 @@ static int run(struct nrfca_at *at, const char *cmd, const struct nrfca_at_call 
 	rc = 0;
 out:
 	if (x.echo != NULL) {
-		while (x.necho > 0)
-			free(x.echo[--x.necho]);
+		while (x.necho > 0) {
+			x.necho--;
+			OPENSSL_cleanse(x.echo[x.necho], strlen(x.echo[x.necho]));
+			free(x.echo[x.necho]);
+		}
 		free(x.echo);
 	}
 	if (wire != NULL) {
@@ -601,9 +739,12 @@ static int probe(struct nrfca_at *at, enum nrfca_at_prefix mode, int timeout_ms)
 
 	memset(&r, 0, sizeof(r));
 	at->mode = mode;
+	/* OK tells the mode (a plain modem answers ERROR to `at '...'`, a shell
+	 * "command not found" to plain AT); an IMEI of the wrong form is for the
+	 * caller to name, not a reason to call the modem silent */
 	if (run(at, "AT+CGSN", &call, &r, NULL) == 0 && r.final == NRFCA_AT_FINAL_OK)
 		for (i = 0; i < r.nlines; i++)
-			if (is_imei_line(r.lines[i]))
+			if (is_imei_line(r.lines[i]) || r.nlines == 1)
 				found = 1;
 	nrfca_at_result_clear(&r);
 	return found;

@@ -8,9 +8,22 @@
  * sequences, a Zephyr shell prompt.  Handles CR, LF and CRLF and answers
  * split across reads.  Every line is bounded (NRFCA_AT_MAX_LINE) and so is
  * the whole answer; an overlong line is an error naming the limit, never
- * truncated.  Knows the optional `at ` prefix of a Zephyr shell and can
+ * truncated.  Knows the Zephyr shell of nRF Connect SDK firmware and can
  * detect it.  A trace hook sees every line sent and received; the content
  * of a command flagged NRFCA_AT_SECRET (and its echo) is redacted there.
+ *
+ * Through a Zephyr shell (nRF Connect SDK lib/at_shell) every command goes
+ * out as one line `at '<command>'`: the shell ends a command at every raw CR
+ * or LF and removes quotes, so the AT command is single-quoted and the line
+ * breaks of an AT%CMNG=0 write are sent as the two characters \n, which the
+ * firmware's `at` command turns into CR LF (CONFIG_AT_SHELL_UNESCAPE_LF).
+ * Any other command with a line break, and any command holding ' or \, is
+ * refused before it is sent, and so is a line longer than the shell's
+ * command buffer (CONFIG_SHELL_CMD_BUFF_SIZE, opts.shell_buffer).  The
+ * shell's own answers ("<word>: command not found", "not terminated: '",
+ * "Sending AT command failed with error code N") end an exchange as
+ * NRFCA_AT_FINAL_SHELL.  The echo may come back cut into lines at the
+ * terminal width; every piece is recognised.
  *
  * Ownership: the engine borrows the serial port (the caller closes it after
  * nrfca_at_free).  A result owns its lines until nrfca_at_result_clear.
@@ -28,6 +41,9 @@
 #define NRFCA_AT_MAX_LINES    512u     /* kept lines in one answer */
 #define NRFCA_AT_MAX_CMD      16384u   /* bytes in one command (without prefix/EOL) */
 #define NRFCA_AT_TIMEOUT_MS   5000
+#define NRFCA_AT_SHELL_BUFFER 4096u    /* default CONFIG_SHELL_CMD_BUFF_SIZE: what Nordic's
+					  nRF Cloud samples set for certificates */
+#define NRFCA_AT_SHELL_BUFFER_MIN 64u
 #define NRFCA_AT_KEYGEN_TIMEOUT_MS 30000
 
 enum nrfca_at_final {
@@ -36,6 +52,8 @@ enum nrfca_at_final {
 	NRFCA_AT_FINAL_ERROR,
 	NRFCA_AT_FINAL_CME,       /* +CME ERROR: code */
 	NRFCA_AT_FINAL_CMS,       /* +CMS ERROR: code */
+	NRFCA_AT_FINAL_SHELL,     /* the Zephyr shell refused the line (see result.error):
+				     the command never reached the modem */
 	NRFCA_AT_FINAL_MAX
 };
 
@@ -66,6 +84,8 @@ struct nrfca_at_opts {
 	const char *eol;          /* command terminator; NULL = "\r\n" */
 	nrfca_at_trace_fn trace;  /* may be NULL */
 	void *trace_ctx;
+	size_t shell_buffer;      /* the shell's command buffer in bytes (a line holds one
+				     less); 0 = NRFCA_AT_SHELL_BUFFER */
 };
 
 /* Flags for one command. */
@@ -86,7 +106,7 @@ struct nrfca_at_result {
 	size_t nlines;
 	size_t nurc;              /* URC / log lines skipped (for tests and traces) */
 	size_t necho;
-	char error[NRFCA_ERR_MSG_MAX]; /* why there is no final line */
+	char error[NRFCA_ERR_MSG_MAX]; /* why there is no final line, or the shell's message */
 };
 
 struct nrfca_at;
@@ -104,13 +124,22 @@ void nrfca_at_free(struct nrfca_at *at);
 int nrfca_at_cmd(struct nrfca_at *at, const char *cmd, const struct nrfca_at_call *call,
 		 struct nrfca_at_result *r, struct nrfca_err *e);
 
-/* Detect plain AT versus a Zephyr shell: send `at AT+CGSN`, and if it does
+/* Detect plain AT versus a Zephyr shell: send `at 'AT+CGSN'`, and if it does
  * not give a 15-digit line and OK, plain `AT+CGSN`.  Remembers the result.
  * -1 when neither answers. */
 int nrfca_at_detect_prefix(struct nrfca_at *at, struct nrfca_err *e);
 enum nrfca_at_prefix nrfca_at_prefix_mode(const struct nrfca_at *at);
 
 void nrfca_at_result_clear(struct nrfca_at_result *r);
+
+/* Bytes of the line cmd becomes in the current mode (without the line
+ * terminator), or 0 when it cannot be sent in that mode (e set: a line
+ * break outside AT%CMNG=0, ' or \ through the shell).  Through the shell
+ * a line longer than the shell buffer allows is also refused (-1 from
+ * nrfca_at_cmd); callers check with this before changing anything. */
+size_t nrfca_at_wire_len(const struct nrfca_at *at, const char *cmd, struct nrfca_err *e);
+/* The longest line the shell takes (shell buffer - 1). */
+size_t nrfca_at_shell_max(const struct nrfca_at *at);
 
 /* Meaning of a +CME ERROR code on nRF91 (FORMATS.md), or NULL if unknown. */
 const char *nrfca_at_cme_text(int code);

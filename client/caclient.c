@@ -28,6 +28,16 @@ long nrfca_ca_parse_retry_after(const char *v)
 	return nrfca_http_parse_retry_after(v);
 }
 
+int nrfca_ca_token_check(const char *path, struct nrfca_err *e)
+{
+	char *auth = NULL;
+
+	if (nrfca_http_read_bearer(path, "token file", 0, &auth, e) != 0)
+		return -1;
+	nrfca_http_secret_free(auth);
+	return 0;
+}
+
 int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct nrfca_err *e)
 {
 	struct nrfca_http_opts ho = {
@@ -92,13 +102,14 @@ static const char *str_field(json_t *o, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
-				    struct nrfca_ca_answer *a, struct nrfca_err *e)
+/* One request (body NULL = GET) with retries, its answer decoded. */
+static enum nrfca_ca_outcome request(struct nrfca_ca *ca, const char *path, const char *payload,
+				     struct nrfca_ca_answer *a, struct nrfca_err *e)
 {
-	char *payload = json_dumps(body, JSON_COMPACT);
 	struct nrfca_http_answer ha;
 	struct nrfca_http_req rq = {
-		.method = "POST", .auth = ca->auth, .content_type = "application/json",
+		.method = payload ? "POST" : "GET", .auth = ca->auth,
+		.content_type = payload ? "application/json" : NULL,
 		.accept = "application/json", .max_answer = NRFCA_CA_MAX_RESPONSE,
 		.peer = "the CA",
 	};
@@ -107,20 +118,16 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 	char url[1024];
 	long st;
 
+	memset(&ha, 0, sizeof(ha));
 	a->body = NULL;
 	nrfca_ca_answer_clear(a);
-	if (payload == NULL) {
-		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
-		return NRFCA_CA_BAD_ANSWER;
-	}
 	if ((size_t)snprintf(url, sizeof(url), "%s%s", ca->url, path) >= sizeof(url)) {
-		free(payload);
 		nrfca_err_set(e, NRFCA_E_CONFIG, "CA URL %.100s is too long", ca->url);
 		return NRFCA_CA_UNREACHABLE;
 	}
 	rq.url = url;
 	rq.body = payload;
-	rq.body_len = strlen(payload);
+	rq.body_len = payload ? strlen(payload) : 0;
 	switch (nrfca_http_request(ca->http, &rq, &ha, e)) {
 	case NRFCA_HTTP_ANSWERED:
 		break;
@@ -160,16 +167,45 @@ enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_
 	a->error = str_field(a->body, "error") ? str_field(a->body, "error") : "";
 	a->detail = str_field(a->body, "detail") ? str_field(a->body, "detail") : "";
 	a->rule = str_field(a->body, "rule") ? str_field(a->body, "rule") : "";
-	nrfca_err_set(e, st == 403 || st == 409 ? NRFCA_E_POLICY : NRFCA_E_INPUT,
-		      "CA refused (HTTP %ld %.40s): %.200s%s%.60s%s", st,
-		      a->error[0] ? a->error : "error",
-		      a->detail[0] ? a->detail : "no detail given",
-		      a->rule[0] ? " [rule " : "", a->rule, a->rule[0] ? "]" : "");
+	a->credential = st == 401 || (st == 403 && strcmp(a->error, "forbidden") == 0);
+	if (a->credential)
+		nrfca_err_set(e, NRFCA_E_CONFIG, "the CA refused this station's credential "
+			      "(HTTP %ld %.40s): %.200s; check the token file", st,
+			      a->error[0] ? a->error : "error",
+			      a->detail[0] ? a->detail : "no detail given");
+	else
+		nrfca_err_set(e, st == 403 || st == 409 ? NRFCA_E_POLICY : NRFCA_E_INPUT,
+			      "CA refused (HTTP %ld %.40s): %.200s%s%.60s%s", st,
+			      a->error[0] ? a->error : "error",
+			      a->detail[0] ? a->detail : "no detail given",
+			      a->rule[0] ? " [rule " : "", a->rule, a->rule[0] ? "]" : "");
 	res = NRFCA_CA_REFUSED;
 out:
 	nrfca_http_answer_clear(&ha);
-	free(payload);
 	return res;
+}
+
+enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
+				    struct nrfca_ca_answer *a, struct nrfca_err *e)
+{
+	char *payload = json_dumps(body, JSON_COMPACT);
+	enum nrfca_ca_outcome r;
+
+	if (payload == NULL) {
+		a->body = NULL;
+		nrfca_ca_answer_clear(a);
+		nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
+		return NRFCA_CA_BAD_ANSWER;
+	}
+	r = request(ca, path, payload, a, e);
+	free(payload);
+	return r;
+}
+
+enum nrfca_ca_outcome nrfca_ca_get(struct nrfca_ca *ca, const char *path,
+				   struct nrfca_ca_answer *a, struct nrfca_err *e)
+{
+	return request(ca, path, NULL, a, e);
 }
 
 enum nrfca_ca_outcome nrfca_ca_enroll(struct nrfca_ca *ca, json_t *body,

@@ -63,6 +63,8 @@ struct nrfca_ca_answer {
 	long long sec_tag;          /* -1 when null or absent */
 	/* error answers (borrowed; "" when absent) */
 	const char *error, *detail, *rule;
+	int credential;             /* the refusal is about the station's credential: HTTP 401,
+				       or 403 "forbidden" (its role may not use the route) */
 };
 
 struct nrfca_ca;
@@ -72,11 +74,19 @@ struct nrfca_ca;
 int nrfca_ca_create(const struct nrfca_ca_opts *o, struct nrfca_ca **out, struct nrfca_err *e);
 void nrfca_ca_free(struct nrfca_ca *ca);
 
+/* Check a token file as nrfca_ca_create reads it (exists, regular, one
+ * printable word, at most NRFCA_CA_MAX_TOKEN bytes); the secret is wiped. */
+int nrfca_ca_token_check(const char *path, struct nrfca_err *e);
+
 /* POST body (JSON) to url + path.  Returns the outcome; e is set for every
  * outcome but NRFCA_CA_OK.  For NRFCA_CA_REFUSED e holds the server's
  * detail and rule.  a is cleared first. */
 enum nrfca_ca_outcome nrfca_ca_post(struct nrfca_ca *ca, const char *path, json_t *body,
 				    struct nrfca_ca_answer *a, struct nrfca_err *e);
+/* GET url + path with the same retries and limits; a->body holds the
+ * decoded JSON object on NRFCA_CA_OK. */
+enum nrfca_ca_outcome nrfca_ca_get(struct nrfca_ca *ca, const char *path,
+				   struct nrfca_ca_answer *a, struct nrfca_err *e);
 
 /* POST /v1/enroll, and check that a success carries serial, device_id,
  * certificate and chain (else NRFCA_CA_BAD_ANSWER). */

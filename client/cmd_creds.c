@@ -34,6 +34,7 @@ struct creds_opts {
 	enum nrfca_at_prefix prefix;
 	int verbose;
 	int json;
+	size_t shell_buffer;   /* 0 = default */
 };
 
 static void usage(FILE *f)
@@ -52,11 +53,17 @@ static void usage(FILE *f)
 		"                       5 public-key (number or name); type 2 (private key)\n"
 		"                       is never written here: keys stay made by %%KEYGEN\n"
 		"  --file F             content to write (at most %u bytes; PEM for 0, 1, 5)\n"
-		"  --line-ending E      line ending inside the written PEM: crlf (default) or\n"
-		"                       lf (firmware 2.0.x answering +CME ERROR: 527 wants lf)\n"
+		"  --line-ending E      plain AT: line ending inside the written PEM, crlf\n"
+		"                       (default) or lf (firmware 2.0.x answering +CME ERROR:\n"
+		"                       527 wants lf). Through a Zephyr shell line breaks\n"
+		"                       travel as \\n and the firmware stores CR LF whatever\n"
+		"                       this says\n"
 		"  --baud B             baud rate (default 115200)\n"
 		"  --no-rtscts          no RTS/CTS hardware flow control\n"
 		"  --at-prefix P        auto (default), none (plain AT) or shell (Zephyr `at ...`)\n"
+		"  --shell-buffer N     the firmware shell's command buffer in bytes\n"
+		"                       (CONFIG_SHELL_CMD_BUFF_SIZE, default %u); a longer write\n"
+		"                       is refused before it is sent\n"
 		"  --json               list as JSON\n"
 		"  --verbose            print the AT traffic on stderr (secrets redacted)\n"
 		"\n"
@@ -64,7 +71,7 @@ static void usage(FILE *f)
 		"say so; the modem stays offline afterwards. write reads the entry back and\n"
 		"checks that the modem's SHA-256 equals that of the bytes sent (firmware that\n"
 		"shows hashes: nRF9160 1.3.2 or later, all nRF91x1).\n\n",
-		NRF91_SEC_TAG_MAX, NRF91_CRED_SIZE_MAX);
+		NRF91_SEC_TAG_MAX, NRF91_CRED_SIZE_MAX, NRFCA_AT_SHELL_BUFFER);
 	nrfca_exit_print_table(f);
 }
 
@@ -84,6 +91,7 @@ static int parse_args(int argc, char **argv, struct creds_opts *o)
 		{ "baud", required_argument, NULL, 'b' },
 		{ "no-rtscts", no_argument, NULL, 'R' },
 		{ "at-prefix", required_argument, NULL, 'a' },
+		{ "shell-buffer", required_argument, NULL, 'B' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -174,6 +182,20 @@ static int parse_args(int argc, char **argv, struct creds_opts *o)
 				return NRFCA_EXIT_USAGE;
 			}
 			break;
+		case 'B': {
+			unsigned long long b;
+
+			errno = 0;
+			b = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || b < NRFCA_AT_SHELL_BUFFER_MIN ||
+			    b > 1048576) {
+				fprintf(stderr, "nrfca creds: --shell-buffer must be %u..1048576 "
+					"bytes\n", NRFCA_AT_SHELL_BUFFER_MIN);
+				return NRFCA_EXIT_USAGE;
+			}
+			o->shell_buffer = (size_t)b;
+			break;
+		}
 		case 'v':
 			o->verbose = 1;
 			break;
@@ -432,6 +454,7 @@ int cmd_creds(int argc, char **argv)
 	mo.port.baud = o.baud;
 	mo.port.rtscts = o.rtscts;
 	mo.at.prefix = o.prefix;
+	mo.at.shell_buffer = o.shell_buffer;
 	mo.at.trace = o.verbose ? trace_line : NULL;
 	if (nrf91_open(&mo, &m, &e) != 0) {
 		fprintf(stderr, "nrfca creds: %s\n", e.msg);

@@ -8,6 +8,7 @@
 int cmd_parse(int argc, char **argv);
 int cmd_creds(int argc, char **argv);
 int cmd_provision(int argc, char **argv);
+int cmd_line(int argc, char **argv);
 int cmd_onboard(int argc, char **argv);
 
 #endif

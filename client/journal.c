@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -290,4 +291,32 @@ int nrfca_journal_remove(const char *dir, const char *imei, uint32_t sec_tag,
 		return nrfca_err_set(e, NRFCA_E_IO, "cannot remove journal entry %s: %s", path,
 				     strerror(errno));
 	return 0;
+}
+
+int nrfca_file_lock(const char *path, int *fd, struct nrfca_err *e)
+{
+	char lock[PATH_MAX];
+	int f;
+
+	if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
+		return nrfca_err_set(e, NRFCA_E_IO, "path %.100s is too long", path);
+	f = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (f < 0)
+		return nrfca_err_set(e, NRFCA_E_IO, "cannot open the lock file %s: %s", lock,
+				     strerror(errno));
+	while (flock(f, LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		nrfca_err_set(e, NRFCA_E_IO, "cannot lock %s: %s", lock, strerror(errno));
+		close(f);
+		return -1;
+	}
+	*fd = f;
+	return 0;
+}
+
+void nrfca_file_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);      /* closing the descriptor releases the flock */
 }

@@ -59,4 +59,10 @@ int nrfca_mkdir_private(const char *dir, struct nrfca_err *e);
 int nrfca_read_small(const char *path, size_t max, char **out, size_t *len, int *found,
 		     struct nrfca_err *e);
 
+/* An exclusive lock for read-modify-write of a shared file: flock on
+ * "<path>.lock" (created 0644 when missing), waiting for other holders (in
+ * this process or another).  *fd is released by nrfca_file_unlock. */
+int nrfca_file_lock(const char *path, int *fd, struct nrfca_err *e);
+void nrfca_file_unlock(int fd);
+
 #endif

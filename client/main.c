@@ -16,6 +16,7 @@ static const struct subcommand subcommands[] = {
 	{ "parse", cmd_parse, "decode %KEYGEN / %ATTESTTOKEN output and check the binding" },
 	{ "creds", cmd_creds, "list, write or delete credentials on a modem" },
 	{ "provision", cmd_provision, "provision one modem end to end (key, CA, write, verify)" },
+	{ "line", cmd_line, "provision several modems at once, board after board, one live table" },
 	{ "onboard", cmd_onboard, "put provisioned devices into nRF Cloud (bulk onboarding)" },
 };
 

@@ -18,6 +18,8 @@ struct nrf91 {
 	enum nrf91_fail fail;
 	enum nrfca_at_final last_final;
 	int last_code;
+	int forced;          /* the prefix was given, not detected */
+	unsigned ncmds;      /* commands sent so far (the first one tells the mode) */
 };
 
 /* ---------------------------------------------------------------- steps */
@@ -258,7 +260,7 @@ static int run_step(struct nrf91 *m, enum step_id id, const struct step_args *a,
 	struct nrfca_at_result r;
 	char *cmd = NULL, shown[64];
 	size_t i, found = 0;
-	int rc = -1, t;
+	int rc = -1, t, first, shell;
 
 	memset(&r, 0, sizeof(r));
 	if (a == NULL)
@@ -274,12 +276,56 @@ static int run_step(struct nrf91 *m, enum step_id id, const struct step_args *a,
 	call.timeout_ms = st->timeout_ms;
 	call.expect = st->prefix;
 	call.flags = a->flags;
+	first = m->ncmds++ == 0;
+	shell = nrfca_at_prefix_mode(m->at) == NRFCA_AT_PREFIX_SHELL;
 	if (nrfca_at_cmd(m->at, cmd, &call, &r, e) != 0) {
-		m->fail = r.status == NRFCA_AT_TOO_LONG ? NRF91_FAIL_ANSWER : NRF91_FAIL_PORT;
+		if (r.status == NRFCA_AT_TOO_LONG && r.lines == NULL && r.necho == 0 &&
+		    shell && strstr(r.error, "shell's command buffer") != NULL)
+			m->fail = NRF91_FAIL_TOO_LONG;       /* refused before sending */
+		else if (r.status == NRFCA_AT_IO && r.necho == 0 && r.nlines == 0 &&
+			 e != NULL && e->code == NRFCA_E_INPUT)
+			m->fail = NRF91_FAIL_INPUT;          /* cannot pass the shell */
+		else
+			m->fail = r.status == NRFCA_AT_TOO_LONG ? NRF91_FAIL_ANSWER : NRF91_FAIL_PORT;
+		if (first && m->forced && m->fail == NRF91_FAIL_PORT && e != NULL) {
+			char was[NRFCA_ERR_MSG_MAX];
+
+			snprintf(was, sizeof(was), "%s", e->msg);
+			nrfca_err_set(e, e->code, "%.200s (if the firmware takes %s, try "
+				      "--at-prefix auto)", was, shell ? "plain AT commands" :
+				      "AT commands through a Zephyr shell");
+		}
 		goto out;
 	}
 	m->last_final = r.final;
 	m->last_code = r.code;
+	if (r.final == NRFCA_AT_FINAL_SHELL) {
+		if (strstr(r.error, ": command not found") != NULL) {
+			m->fail = NRF91_FAIL_WRONG_MODE;
+			if (shell)
+				nrfca_err_set(e, NRFCA_E_CONFIG, "the port runs a Zephyr shell without "
+					      "the `at` command (\"%s\"): the firmware needs nRF Connect "
+					      "SDK's AT shell (CONFIG_AT_SHELL), or a plain AT host "
+					      "(--at-prefix none)", r.error);
+			else
+				nrfca_err_set(e, NRFCA_E_CONFIG, "the port answers like a Zephyr shell "
+					      "(\"%.80s\"), not a plain AT modem: use --at-prefix "
+					      "shell (or auto)", r.error);
+		} else {
+			m->fail = NRF91_FAIL_REFUSED;
+			nrfca_err_set(e, NRFCA_E_INPUT, "the Zephyr shell did not pass %s to the "
+				      "modem: %s", shown, r.error);
+		}
+		goto out;
+	}
+	if (first && m->forced && shell && r.final == NRFCA_AT_FINAL_ERROR) {
+		/* a plain AT modem answers ERROR to `at '...'` */
+		m->fail = NRF91_FAIL_WRONG_MODE;
+		nrfca_err_set(e, NRFCA_E_CONFIG, "the modem answered ERROR to `at '%s'`, the "
+			      "first command sent through a Zephyr shell: the firmware probably "
+			      "takes plain AT commands; try --at-prefix none (or auto)", shown);
+		goto out;
+	}
 	if (r.final != NRFCA_AT_FINAL_OK) {
 		const char *text = r.final == NRFCA_AT_FINAL_CME ? nrfca_at_cme_text(r.code) : NULL;
 		const char *advice = r.final == NRFCA_AT_FINAL_CME ? note_for(st, r.code) : NULL;
@@ -308,7 +354,7 @@ static int run_step(struct nrf91 *m, enum step_id id, const struct step_args *a,
 			}
 			t = st->take(r.lines[i], v, out, e);
 			if (t < 0) {
-				m->fail = NRF91_FAIL_ANSWER;
+				m->fail = id == ST_CGSN ? NRF91_FAIL_IDENTITY : NRF91_FAIL_ANSWER;
 				nrfca_err_prefix(e, "cannot %s (%s)", st->what, shown);
 				goto out;
 			}
@@ -353,13 +399,16 @@ static int take_imei(const char *line, const char *v, void *out, struct nrfca_er
 {
 	size_t i;
 
-	for (i = 0; i < 15; i++)
+	for (i = 0; v[i] != '\0'; i++)
 		if (!isdigit((unsigned char)v[i]))
-			return 0;
-	if (v[15] != '\0')
-		return 0;
+			return 0;       /* not the IMEI line */
+	if (i != 15)
+		return nrfca_err_set(e, NRFCA_E_INPUT, "the modem reports IMEI \"%.40s\" (%zu "
+				     "digits): an IMEI has 15 digits; this modem cannot be "
+				     "provisioned by IMEI until that is fixed", v, i);
 	if (!nrf91_imei_valid(v))
-		return nrfca_err_set(e, NRFCA_E_INPUT, "IMEI %s fails its Luhn check digit", v);
+		return nrfca_err_set(e, NRFCA_E_INPUT, "the modem reports IMEI %s, which fails its "
+				     "Luhn check digit", v);
 	memcpy(out, v, 16);
 	return 1;
 }
@@ -523,6 +572,7 @@ int nrf91_attach(struct nrfca_at *at, struct nrf91 **out, struct nrfca_err *e)
 	if (m == NULL)
 		return nrfca_err_set(e, NRFCA_E_NOMEM, "out of memory");
 	m->at = at;
+	m->forced = nrfca_at_prefix_mode(at) != NRFCA_AT_PREFIX_AUTO;
 	*out = m;
 	return 0;
 }
@@ -573,9 +623,13 @@ int nrf91_failure_exit(const struct nrf91 *m)
 {
 	switch (nrf91_last_failure(m)) {
 	case NRF91_FAIL_REFUSED:
+	case NRF91_FAIL_TOO_LONG:
 		return NRFCA_EXIT_MODEM_REFUSED;
 	case NRF91_FAIL_INPUT:
+	case NRF91_FAIL_WRONG_MODE:
 		return NRFCA_EXIT_USAGE;
+	case NRF91_FAIL_IDENTITY:
+		return NRFCA_EXIT_VERIFY_FAILED;
 	case NRF91_FAIL_PORT:
 	case NRF91_FAIL_ANSWER:
 		return NRFCA_EXIT_MODEM_SILENT;
@@ -662,10 +716,58 @@ static void hex_upper(const unsigned char *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+enum nrf91_eol nrf91_stored_eol(const struct nrf91 *m, enum nrf91_eol eol)
+{
+	/* lib/at_shell turns each \n into CR LF: the modem stores CR LF */
+	return nrfca_at_prefix_mode(m->at) == NRFCA_AT_PREFIX_SHELL ? NRF91_EOL_CRLF : eol;
+}
+
+/* The %CMNG write command for content already prepared (malloc'd). */
+static int cmng_write_cmd(struct nrf91 *m, uint32_t sec_tag, int type, const char *body,
+			  char **cmd, struct nrfca_err *e)
+{
+	struct step_args a = { .tag = sec_tag, .type = type, .s1 = body };
+
+	return build_cmd(&steps[ST_CMNG_WRITE], &a, cmd, e);
+}
+
+int nrf91_cmng_fits(struct nrf91 *m, uint32_t sec_tag, int type, const char *content,
+		    size_t len, enum nrf91_eol eol, struct nrfca_err *e)
+{
+	char *body = NULL, *cmd = NULL;
+	size_t blen = 0;
+	int rc = -1;
+
+	m->fail = NRF91_FAIL_INPUT;
+	if (nrf91_cmng_prepare(type, content, len, nrf91_stored_eol(m, eol), &body, &blen, e) != 0)
+		return -1;
+	if (cmng_write_cmd(m, sec_tag, type, body, &cmd, e) != 0)
+		goto out;
+	if (nrfca_at_wire_len(m->at, cmd, e) == 0) {
+		m->fail = e != NULL && e->code == NRFCA_E_TOO_LARGE ? NRF91_FAIL_TOO_LONG :
+			  NRF91_FAIL_INPUT;
+		nrfca_err_prefix(e, "cannot write type %d (%s) at sec_tag %u", type,
+				 nrf91_cred_type_name(type), (unsigned)sec_tag);
+		goto out;
+	}
+	m->fail = NRF91_FAIL_NONE;
+	rc = 0;
+out:
+	if (cmd != NULL) {
+		OPENSSL_cleanse(cmd, strlen(cmd));
+		free(cmd);
+	}
+	OPENSSL_cleanse(body, blen);
+	free(body);
+	return rc;
+}
+
 int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *content,
 		     size_t len, enum nrf91_eol eol, char sha256_hex[65], struct nrfca_err *e)
 {
 	struct step_args a = { .tag = sec_tag, .type = type };
+	enum nrf91_eol stored = nrf91_stored_eol(m, eol);
+	int shell = nrfca_at_prefix_mode(m->at) == NRFCA_AT_PREFIX_SHELL;
 	unsigned char md[32];
 	unsigned int mdlen = 0;
 	char *body = NULL;
@@ -677,7 +779,7 @@ int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *co
 		return nrfca_err_set(e, NRFCA_E_INPUT, "sec_tag %u is above %u (reserved for the "
 				     "modem)", (unsigned)sec_tag, NRF91_SEC_TAG_MAX);
 	}
-	if (nrf91_cmng_prepare(type, content, len, eol, &body, &blen, e) != 0) {
+	if (nrf91_cmng_prepare(type, content, len, stored, &body, &blen, e) != 0) {
 		m->fail = NRF91_FAIL_INPUT;
 		return -1;
 	}
@@ -694,7 +796,17 @@ int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *co
 		size_t cmdlen = blen + (size_t)snprintf(NULL, 0, "AT%%CMNG=0,%u,%d,\"\"",
 							 (unsigned)sec_tag, type);
 
-		if (f == NRFCA_AT_FINAL_CME && code == 527)
+		if (m->fail == NRF91_FAIL_TOO_LONG)
+			nrfca_err_prefix(e, "cannot write type %d (%s) at sec_tag %u", type,
+					 nrf91_cred_type_name(type), (unsigned)sec_tag);
+		else if (f == NRFCA_AT_FINAL_CME && code == 527 && shell)
+			nrfca_err_set(e, NRFCA_E_INPUT,
+				      "modem refused the content for sec_tag %u type %d: +CME ERROR: "
+				      "527 invalid certificate content; through the Zephyr shell it "
+				      "is always stored with CR LF line endings, so changing the line "
+				      "ending does not help: check that the content is a valid PEM "
+				      "certificate", (unsigned)sec_tag, type);
+		else if (f == NRFCA_AT_FINAL_CME && code == 527)
 			nrfca_err_set(e, NRFCA_E_INPUT,
 				      "modem refused the content for sec_tag %u type %d: +CME ERROR: "
 				      "527 invalid certificate content; it was sent with %s line "

@@ -38,6 +38,9 @@ enum nrf91_fail {
 	NRF91_FAIL_REFUSED,    /* ERROR / +CME ERROR / +CMS ERROR */
 	NRF91_FAIL_ANSWER,     /* OK, but the answer was not what the command gives */
 	NRF91_FAIL_INPUT,      /* our own argument was invalid; nothing was sent */
+	NRF91_FAIL_WRONG_MODE, /* the port answers in the other mode (Zephyr shell vs plain AT) */
+	NRF91_FAIL_IDENTITY,   /* the modem's identity (IMEI) is not of the right form */
+	NRF91_FAIL_TOO_LONG,   /* the command does not fit the shell's buffer; nothing was sent */
 	NRF91_FAIL_MAX
 };
 
@@ -114,12 +117,22 @@ int nrf91_cfun_set(struct nrf91 *m, int mode, struct nrfca_err *e);
 int nrf91_cmng_list(struct nrf91 *m, struct nrf91_cred **list, size_t *n,
 		    struct nrfca_err *e);
 /* Write content (a PEM for types 0, 1, 2, 5; text for 3, 4) with eol
- * applied; sha256_hex receives the SHA-256 of the exact bytes between the
- * quotes, upper-case hex.  Types 2 and 3 are secrets: redacted in the trace
- * and wiped after sending.  Type 2 is for the host-key path only (`nrfca
- * creds write` refuses it: keys normally stay made by %KEYGEN). */
+ * applied; sha256_hex receives the SHA-256 of the bytes the modem stores,
+ * upper-case hex.  In plain AT those are the bytes between the quotes;
+ * through a Zephyr shell the line breaks travel as \n and the firmware
+ * stores CR LF whatever eol says, so the hash is over the CR LF text.  Types
+ * 2 and 3 are secrets: redacted in the trace and wiped after sending.  Type 2
+ * is for the host-key path only (`nrfca creds write` refuses it: keys
+ * normally stay made by %KEYGEN). */
 int nrf91_cmng_write(struct nrf91 *m, uint32_t sec_tag, int type, const char *content,
 		     size_t len, enum nrf91_eol eol, char sha256_hex[65], struct nrfca_err *e);
+/* 0 when nrf91_cmng_write of this content can be sent in the current mode
+ * (through a shell: the line fits the shell's command buffer); -1 with e
+ * naming the sizes otherwise (failure NRF91_FAIL_TOO_LONG).  Sends nothing. */
+int nrf91_cmng_fits(struct nrf91 *m, uint32_t sec_tag, int type, const char *content,
+		    size_t len, enum nrf91_eol eol, struct nrfca_err *e);
+/* The line ending the modem stores for a write in the current mode. */
+enum nrf91_eol nrf91_stored_eol(const struct nrf91 *m, enum nrf91_eol eol);
 int nrf91_cmng_delete(struct nrf91 *m, uint32_t sec_tag, int type, struct nrfca_err *e);
 
 /* %KEYGEN; *payload receives what is inside the quotes of the

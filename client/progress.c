@@ -10,6 +10,7 @@
 
 struct nrfca_progress {
 	FILE *f;
+	struct nrfca_progress_sink sink;   /* sink.step != NULL: nothing printed */
 	enum nrfca_progress_level level;
 	int tty;
 	int open_line;        /* a redrawn line is on screen */
@@ -81,6 +82,22 @@ struct nrfca_progress *nrfca_progress_create(FILE *f, enum nrfca_progress_level 
 	return p;
 }
 
+struct nrfca_progress *nrfca_progress_create_sink(const struct nrfca_progress_sink *sink,
+						  enum nrfca_progress_level level,
+						  unsigned total)
+{
+	struct nrfca_progress *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->sink = *sink;
+	p->level = level;
+	p->total = total;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	pthread_mutex_init(&p->mu, NULL);
+	return p;
+}
+
 void nrfca_progress_free(struct nrfca_progress *p)
 {
 	if (p == NULL)
@@ -137,6 +154,10 @@ void nrfca_progress_step(struct nrfca_progress *p, unsigned n, const char *what)
 {
 	if (p == NULL)
 		return;
+	if (p->sink.step != NULL) {
+		p->sink.step(p->sink.ctx, n, what);
+		return;
+	}
 	pthread_mutex_lock(&p->mu);
 	p->cur = n;
 	snprintf(p->what, sizeof(p->what), "%s", what);
@@ -173,6 +194,15 @@ void nrfca_progress_note(struct nrfca_progress *p, const char *fmt, ...)
 	if (p == NULL || p->level == NRFCA_PROGRESS_QUIET)
 		return;
 	va_start(ap, fmt);
+	if (p->sink.step != NULL) {
+		char text[400];
+
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		if (p->sink.note != NULL)
+			p->sink.note(p->sink.ctx, 0, text);
+		return;
+	}
 	pthread_mutex_lock(&p->mu);
 	if (p->tty && p->level == NRFCA_PROGRESS_NORMAL && p->cur > 0) {
 		vsnprintf(p->note, sizeof(p->note), fmt, ap);
@@ -191,6 +221,15 @@ void nrfca_progress_warn(struct nrfca_progress *p, const char *fmt, ...)
 	if (p == NULL)
 		return;
 	va_start(ap, fmt);
+	if (p->sink.step != NULL) {
+		char text[400];
+
+		vsnprintf(text, sizeof(text), fmt, ap);
+		va_end(ap);
+		if (p->sink.note != NULL)
+			p->sink.note(p->sink.ctx, 1, text);
+		return;
+	}
 	pthread_mutex_lock(&p->mu);
 	vline(p, fmt, ap);
 	pthread_mutex_unlock(&p->mu);
@@ -201,7 +240,7 @@ void nrfca_progress_trace(void *ctx, enum nrfca_at_dir dir, const char *line)
 {
 	struct nrfca_progress *p = ctx;
 
-	if (p == NULL || p->level != NRFCA_PROGRESS_VERBOSE)
+	if (p == NULL || p->level != NRFCA_PROGRESS_VERBOSE || p->sink.step != NULL)
 		return;
 	pthread_mutex_lock(&p->mu);
 	fprintf(p->f, "  %s %s\n", dir == NRFCA_AT_SENT ? "->" : "<-", line);

@@ -28,6 +28,18 @@ struct nrfca_progress;
 /* tty: -1 = ask isatty(fileno(f)), 0 = plain lines, 1 = redraw. */
 struct nrfca_progress *nrfca_progress_create(FILE *f, enum nrfca_progress_level level,
 					     int tty, unsigned total);
+
+/* For a caller that shows a run itself (nrfca line: one row per modem):
+ * nothing is printed, every step, note and warning goes to the sink (from
+ * the thread running the flow; notes are dropped when quiet, warnings never). */
+struct nrfca_progress_sink {
+	void (*step)(void *ctx, unsigned n, const char *what);
+	void (*note)(void *ctx, int warning, const char *text);
+	void *ctx;
+};
+struct nrfca_progress *nrfca_progress_create_sink(const struct nrfca_progress_sink *sink,
+						  enum nrfca_progress_level level,
+						  unsigned total);
 void nrfca_progress_free(struct nrfca_progress *p);
 
 /* 1 when notes redraw one line in place (a terminal at the normal level):

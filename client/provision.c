@@ -2,7 +2,9 @@
 #include "provision.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "exitcodes.h"
 #include "journal.h"
 #include "modem_out.h"
+#include "preflight.h"
 
 #define CERT_PEM_MAX 16384u
 #define CHAIN_MAX_CERTS 16
@@ -52,11 +55,16 @@ struct prov {
 	EVP_PKEY *host_key;       /* host-key path; freed as soon as written */
 	char request_id[65];
 	const char *profile;
+	/* the profile as the CA described it (preflight) */
+	struct nrfca_station_profile sp;
+	int have_sp;
+	char *profiles;           /* the CA's GET /v1/profiles answer, for a re-pick */
 	/* answer */
 	struct nrfca_ca *ca;
 	struct nrfca_ca_answer ans;
 	int have_ans;
 	int key_generated;        /* this run made a key in the modem */
+	int refusal;              /* enum refusal, when the CA refused */
 	int cert_written;
 	double step_s[S_MAX];
 	int step_done[S_MAX];
@@ -88,12 +96,93 @@ static int modem_exit(struct prov *p)
 
 /* ---- steps ---- */
 
+static void ca_notify(void *ctx, const char *msg)
+{
+	struct prov *p = ctx;
+
+	nrfca_progress_note(p->o->progress, "%s", msg);
+}
+
+/* The exit status for a CA outcome that is not OK. */
+static int ca_exit(struct prov *p, enum nrfca_ca_outcome oc, const struct nrfca_ca_answer *a)
+{
+	switch (oc) {
+	case NRFCA_CA_REFUSED:
+		return a->credential ? NRFCA_EXIT_CREDENTIAL : NRFCA_EXIT_CA_REFUSED;
+	case NRFCA_CA_UNREACHABLE:
+		return p->e->code == NRFCA_E_CONFIG ? NRFCA_EXIT_USAGE : NRFCA_EXIT_CA_UNREACHABLE;
+	default:
+		return NRFCA_EXIT_CA_UNREACHABLE;
+	}
+}
+
+/* Pick the profile a run uses from the CA's list. */
+static int pick_profile(struct prov *p, const char *name)
+{
+	if (p->have_sp)
+		nrfca_station_profile_clear(&p->sp);
+	p->have_sp = 0;
+	if (nrfca_preflight_pick(p->profiles, strlen(p->profiles), name, &p->sp, p->e) != 0)
+		return p->e->code == NRFCA_E_NOTFOUND ? NRFCA_EXIT_CA_REFUSED :
+		       NRFCA_EXIT_CA_UNREACHABLE;
+	p->have_sp = 1;
+	return 0;
+}
+
+/* Before the modem is touched: the station's credential, the profile and
+ * what the profile accepts, with the CA (GET /v1/profiles). */
+static int preflight(struct prov *p)
+{
+	struct nrfca_ca_opts co = p->o->ca;
+	struct nrfca_ca_answer a;
+	enum nrfca_ca_outcome oc;
+	const char *want = p->o->profile ? p->o->profile : p->o->host_key ? "host-key" : NULL;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	if (co.token_file != NULL && nrfca_ca_token_check(co.token_file, p->e) != 0) {
+		nrfca_err_prefix(p->e, "the station's credential");
+		return NRFCA_EXIT_CREDENTIAL;
+	}
+	co.notify = ca_notify;
+	co.notify_ctx = p;
+	if (nrfca_ca_create(&co, &p->ca, p->e) != 0)
+		return p->e->code == NRFCA_E_IO ? NRFCA_EXIT_LOCAL_IO : NRFCA_EXIT_USAGE;
+	oc = nrfca_ca_get(p->ca, "/v1/profiles", &a, p->e);
+	if (oc != NRFCA_CA_OK) {
+		rc = ca_exit(p, oc, &a);
+		nrfca_ca_answer_clear(&a);
+		return rc;
+	}
+	p->profiles = json_dumps(a.body, JSON_COMPACT);
+	nrfca_ca_answer_clear(&a);
+	if (p->profiles == NULL)
+		return nrfca_err_set(p->e, NRFCA_E_NOMEM, "out of memory"), NRFCA_EXIT_FAILURE;
+	rc = pick_profile(p, want);
+	if (rc != 0)
+		return rc;
+	if (nrfca_preflight_request(&p->sp, p->o->host_key, p->o->sec_tag, p->o->id, p->e) != 0)
+		return NRFCA_EXIT_CA_REFUSED;
+	note(p, "the CA accepts this station; profile %s%s%s", p->sp.name,
+	     p->sp.cn_source[0] ? ", CN rule " : "", p->sp.cn_source);
+	return 0;
+}
+
 static int st_open(struct prov *p)
 {
+	int rc = preflight(p);
+
+	if (rc != 0)
+		return rc;
 	if (nrf91_open(&p->o->modem, &p->m, p->e) != 0)
 		return p->e->code == NRFCA_E_CONFIG ? NRFCA_EXIT_USAGE : NRFCA_EXIT_MODEM_SILENT;
 	note(p, "talking %s AT on %s", nrfca_at_prefix_mode(nrf91_engine(p->m)) ==
 	     NRFCA_AT_PREFIX_SHELL ? "Zephyr shell" : "plain", p->o->modem.port.path);
+	/* through a shell, the profile's trust bundle must fit one command line */
+	if (p->sp.trust_bundle != NULL &&
+	    nrf91_cmng_fits(p->m, p->o->sec_tag, NRF91_CRED_CA_CERT, p->sp.trust_bundle,
+			    strlen(p->sp.trust_bundle), p->o->eol, p->e) != 0)
+		return modem_exit(p);
 	return 0;
 }
 
@@ -127,6 +216,8 @@ static int st_offline(struct prov *p)
 	return 0;
 }
 
+static int check_device_cn(struct prov *p);
+
 static int st_identity(struct prov *p)
 {
 	if (nrf91_read_imei(p->m, p->r->imei, p->e) != 0)
@@ -141,7 +232,7 @@ static int st_identity(struct prov *p)
 	}
 	note(p, "IMEI %s%s%s", p->r->imei, p->have_uuid ? ", device UUID " : "",
 	     p->have_uuid ? p->r->uuid : "");
-	return 0;
+	return check_device_cn(p);
 }
 
 static int delete_present(struct prov *p)
@@ -190,12 +281,15 @@ static int st_existing(struct prov *p)
 		if (nrfca_journal_load(p->o->journal_dir, p->r->imei, p->o->sec_tag, &p->je,
 				       &p->journal_found, p->e) != 0)
 			return NRFCA_EXIT_LOCAL_IO;
-		if (p->journal_found && p->had[NRF91_CRED_CLIENT_KEY] &&
-		    !p->had[NRF91_CRED_CLIENT_CERT]) {
+		if (p->journal_found && p->had[NRF91_CRED_CLIENT_KEY]) {
+			/* A journal entry exists only until a run has verified what it
+			 * wrote: a certificate found now was not verified (the run was
+			 * cut during the write or the read-back) and is written again. */
 			p->resume = 1;
 			note(p, "resuming: the journal holds the %%KEYGEN output of an earlier run "
-			     "and the modem still has that key without a certificate; the same CSR "
-			     "is sent again");
+			     "and the modem still has that key%s; the same CSR is sent again",
+			     p->had[NRF91_CRED_CLIENT_CERT] ? " and an unverified certificate" :
+			     " without a certificate");
 			return 0;
 		}
 		if (p->journal_found) {
@@ -255,6 +349,21 @@ static int id_cn(struct prov *p, char *cn, size_t cap)
 	else
 		snprintf(cn, cap, "%s", id);
 	return 1;
+}
+
+/* Before the key is made: the CN this run asks for passes the profile's rule. */
+static int check_device_cn(struct prov *p)
+{
+	char cn[80];
+	int fixed;
+
+	if (!p->have_sp)
+		return 0;
+	fixed = id_cn(p, cn, sizeof(cn));
+	if (nrfca_preflight_cn(&p->sp, fixed ? cn : NULL, p->r->imei,
+			       p->have_uuid ? p->r->uuid : "", p->e) != 0)
+		return NRFCA_EXIT_CA_REFUSED;
+	return 0;
 }
 
 /* Local pre-flight of the output files, once the device id is known. */
@@ -358,8 +467,12 @@ static int st_keygen(struct prov *p)
 		if (p->keygen == NULL)
 			return nrfca_err_set(p->e, NRFCA_E_NOMEM, "out of memory"),
 			       NRFCA_EXIT_FAILURE;
-		if (p->profile == NULL && p->je.profile[0])
+		if (p->profile == NULL && p->je.profile[0]) {
 			p->profile = p->je.profile;
+			if (p->have_sp && strcmp(p->sp.name, p->profile) != 0 &&
+			    (rc = pick_profile(p, p->profile)) != 0)
+				return rc;
+		}
 		note(p, "%%KEYGEN skipped: re-using the journal entry (request %s)",
 		     p->request_id);
 	} else {
@@ -435,23 +548,54 @@ static int st_keygen(struct prov *p)
 	return 0;
 }
 
-static void ca_notify(void *ctx, const char *msg)
-{
-	struct prov *p = ctx;
+/* Whose the refusal is, which decides what a rerun can do. */
+enum refusal {
+	REFUSAL_STATION,  /* credential, profile choice, rate: fix and rerun, same CSR */
+	REFUSAL_CSR,      /* the CSR itself (its CN, key, encoding): only a new key helps */
+	REFUSAL_DEVICE,   /* this device (lists, identity, active certificate): not the key */
+};
 
-	nrfca_progress_note(p->o->progress, "%s", msg);
+static enum refusal refusal_of(const struct nrfca_ca_answer *a)
+{
+	static const char *const csr_errors[] = { "invalid_keygen", "keygen_binding",
+						  "invalid_csr", "csr_signature" };
+	static const char *const csr_rules[] = {
+		"input", "payload_id", "key_type", "key_curve", "key_size", "subject_attribute",
+		"cn_missing", "cn_length", "cn_uuid", "cn_imei_form", "luhn", "imei_mismatch",
+		"cn_pattern", "sec_tag", "attestation_binding",
+	};
+	static const char *const device_rules[] = {
+		"deny_list", "allow_list", "attestation_required", "attestation_signature",
+		"on_existing",
+	};
+	size_t i;
+
+	if (a->credential)
+		return REFUSAL_STATION;
+	if (a->status == 409)
+		return REFUSAL_DEVICE;
+	if (a->status == 400) {
+		for (i = 0; i < sizeof(csr_errors) / sizeof(csr_errors[0]); i++)
+			if (strcmp(a->error, csr_errors[i]) == 0)
+				return REFUSAL_CSR;
+		return REFUSAL_STATION;
+	}
+	if (a->status == 403 && strcmp(a->error, "policy_denied") == 0) {
+		for (i = 0; i < sizeof(csr_rules) / sizeof(csr_rules[0]); i++)
+			if (strcmp(a->rule, csr_rules[i]) == 0)
+				return REFUSAL_CSR;
+		for (i = 0; i < sizeof(device_rules) / sizeof(device_rules[0]); i++)
+			if (strcmp(a->rule, device_rules[i]) == 0)
+				return REFUSAL_DEVICE;
+	}
+	return REFUSAL_STATION;
 }
 
 static int st_enroll(struct prov *p)
 {
-	struct nrfca_ca_opts co = p->o->ca;
 	enum nrfca_ca_outcome oc;
 	json_t *body;
 
-	co.notify = ca_notify;
-	co.notify_ctx = p;
-	if (nrfca_ca_create(&co, &p->ca, p->e) != 0)
-		return p->e->code == NRFCA_E_IO ? NRFCA_EXIT_LOCAL_IO : NRFCA_EXIT_USAGE;
 	body = json_object();
 	if (body == NULL)
 		return nrfca_err_set(p->e, NRFCA_E_NOMEM, "out of memory"), NRFCA_EXIT_FAILURE;
@@ -462,6 +606,8 @@ static int st_enroll(struct prov *p)
 	if (p->profile != NULL)
 		json_object_set_new(body, "profile", json_string(p->profile));
 	json_object_set_new(body, "imei", json_string(p->r->imei));
+	if (p->o->slot != NULL)
+		json_object_set_new(body, "slot", json_string(p->o->slot));
 	json_object_set_new(body, "request_id", json_string(p->request_id));
 	oc = nrfca_ca_enroll(p->ca, body, &p->ans, p->e);
 	json_decref(body);
@@ -470,16 +616,16 @@ static int st_enroll(struct prov *p)
 	case NRFCA_CA_OK:
 		break;
 	case NRFCA_CA_REFUSED:
-		/* A refused CSR is not worth re-sending: a rerun makes a new key. */
-		if (p->journal_found &&
+		/* A refused CSR is not worth re-sending: a rerun makes a new key.
+		 * Any other refusal leaves the CSR good: the journal keeps it. */
+		p->refusal = refusal_of(&p->ans);
+		if (p->refusal == REFUSAL_CSR && p->journal_found &&
 		    nrfca_journal_remove(p->o->journal_dir, p->r->imei, p->o->sec_tag, NULL) == 0)
 			p->journal_found = 0;
-		return NRFCA_EXIT_CA_REFUSED;
-	case NRFCA_CA_UNREACHABLE:
-		return p->e->code == NRFCA_E_CONFIG ? NRFCA_EXIT_USAGE :
-		       NRFCA_EXIT_CA_UNREACHABLE;
+		return ca_exit(p, oc, &p->ans);
 	default:
-		return NRFCA_EXIT_CA_UNREACHABLE;
+		/* unreachable, 5xx, bad answer: the journal keeps the CSR */
+		return ca_exit(p, oc, &p->ans);
 	}
 	p->r->replay = p->ans.status == 200;
 	snprintf(p->r->serial, sizeof(p->r->serial), "%s", p->ans.serial);
@@ -586,6 +732,27 @@ static int st_write(struct prov *p)
 {
 	int rc;
 
+	/* nothing is written unless every write fits (a Zephyr shell's buffer) */
+	if ((p->ans.trust_bundle != NULL && p->ans.trust_bundle[0] &&
+	     nrf91_cmng_fits(p->m, p->o->sec_tag, NRF91_CRED_CA_CERT, p->ans.trust_bundle,
+			     strlen(p->ans.trust_bundle), p->o->eol, p->e) != 0) ||
+	    nrf91_cmng_fits(p->m, p->o->sec_tag, NRF91_CRED_CLIENT_CERT, p->ans.certificate,
+			    strlen(p->ans.certificate), p->o->eol, p->e) != 0) {
+		nrfca_err_prefix(p->e, "nothing was written");
+		return modem_exit(p);
+	}
+	if (p->resume) {
+		/* what an interrupted run left is replaced, not written over */
+		static const int stale[] = { NRF91_CRED_CLIENT_CERT, NRF91_CRED_CA_CERT };
+		size_t i;
+		int code = 0;
+
+		for (i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
+			if (p->had[stale[i]] &&
+			    nrf91_cmng_delete(p->m, p->o->sec_tag, stale[i], p->e) != 0 &&
+			    !(nrf91_last_final(p->m, &code) == NRFCA_AT_FINAL_CME && code == 513))
+				return modem_exit(p);
+	}
 	if (p->ans.trust_bundle != NULL && p->ans.trust_bundle[0]) {
 		rc = write_one(p, NRF91_CRED_CA_CERT, p->ans.trust_bundle, p->r->ca_hash);
 		if (rc != 0)
@@ -676,16 +843,24 @@ static int append_row(struct prov *p, const char *path, const char *row, int lim
 {
 	char *text = NULL, *out = NULL, *w;
 	size_t len = 0, rows = 0, rl = strlen(row);
-	int found = 0, has = 0, rc = NRFCA_EXIT_LOCAL_IO;
+	int found = 0, has = 0, rc = NRFCA_EXIT_LOCAL_IO, lock = -1;
 	const char *s, *end;
 
-	if (nrfca_read_small(path, NRFCA_CSV_MAX, &text, &len, &found, p->e) != 0)
+	/* other slots of a line (or other stations' processes) append too: the
+	 * check for the device's row and the write happen under one lock */
+	if (nrfca_file_lock(path, &lock, p->e) != 0)
 		return NRFCA_EXIT_LOCAL_IO;
+	if (nrfca_read_small(path, NRFCA_CSV_MAX, &text, &len, &found, p->e) != 0) {
+		nrfca_file_unlock(lock);
+		return NRFCA_EXIT_LOCAL_IO;
+	}
 	if (!found) {
 		text = strdup("");
 		len = 0;
-		if (text == NULL)
+		if (text == NULL) {
+			nrfca_file_unlock(lock);
 			return NRFCA_EXIT_FAILURE;
+		}
 	}
 	if (nrfca_csv_scan(text, len, p->r->device_id, &rows, &has, p->e) != 0) {
 		nrfca_err_prefix(p->e, "%s", path);
@@ -733,6 +908,7 @@ static int append_row(struct prov *p, const char *path, const char *row, int lim
 		goto done;
 	rc = 0;
 done:
+	nrfca_file_unlock(lock);
 	free(out);
 	free(text);
 	return rc;
@@ -809,9 +985,12 @@ static const char *modem_state(struct prov *p, char *buf, size_t cap)
 		snprintf(buf, cap, "the modem holds %s key at sec_tag %u (type 2) and no client "
 			 "certificate%s", p->key_generated ? "the newly generated" :
 			 p->resume ? "the journalled" : "its", (unsigned)p->o->sec_tag,
-			 p->journal_found ? "; rerun to resume with the same CSR (journal kept)" :
-			 p->failed_step == S_ENROLL ? "; rerun with --replace to generate a new key" :
-			 "");
+			 p->failed_step == S_ENROLL && p->refusal == REFUSAL_CSR ?
+			 "; the CA refused that key's CSR: rerun with --replace to generate a new "
+			 "key" :
+			 p->failed_step == S_ENROLL && p->refusal == REFUSAL_DEVICE ?
+			 "; the CA refuses this device, not its key (a new key would not help)" :
+			 p->journal_found ? "; rerun to resume with the same CSR (journal kept)" : "");
 	else
 		snprintf(buf, cap, "the certificate was written at sec_tag %u but not verified",
 			 (unsigned)p->o->sec_tag);
@@ -824,6 +1003,44 @@ static double mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* One line at the end of a shared file, under its lock. */
+static int append_line(const char *path, const char *line, struct nrfca_err *e)
+{
+	size_t n = strlen(line), done = 0;
+	int lock = -1, fd, rc = -1;
+
+	if (nrfca_file_lock(path, &lock, e) != 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		nrfca_err_set(e, NRFCA_E_IO, "cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	while (done < n + 1) {
+		/* the line, then its line feed */
+		const char *buf = done < n ? line + done : "\n";
+		ssize_t w = write(fd, buf, done < n ? n - done : 1);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			nrfca_err_set(e, NRFCA_E_IO, "cannot write %s: %s", path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		nrfca_err_set(e, NRFCA_E_IO, "cannot sync %s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	nrfca_file_unlock(lock);
+	return rc;
 }
 
 static void write_report(struct prov *p, int rc)
@@ -870,9 +1087,16 @@ static void write_report(struct prov *p, int rc)
 	if (rc != 0 && p->failed_step >= S_OFFLINE)
 		json_object_set_new(doc, "modem_state", json_string(modem_state(p, state,
 										 sizeof(state))));
-	text = json_dumps(doc, JSON_INDENT(2));
-	if (text != NULL && nrfca_write_atomic(p->o->report, text, strlen(text), 0644, &e2) != 0)
+	if (p->o->slot != NULL)
+		json_object_set_new(doc, "slot", json_string(p->o->slot));
+	text = json_dumps(doc, p->o->report_append ? JSON_COMPACT : JSON_INDENT(2));
+	if (text != NULL && p->o->report_append) {
+		if (append_line(p->o->report, text, &e2) != 0)
+			nrfca_progress_warn(p->o->progress, "report not written: %s", e2.msg);
+	} else if (text != NULL &&
+		   nrfca_write_atomic(p->o->report, text, strlen(text), 0644, &e2) != 0) {
 		nrfca_progress_warn(p->o->progress, "report not written: %s", e2.msg);
+	}
 	free(text);
 	json_decref(doc);
 }
@@ -893,6 +1117,8 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	p.failed_step = -1;
 	p.ans.sec_tag = -1;
 	for (i = 0; i < S_MAX; i++) {
+		if (o->on_step != NULL)
+			o->on_step(o->on_step_ctx, (unsigned)i + 1, r);
 		nrfca_progress_step(o->progress, (unsigned)i + 1, steps[i].what);
 		ts = mono();
 		rc = steps[i].run(&p);
@@ -911,7 +1137,7 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 		nrfca_err_prefix(e, "step %d (%s)", p.failed_step + 1, steps[p.failed_step].name);
 		snprintf(r->modem_state, sizeof(r->modem_state), "%s",
 			 p.failed_step >= S_OFFLINE ? modem_state(&p, state, sizeof(state)) :
-			 "unchanged");
+			 p.m == NULL ? "untouched (the port was not opened)" : "unchanged");
 	}
 	write_report(&p, rc);
 	if (p.host_key != NULL)
@@ -923,8 +1149,54 @@ int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r
 	free(p.keygen);
 	free(p.csr_pem);
 	nrfca_journal_entry_clear(&p.je);
+	if (p.have_sp)
+		nrfca_station_profile_clear(&p.sp);
+	free(p.profiles);
 	nrf91_close(p.m);
 	return rc;
+}
+
+int nrfca_provision_check(const struct nrfca_prov_opts *o, char *profile, size_t cap,
+			  struct nrfca_err *e)
+{
+	struct nrfca_prov_result r;
+	struct prov p;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	p.o = o;
+	p.r = &r;
+	p.e = e;
+	rc = preflight(&p);
+	if (rc == 0 && profile != NULL)
+		snprintf(profile, cap, "%s", p.sp.name);
+	if (p.have_sp)
+		nrfca_station_profile_clear(&p.sp);
+	free(p.profiles);
+	nrfca_ca_free(p.ca);
+	return rc;
+}
+
+const char *nrfca_provision_step_name(unsigned n)
+{
+	return n >= 1 && n <= S_MAX ? steps[n - 1].name : "?";
+}
+
+const char *nrfca_provision_state_at(unsigned n)
+{
+	if (n <= S_FIRMWARE + 1)
+		return "nothing was changed";
+	if (n <= S_EXISTING + 1)
+		return "nothing was written; the modem may be offline (AT+CFUN=4)";
+	if (n == S_KEYGEN + 1)
+		return "the modem may hold a new key; once %KEYGEN answered the journal has its "
+		       "CSR and a rerun resumes with it";
+	if (n <= S_CHECK + 1)
+		return "the modem holds its key without a certificate; a rerun resumes with the "
+		       "same CSR (journal)";
+	return "the certificate may be written but not verified; a rerun resumes with the "
+	       "same CSR and writes it again (journal)";
 }
 
 /* ---- CSV ---- */

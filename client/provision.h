@@ -41,10 +41,13 @@ struct nrfca_prov_opts {
 	uint32_t sec_tag;
 	const char *id;            /* NULL or "uuid", "imei", "nrf-imei", or a fixed CN */
 	const char *profile;       /* NULL = the server's default ("host-key" with host_key) */
+	const char *slot;          /* the fixture slot sent with the request; NULL = none */
 	int replace, online, host_key;
 	enum nrf91_eol eol;
 	const char *journal_dir;   /* required unless host_key */
 	const char *csv, *devinfo, *report;   /* may be NULL */
+	int report_append;         /* report: append one JSON line (several modems share
+				      the file, nrfca line) instead of writing a document */
 	const char *sub_type;      /* onboarding subType; NULL = empty */
 	const char *tags;          /* pipe-delimited; NULL = empty */
 	const char *fw_types;      /* NULL = "APP|MODEM" */
@@ -55,7 +58,14 @@ struct nrfca_prov_opts {
 	void (*on_done)(void *ctx, const struct nrfca_prov_result *r, const char *cert_pem,
 			const char *pubkey_pem);
 	void *on_done_ctx;
+	/* Called before each step (1..NRFCA_PROV_STEPS) with what is known of
+	 * the device so far (IMEI, UUID, device id as they are read); from the
+	 * thread running the flow.  May be NULL. */
+	void (*on_step)(void *ctx, unsigned n, const struct nrfca_prov_result *r);
+	void *on_step_ctx;
 };
+
+#define NRFCA_PROV_STEPS 11
 
 struct nrfca_prov_result {
 	char device_id[65], imei[16], uuid[37], serial[65], firmware[64], profile[65];
@@ -68,9 +78,24 @@ struct nrfca_prov_result {
 };
 
 /* Run the flow.  Returns the exit status (exitcodes.h); on failure e says
- * what went wrong and what state the modem was left in. */
+ * what went wrong and what state the modem was left in.  Several flows may
+ * run at once in one process, on different ports (nrfca line): the CSV,
+ * devinfo and report files they share are appended under a file lock. */
 int nrfca_provision(const struct nrfca_prov_opts *o, struct nrfca_prov_result *r,
 		    struct nrfca_err *e);
+
+/* The preflight alone, no modem: the station's credential, the profile and
+ * what it accepts (--id form, sec_tag) with the CA.  Returns the exit status
+ * a run would stop with (0: go); *profile (may be NULL) gets the profile's
+ * name. */
+int nrfca_provision_check(const struct nrfca_prov_opts *o, char *profile, size_t cap,
+			  struct nrfca_err *e);
+
+/* Short name of step n (1-based), e.g. "keygen"; "?" out of range. */
+const char *nrfca_provision_step_name(unsigned n);
+/* What an interrupted run most likely left in the modem when it stopped
+ * in step n (for a line that stops at once). */
+const char *nrfca_provision_state_at(unsigned n);
 
 /* One nRF Cloud onboarding CSV row: device_id,subType,tags,fwTypes,"PEM"
  * with the PEM's line endings converted to LF and a final LF after the

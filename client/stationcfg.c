@@ -9,7 +9,7 @@
 #include "journal.h"
 #include "nrf91.h"
 
-enum cfg_kind { K_STR, K_PATH, K_SECTAG, K_EOL };
+enum cfg_kind { K_STR, K_PATH, K_SECTAG, K_EOL, K_SHELLBUF };
 
 struct cfg_key {
 	const char *name;
@@ -27,6 +27,7 @@ static const struct cfg_key keys[] = {
 	{ "profile", K_STR, O(profile) },
 	{ "sec_tag", K_SECTAG, O(sec_tag) },
 	{ "line_ending", K_EOL, O(line_ending) },
+	{ "shell_buffer", K_SHELLBUF, O(shell_buffer) },
 	{ "journal", K_PATH, O(journal) },
 };
 #undef O
@@ -36,6 +37,7 @@ void nrfca_stationcfg_init(struct nrfca_stationcfg *c)
 	memset(c, 0, sizeof(*c));
 	c->sec_tag = -1;
 	c->line_ending = -1;
+	c->shell_buffer = -1;
 }
 
 void nrfca_stationcfg_clear(struct nrfca_stationcfg *c)
@@ -116,7 +118,7 @@ int nrfca_stationcfg_parse(const char *name, const char *text, size_t len, const
 		if (key == NULL) {
 			nrfca_err_set(e, NRFCA_E_CONFIG, "%s line %u: unknown key '%.40s' (known: "
 				      "server, token_file, ca_bundle, client_cert, client_key, profile, "
-				      "sec_tag, line_ending, journal)", name, lineno, k);
+				      "sec_tag, line_ending, shell_buffer, journal)", name, lineno, k);
 			goto out;
 		}
 		if (seen & (1u << (key - keys))) {
@@ -171,6 +173,21 @@ int nrfca_stationcfg_parse(const char *name, const char *text, size_t len, const
 				goto out;
 			}
 			c->sec_tag = t;
+			break;
+		}
+		case K_SHELLBUF: {
+			char *end;
+			long long t;
+
+			errno = 0;
+			t = strtoll(v, &end, 10);
+			if (errno || *end || t < NRFCA_AT_SHELL_BUFFER_MIN || t > 1048576) {
+				nrfca_err_set(e, NRFCA_E_CONFIG, "%s line %u: shell_buffer must be "
+					      "%u..1048576 bytes", name, lineno,
+					      NRFCA_AT_SHELL_BUFFER_MIN);
+				goto out;
+			}
+			c->shell_buffer = t;
 			break;
 		}
 		case K_EOL:

@@ -12,6 +12,7 @@
  *   profile      certificate profile to ask for
  *   sec_tag      0..2147483647
  *   line_ending  crlf | lf
+ *   shell_buffer the firmware shell's command buffer (64..1048576)
  *   journal      journal directory
  * Unknown keys, repeated keys, malformed lines and files over
  * NRFCA_STATIONCFG_MAX bytes are refused with the file and line.  Relative
@@ -32,6 +33,7 @@ struct nrfca_stationcfg {
 	char *client_cert, *client_key;
 	long long sec_tag;     /* -1 = not set */
 	int line_ending;       /* enum nrf91_eol, -1 = not set */
+	long long shell_buffer;/* -1 = not set */
 	char *dir;             /* directory of the file (for the default journal) */
 };
 

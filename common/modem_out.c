@@ -59,6 +59,7 @@ void nrfca_modem_out_free(struct nrfca_modem_out *m)
 	if (m == NULL)
 		return;
 	free(m->part1);
+	free(m->payload);
 	free(m->sig_structure);
 	free(m);
 }
@@ -288,8 +289,10 @@ static int parse_keygen_payload(const uint8_t *d, size_t n, struct nrfca_modem_o
 	if (!nrfca_cbor_at_end(&st))
 		return nrfca_err_set(err, NRFCA_E_INPUT,
 				     "sec_tag: unexpected bytes after the integer");
-	if (tag > ULONG_MAX)
-		return nrfca_err_set(err, NRFCA_E_INPUT, "sec_tag %" PRIu64 " is too large", tag);
+	if (tag > NRFCA_SEC_TAG_MAX)
+		return nrfca_err_set(err, NRFCA_E_INPUT,
+				     "attested sec_tag %" PRIu64 " is outside the modem's range 0..%lu",
+				     tag, NRFCA_SEC_TAG_MAX);
 	m->sec_tag = (unsigned long)tag;
 	m->has_sec_tag = 1;
 	if (expect_fixed_bstr(&c, m->digest, 32, "attested SHA-256 digest", err) != 0)
@@ -491,6 +494,14 @@ int nrfca_modem_out_parse(const char *text, size_t len, struct nrfca_modem_out *
 		goto out;
 	}
 	m->device_type = -1;
+	m->payload_len = (size_t)(e - b);
+	m->payload = malloc(m->payload_len + 1);   /* the input is not NUL-terminated */
+	if (m->payload == NULL) {
+		nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(m->payload, b, m->payload_len);
+	m->payload[m->payload_len] = '\0';
 	if (nrfca_b64url_decode("part 1", b, len1, m->part1, cap1, &m->part1_len, err) != 0)
 		goto out;
 	if (nrfca_b64url_decode("part 2", dot + 1, len2, p2, cap2, &n2, err) != 0)

@@ -42,6 +42,10 @@ enum nrfca_modem_kind {
 
 #define NRFCA_MODEM_OUT_MAX 8192
 
+/* The modem's sec_tags (AT%CMNG, AT%KEYGEN): 0..2147483647.  An attested
+ * sec_tag outside this range is refused while parsing. */
+#define NRFCA_SEC_TAG_MAX 2147483647UL
+
 #define NRFCA_PAYLOAD_ID_ATTEST 1
 #define NRFCA_PAYLOAD_ID_PUBKEY 8
 #define NRFCA_PAYLOAD_ID_CSR 9
@@ -55,7 +59,7 @@ struct nrfca_modem_out {
 	unsigned char device_uuid[16];
 	char device_uuid_str[37];       /* lower-case 8-4-4-4-12 */
 	int has_sec_tag;
-	unsigned long sec_tag;
+	unsigned long sec_tag;          /* 0..NRFCA_SEC_TAG_MAX */
 	unsigned char digest[32];       /* from the COSE payload (KEYGEN); zero for ATTESTTOKEN */
 	unsigned char part1_sha256[32]; /* computed */
 	unsigned char nonce[16];
@@ -63,6 +67,9 @@ struct nrfca_modem_out {
 	unsigned char fw_uuid[16];      /* ATTESTTOKEN only */
 	char fw_uuid_str[37];           /* ATTESTTOKEN only, else "" */
 	int binding_ok;                 /* digest == SHA-256(part1) (KEYGEN); 1 for ATTESTTOKEN when structure valid */
+	char *payload;                  /* the bare "<part1>.<part2>" text as given (what a
+					   verifier such as nRF Cloud's Identity Service takes) */
+	size_t payload_len;
 	unsigned char kid[32];          /* unprotected header key id (label 4), when present; at most 32 bytes */
 	size_t kid_len;
 	int has_kid;

@@ -38,6 +38,7 @@
 #define NRFCA_POLICY_DEPTH_MAX  8            /* JSON nesting levels */
 #define NRFCA_POLICY_CN_MAX     64           /* nRF Cloud device id limit */
 #define NRFCA_POLICY_DETAIL_MAX 320
+#define NRFCA_POLICY_SEC_TAG_MAX 2147483647UL /* the modem's sec_tag range is 0..this */
 
 struct nrfca_policy;   /* opaque, immutable, refcounted */
 struct nrfca_profile;  /* opaque, owned by its policy */
@@ -47,7 +48,7 @@ enum nrfca_policy_rule {
 	NRFCA_RULE_NONE = 0,            /* "" - allowed */
 	NRFCA_RULE_PROFILE_UNKNOWN,     /* requested profile does not exist */
 	NRFCA_RULE_PROFILE_DISABLED,    /* profile exists, "enabled": false */
-	NRFCA_RULE_STATION,             /* caller not in the profile's stations */
+	NRFCA_RULE_STATION,             /* caller not in the profile's stations or groups */
 	NRFCA_RULE_INPUT,               /* keygen/csr input kind not accepted */
 	NRFCA_RULE_ATTESTATION_REQUIRED,
 	NRFCA_RULE_ATTESTATION_BINDING, /* COSE digest != SHA-256(part 1) */
@@ -67,9 +68,14 @@ enum nrfca_policy_rule {
 	NRFCA_RULE_SEC_TAG,
 	NRFCA_RULE_DENY_LIST,
 	NRFCA_RULE_ALLOW_LIST,
+	NRFCA_RULE_KNOWN_DEVICE,        /* require_known_device: not imported for the station */
 	NRFCA_RULE_VALIDITY,            /* requested days over the profile maximum */
+	NRFCA_RULE_ATTESTATION_IDENTITY, /* the identity service says forged / unknown device */
+	NRFCA_RULE_IDENTITY_UNAVAILABLE, /* the identity service did not answer (503) */
 	NRFCA_RULE_ON_EXISTING,         /* device already holds an active certificate */
+	NRFCA_RULE_SUPERSEDE_SCOPE,     /* that certificate came through a station out of scope */
 	NRFCA_RULE_RATE_LIMIT,          /* retry_after says when to come back */
+	NRFCA_RULE_SUPERSEDE_RATE,      /* the station's supersede budget is spent */
 	NRFCA_RULE_MAX
 };
 const char *nrfca_policy_rule_name(enum nrfca_policy_rule r);
@@ -96,6 +102,50 @@ enum nrfca_existing {
 	NRFCA_EXISTING_OTHER_KEY,    /* active certificate for another key */
 	NRFCA_EXISTING_MAX
 };
+
+/* Which stations may supersede (and receive again) a certificate issued
+ * through another station ("supersede_from"). */
+enum nrfca_supersede_from {
+	NRFCA_SUPERSEDE_SAME_STATION = 0, /* only the station it was issued through */
+	NRFCA_SUPERSEDE_STATION_GROUP,    /* also stations sharing a group with it */
+	NRFCA_SUPERSEDE_ANY,              /* any station allowed to use the profile */
+	NRFCA_SUPERSEDE_FROM_MAX
+};
+const char *nrfca_supersede_from_name(enum nrfca_supersede_from s);
+
+/* Whether the device is on the expected-device list of the caller (its
+ * station or one of its groups), looked up by the server for profiles with
+ * require_known_device. */
+enum nrfca_known {
+	NRFCA_KNOWN_NOT_LOOKED_UP = 0,  /* refused by a profile that requires the list */
+	NRFCA_KNOWN_YES,
+	NRFCA_KNOWN_NO,
+	NRFCA_KNOWN_MAX
+};
+
+/* The answer of nRF Cloud's Identity Service about one attestation
+ * ("attestation": {"verify_with": "nrf-cloud-identity"}). */
+enum nrfca_identity_verdict {
+	NRFCA_IDENTITY_NOT_ASKED = 0,   /* the profile does not ask the service */
+	NRFCA_IDENTITY_GENUINE,         /* signed by the device's identity key */
+	NRFCA_IDENTITY_FORGED,          /* the signature does not verify (or another device) */
+	NRFCA_IDENTITY_UNKNOWN_DEVICE,  /* the service holds no identity key for the UUID */
+	NRFCA_IDENTITY_UNAVAILABLE,     /* no usable answer (timeout, 5xx, refused key ...) */
+	NRFCA_IDENTITY_MAX
+};
+/* "not_asked", "genuine", "forged", "unknown_device", "unavailable" */
+const char *nrfca_identity_verdict_name(enum nrfca_identity_verdict v);
+
+/*
+ * Ask the identity service about the request's attestation, supplied by the
+ * server (ca-server/identity.h).  Returns the verdict; `detail` (len bytes)
+ * gets one sentence for the refusal or the log, `retry_after` seconds for
+ * NRFCA_IDENTITY_UNAVAILABLE.  Called at most once per decision, and only
+ * when every cheaper rule allows.
+ */
+typedef enum nrfca_identity_verdict (*nrfca_policy_identity_fn)(void *ctx, char *detail,
+								size_t len,
+								unsigned *retry_after);
 
 /* What the server must do when the decision allows. */
 enum nrfca_existing_action {
@@ -139,8 +189,28 @@ struct nrfca_policy_facts {
 	/* what the station says it read from the modem (AT+CGSN), NULL if not sent */
 	const char *imei;
 
-	/* the ledger */
+	/* the caller's station groups (from its credential), may be empty */
+	const char *const *groups;
+	size_t n_groups;
+
+	/* the ledger: the device's active certificate (or, with csr_replay, the
+	 * certificate issued earlier for this very CSR) */
 	enum nrfca_existing existing;
+	const char *existing_serial;          /* for messages; may be NULL */
+	const char *existing_station;         /* the station it was issued through;
+						 NULL = unknown (treated as another station) */
+	const char *const *existing_groups;   /* that station's groups */
+	size_t n_existing_groups;
+	int csr_replay;                       /* 1: this CSR was certified before: the
+						 answer is that certificate (action replay)
+						 if the caller is in its station scope */
+
+	/* expected devices (profiles with require_known_device) */
+	enum nrfca_known known_device;
+
+	/* the identity service (profiles with attestation.verify_with) */
+	nrfca_policy_identity_fn identity;
+	void *identity_ctx;
 
 	/* the request: 0 = profile default */
 	int requested_days;
@@ -148,6 +218,9 @@ struct nrfca_policy_facts {
 	/* 1: nothing will be signed (dry run, replay of an issued CSR): the rate
 	 * limit is not charged */
 	int no_charge;
+	/* 1: the supersede budget was already charged for this request (a retry
+	 * after the device's state changed) */
+	int no_charge_supersede;
 };
 
 struct nrfca_policy_ext {
@@ -175,6 +248,15 @@ struct nrfca_policy_decision {
 	char detail[NRFCA_POLICY_DETAIL_MAX];
 	unsigned retry_after;         /* seconds, for NRFCA_RULE_RATE_LIMIT */
 
+	/* the identity service's verdict (also on denials after it was asked) */
+	enum nrfca_identity_verdict identity_verdict;
+	/* on allow: how the attestation was judged, for the audit entry: "none"
+	 * (no attestation), "binding" (digest binding, signature not checked),
+	 * "identity_keys" (verified with a configured key),
+	 * "nrf-cloud-identity:genuine" or "nrf-cloud-identity:unavailable"
+	 * (issued under on_unavailable "issue"); static strings */
+	const char *attestation;
+
 	/* set whenever a profile was chosen (also on most denials) */
 	const struct nrfca_profile *profile;
 	const char *profile_name;
@@ -185,6 +267,11 @@ struct nrfca_policy_decision {
 	int validity_days;
 	enum nrfca_on_existing on_existing;
 	enum nrfca_existing_action action;
+	enum nrfca_supersede_from supersede_from;
+	int existing_other_station;   /* the existing certificate came through another
+					 station (allowed by supersede_from) */
+	int charged;                  /* the enrollment rate limits were charged */
+	int charged_supersede;        /* the supersede budget was charged */
 	const char *trust_bundle;     /* PEM text, AWS first for CoAP */
 	size_t trust_bundle_len;
 	const struct nrfca_policy_ext *ext;
@@ -228,8 +315,47 @@ const unsigned char *nrfca_policy_sha256(const struct nrfca_policy *p);
 const char *nrfca_profile_name(const struct nrfca_profile *pr);
 const char *nrfca_profile_description(const struct nrfca_profile *pr);
 int nrfca_profile_enabled(const struct nrfca_profile *pr);
-/* 1 when `station` may use the profile (no "stations" list = everybody). */
+/* 1 when `station` may use the profile (no "stations" and no "groups" list =
+ * everybody); groups are not consulted: see nrfca_profile_caller_allowed. */
 int nrfca_profile_station_allowed(const struct nrfca_profile *pr, const char *station);
+/* 1 when the caller may use the profile: its name is in "stations" or one
+ * of its groups is in "groups" (neither list = everybody). */
+int nrfca_profile_caller_allowed(const struct nrfca_profile *pr, const char *station,
+				 const char *const *groups, size_t n_groups);
+/* The profile a request names, or the default one for NULL / "";  NULL
+ * when there is no such profile. */
+const struct nrfca_profile *nrfca_policy_profile_for(const struct nrfca_policy *p,
+						     const char *requested);
+/* 1 when the profile refuses devices not imported for the caller
+ * (require_known_device): the server looks the device up first. */
+int nrfca_profile_requires_known_device(const struct nrfca_profile *pr);
+/* 1 when deciding under the profile needs the caller's station groups
+ * ("groups", or "supersede_from": "station_group"). */
+int nrfca_profile_uses_groups(const struct nrfca_profile *pr);
+/* 1 when the profile asks nRF Cloud's Identity Service. */
+int nrfca_profile_uses_identity_service(const struct nrfca_profile *pr);
+/* 1 when some enabled profile of the policy asks the Identity Service. */
+int nrfca_policy_uses_identity_service(const struct nrfca_policy *p);
+enum nrfca_supersede_from nrfca_profile_supersede_from(const struct nrfca_profile *pr);
+/*
+ * The station scope of a certificate issued through `holder` under profile
+ * `pr` (NULL: a profile the policy no longer has, i.e. same_station): 1 when
+ * `caller` (with its groups) may supersede it, receive it again as a replay
+ * and read it with GET /v1/certificates/{serial}.  The same rule as the
+ * enrollment's supersede_scope.
+ */
+int nrfca_profile_station_in_scope(const struct nrfca_profile *pr, const char *caller,
+				   const char *const *groups, size_t n_groups,
+				   const char *holder, const char *const *holder_groups,
+				   size_t n_holder_groups);
+/*
+ * What a station is trusted with under a profile that does not check who
+ * signed the attestation (no identity_keys, no verify_with) or takes plain
+ * CSRs: one paragraph for `nrfca-admin policy check` and the server's
+ * start-up log.  Returns the length written (0 when the profile checks the
+ * signature, or is disabled: nothing to warn about).
+ */
+size_t nrfca_profile_trust_warning(const struct nrfca_profile *pr, char *buf, size_t len);
 const char *nrfca_profile_trust_bundle(const struct nrfca_profile *pr, size_t *len);
 const struct nrfca_policy_ext *nrfca_profile_extensions(const struct nrfca_profile *pr);
 /* The subject of an issued certificate: the profile's fixed attributes in
@@ -237,8 +363,26 @@ const struct nrfca_policy_ext *nrfca_profile_extensions(const struct nrfca_profi
 int nrfca_profile_subject(const struct nrfca_profile *pr, const char *cn, X509_NAME **out,
 			  struct nrfca_err *err);
 
+/* What a station needs to know before it asks (GET /v1/profiles): the CN
+ * rule, the allowed sec_tags and inputs (policy_describe.c). */
+/* "attested_uuid", "imei", "pattern" or "any". */
+const char *nrfca_profile_cn_source(const struct nrfca_profile *pr);
+/* For source "imei": 1 when the form is allowed; form "nrf-imei" or "imei". */
+int nrfca_profile_imei_form(const struct nrfca_profile *pr, const char *form);
+/* The anchored pattern the CN must match, or NULL. */
+const char *nrfca_profile_cn_pattern(const struct nrfca_profile *pr);
+int nrfca_profile_cn_max(const struct nrfca_profile *pr);
+/* Allowed sec_tag ranges: the number of ranges (0 = every sec_tag), range i
+ * in *lo..*hi when i is below it. */
+size_t nrfca_profile_sec_tag_range(const struct nrfca_profile *pr, size_t i, uint64_t *lo,
+				   uint64_t *hi);
+/* 1 when the profile accepts this input kind. */
+int nrfca_profile_accepts(const struct nrfca_profile *pr, enum nrfca_policy_input in);
+
 /* Helpers the engine uses, exported for the station client and tests. */
 int nrfca_luhn_ok(const char *digits15);
 int nrfca_is_uuid_lower(const char *s);
+/* 1 when s[0..n) is a UUID 8-4-4-4-12 in any case. */
+int nrfca_is_uuid_any_case(const char *s, size_t n);
 
 #endif

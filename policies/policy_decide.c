@@ -37,10 +37,30 @@ static const char *const rule_names[NRFCA_RULE_MAX] = {
 	[NRFCA_RULE_SEC_TAG] = "sec_tag",
 	[NRFCA_RULE_DENY_LIST] = "deny_list",
 	[NRFCA_RULE_ALLOW_LIST] = "allow_list",
+	[NRFCA_RULE_KNOWN_DEVICE] = "known_device",
 	[NRFCA_RULE_VALIDITY] = "validity",
+	[NRFCA_RULE_ATTESTATION_IDENTITY] = "attestation_identity",
+	[NRFCA_RULE_IDENTITY_UNAVAILABLE] = "identity_unavailable",
 	[NRFCA_RULE_ON_EXISTING] = "on_existing",
+	[NRFCA_RULE_SUPERSEDE_SCOPE] = "supersede_scope",
 	[NRFCA_RULE_RATE_LIMIT] = "rate_limit",
+	[NRFCA_RULE_SUPERSEDE_RATE] = "supersede_rate_limit",
 };
+
+static const char *const verdict_names[NRFCA_IDENTITY_MAX] = {
+	[NRFCA_IDENTITY_NOT_ASKED] = "not_asked",
+	[NRFCA_IDENTITY_GENUINE] = "genuine",
+	[NRFCA_IDENTITY_FORGED] = "forged",
+	[NRFCA_IDENTITY_UNKNOWN_DEVICE] = "unknown_device",
+	[NRFCA_IDENTITY_UNAVAILABLE] = "unavailable",
+};
+
+const char *nrfca_identity_verdict_name(enum nrfca_identity_verdict v)
+{
+	if ((unsigned)v >= NRFCA_IDENTITY_MAX)
+		return "unknown";
+	return verdict_names[v];
+}
 
 const char *nrfca_policy_rule_name(enum nrfca_policy_rule r)
 {
@@ -84,6 +104,23 @@ int nrfca_is_uuid_lower(const char *s)
 		}
 	}
 	return s[36] == '\0';
+}
+
+int nrfca_is_uuid_any_case(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i])) {
+			return 0;
+		}
+	}
+	return 1;
 }
 
 static int is_15_digits(const char *s)
@@ -141,18 +178,111 @@ const struct nrfca_profile *nrfca_policy_profile_find(const struct nrfca_policy 
 	return NULL;
 }
 
-int nrfca_profile_station_allowed(const struct nrfca_profile *pr, const char *station)
+static int name_in(const char *name, const char *const *list, size_t n)
 {
 	size_t i;
 
-	if (!pr->has_stations)
+	if (name == NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (list[i] != NULL && strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+int nrfca_profile_caller_allowed(const struct nrfca_profile *pr, const char *station,
+				 const char *const *groups, size_t n_groups)
+{
+	size_t i;
+
+	if (!pr->has_stations && !pr->has_groups)
 		return 1;
 	if (station == NULL)
 		return 0;
-	for (i = 0; i < pr->n_stations; i++)
-		if (strcmp(pr->stations[i], station) == 0)
+	if (name_in(station, (const char *const *)pr->stations, pr->n_stations))
+		return 1;
+	for (i = 0; i < n_groups; i++)
+		if (name_in(groups[i], (const char *const *)pr->groups, pr->n_groups))
 			return 1;
 	return 0;
+}
+
+int nrfca_profile_station_allowed(const struct nrfca_profile *pr, const char *station)
+{
+	return nrfca_profile_caller_allowed(pr, station, NULL, 0);
+}
+
+/* Do two group lists share a name? */
+static int groups_meet(const char *const *a, size_t na, const char *const *b, size_t nb)
+{
+	size_t i;
+
+	for (i = 0; i < na; i++)
+		if (name_in(a[i], b, nb))
+			return 1;
+	return 0;
+}
+
+int nrfca_profile_station_in_scope(const struct nrfca_profile *pr, const char *caller,
+				   const char *const *groups, size_t n_groups,
+				   const char *holder, const char *const *holder_groups,
+				   size_t n_holder_groups)
+{
+	enum nrfca_supersede_from from = pr != NULL ? pr->supersede_from :
+						      NRFCA_SUPERSEDE_SAME_STATION;
+
+	if (caller == NULL)
+		return 0;
+	if (holder != NULL && strcmp(caller, holder) == 0)
+		return 1;
+	switch (from) {
+	case NRFCA_SUPERSEDE_ANY:
+		return 1;
+	case NRFCA_SUPERSEDE_STATION_GROUP:
+		return holder != NULL &&
+		       groups_meet(groups, n_groups, holder_groups, n_holder_groups);
+	case NRFCA_SUPERSEDE_SAME_STATION:
+	default:
+		return 0;
+	}
+}
+
+const struct nrfca_profile *nrfca_policy_profile_for(const struct nrfca_policy *p,
+						     const char *requested)
+{
+	if (requested == NULL || requested[0] == '\0')
+		return &p->profiles[p->default_idx];
+	return nrfca_policy_profile_find(p, requested);
+}
+
+int nrfca_profile_requires_known_device(const struct nrfca_profile *pr)
+{
+	return pr->require_known_device;
+}
+
+int nrfca_profile_uses_groups(const struct nrfca_profile *pr)
+{
+	return pr->has_groups || pr->supersede_from == NRFCA_SUPERSEDE_STATION_GROUP;
+}
+
+int nrfca_profile_uses_identity_service(const struct nrfca_profile *pr)
+{
+	return pr->verify_identity;
+}
+
+int nrfca_policy_uses_identity_service(const struct nrfca_policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->profiles[i].enabled && p->profiles[i].verify_identity)
+			return 1;
+	return 0;
+}
+
+enum nrfca_supersede_from nrfca_profile_supersede_from(const struct nrfca_profile *pr)
+{
+	return pr->supersede_from;
 }
 
 static const char *key_type_name(int t)
@@ -441,14 +571,117 @@ static int check_lists(const struct nrfca_profile *pr, const struct nrfca_policy
 	return 0;
 }
 
+static int check_known(const struct nrfca_profile *pr, const struct nrfca_policy_facts *f,
+		       struct nrfca_policy_decision *d, struct nrfca_err *err)
+{
+	char a[72], b[72];
+
+	if (!pr->require_known_device || f->known_device == NRFCA_KNOWN_YES)
+		return 0;
+	if (f->known_device == NRFCA_KNOWN_NOT_LOOKED_UP)
+		return deny(d, err, NRFCA_RULE_KNOWN_DEVICE,
+			    "profile '%s' takes only expected devices and the list was not consulted",
+			    pr->name);
+	return deny(d, err, NRFCA_RULE_KNOWN_DEVICE,
+		    "device '%s' was not imported for station '%s' or its groups, and profile '%s' "
+		    "takes only expected devices (nrfca-admin devices import)",
+		    show(f->cn, a), show(f->station, b), pr->name);
+}
+
+static int check_identity(const struct nrfca_profile *pr, const struct nrfca_policy_facts *f,
+			  struct nrfca_policy_decision *d, struct nrfca_err *err)
+{
+	char detail[200] = "", a[72];
+	unsigned retry = 0;
+	enum nrfca_identity_verdict v;
+
+	if (!pr->verify_identity)
+		return 0;
+	if (f->identity == NULL) {
+		d->identity_verdict = NRFCA_IDENTITY_UNAVAILABLE;
+		snprintf(detail, sizeof(detail), "no identity service is configured");
+		retry = 30;
+		v = NRFCA_IDENTITY_UNAVAILABLE;
+	} else {
+		v = f->identity(f->identity_ctx, detail, sizeof(detail), &retry);
+		if ((unsigned)v >= NRFCA_IDENTITY_MAX || v == NRFCA_IDENTITY_NOT_ASKED)
+			v = NRFCA_IDENTITY_UNAVAILABLE;
+		d->identity_verdict = v;
+	}
+	switch (v) {
+	case NRFCA_IDENTITY_GENUINE:
+		return 0;
+	case NRFCA_IDENTITY_FORGED:
+		return deny(d, err, NRFCA_RULE_ATTESTATION_IDENTITY,
+			    "nRF Cloud's Identity Service does not accept the attestation of device "
+			    "'%s' as signed by that device%s%s", show(f->attested_uuid, a),
+			    detail[0] ? ": " : "", detail);
+	case NRFCA_IDENTITY_UNKNOWN_DEVICE:
+		return deny(d, err, NRFCA_RULE_ATTESTATION_IDENTITY,
+			    "nRF Cloud's Identity Service holds no identity key for device '%s' "
+			    "(nRF9160 modems are verified only after arrangement with Nordic "
+			    "support)%s%s", show(f->attested_uuid, a), detail[0] ? ": " : "",
+			    detail);
+	case NRFCA_IDENTITY_UNAVAILABLE:
+	default:
+		if (pr->identity_fail_open)
+			return 0;   /* the profile says so: issued, the verdict is audited */
+		deny(d, err, NRFCA_RULE_IDENTITY_UNAVAILABLE,
+		     "profile '%s' needs nRF Cloud's Identity Service to verify the attestation "
+		     "and it cannot answer now%s%s", pr->name, detail[0] ? ": " : "", detail);
+		d->retry_after = retry > 0 ? retry : 5;
+		return -1;
+	}
+}
+
+static const char *scope_words(enum nrfca_supersede_from s)
+{
+	switch (s) {
+	case NRFCA_SUPERSEDE_STATION_GROUP:
+		return "the same station or one sharing a group with it";
+	case NRFCA_SUPERSEDE_ANY:
+		return "any station";
+	case NRFCA_SUPERSEDE_SAME_STATION:
+	default:
+		return "the same station";
+	}
+}
+
 static int check_existing(const struct nrfca_profile *pr, const struct nrfca_policy_facts *f,
 			  struct nrfca_policy_decision *d, struct nrfca_err *err)
 {
-	char a[72];
+	char a[72], b[72];
+	int own;
 
 	d->action = NRFCA_ACTION_ISSUE;
+	d->supersede_from = pr->supersede_from;
 	if (f->existing != NRFCA_EXISTING_SAME_KEY && f->existing != NRFCA_EXISTING_OTHER_KEY)
 		return 0;
+	own = f->existing_station != NULL && f->station != NULL &&
+	      strcmp(f->existing_station, f->station) == 0;
+	/* supersede_scope: a certificate that came through another station is
+	 * neither replaced nor handed out unless the profile allows that station */
+	if (!own) {
+		if (pr->on_existing == NRFCA_ON_EXISTING_REJECT && !f->csr_replay)
+			goto rules;   /* refused below whoever holds it */
+		if (!nrfca_profile_station_in_scope(pr, f->station, f->groups, f->n_groups,
+						    f->existing_station, f->existing_groups,
+						    f->n_existing_groups))
+			return deny(d, err, NRFCA_RULE_SUPERSEDE_SCOPE,
+				    "device '%s' holds certificate %s issued through another station; "
+				    "profile '%s' lets only %s replace or receive it (supersede_from "
+				    "%s): an operator revokes %s to move the device to this station",
+				    show(f->cn, a), show(f->existing_serial, b), pr->name,
+				    scope_words(pr->supersede_from),
+				    nrfca_supersede_from_name(pr->supersede_from),
+				    f->existing_serial != NULL ? "it" : "the certificate");
+		d->existing_other_station = 1;
+	}
+	if (f->csr_replay) {
+		d->action = NRFCA_ACTION_REPLAY;
+		return 0;
+	}
+rules:
 	switch (pr->on_existing) {
 	case NRFCA_ON_EXISTING_REJECT:
 		return deny(d, err, NRFCA_RULE_ON_EXISTING,
@@ -469,15 +702,65 @@ static int check_existing(const struct nrfca_profile *pr, const struct nrfca_pol
 	}
 }
 
+/* Rate limits, last: tokens are taken only when every other rule allows,
+ * from every bucket that applies or from none. */
+static int charge(const struct nrfca_policy *p, const struct nrfca_profile *pr,
+		  const struct nrfca_policy_facts *f, struct nrfca_policy_decision *d,
+		  struct nrfca_err *err)
+{
+	struct nrfca_rate_req req[3];
+	struct nrfca_err e = { 0 };
+	size_t n = 0, which = 0, sup = 3;
+	unsigned retry;
+	int rc;
+
+	if (!f->no_charge) {
+		req[n++] = (struct nrfca_rate_req){ NRFCA_RATE_PER_STATION, pr->rl_station, 60 };
+		req[n++] = (struct nrfca_rate_req){ NRFCA_RATE_PER_PROFILE, pr->rl_profile, 60 };
+	}
+	if (d->action == NRFCA_ACTION_SUPERSEDE && !f->no_charge_supersede && pr->rl_supersede) {
+		sup = n;
+		req[n++] = (struct nrfca_rate_req){ NRFCA_RATE_SUPERSEDE_PER_STATION,
+						    pr->rl_supersede, 3600 };
+	}
+	if (n == 0)
+		return 0;
+	rc = nrfca_ratelimit_charge_all(p->rl, pr->name, f->station, req, n, nrfca_ratelimit_now_ms(),
+					&retry, &which, &e);
+	if (rc == 1) {
+		d->charged = !f->no_charge && (pr->rl_station || pr->rl_profile);
+		d->charged_supersede = sup < 3;
+		return 0;
+	}
+	if (rc < 0) { /* the shared counters did not answer: no verdict */
+		d->allow = 0;
+		d->rule = NRFCA_RULE_NONE;
+		d->rule_name = rule_names[NRFCA_RULE_NONE];
+		snprintf(d->detail, sizeof(d->detail), "%s", e.msg);
+		if (err != NULL)
+			*err = e;
+		return -1;
+	}
+	if (which == sup)
+		deny(d, err, NRFCA_RULE_SUPERSEDE_RATE,
+		     "station '%s' has replaced %u certificates under profile '%s' in the last "
+		     "hour, its limit; retry in %u s or ask an operator", f->station ? f->station : "?",
+		     pr->rl_supersede, pr->name, retry);
+	else
+		deny(d, err, NRFCA_RULE_RATE_LIMIT,
+		     "profile '%s' is at its rate limit (%u per station, %u in all per minute); "
+		     "retry in %u s", pr->name, pr->rl_station, pr->rl_profile, retry);
+	d->retry_after = retry;
+	return -1;
+}
+
 int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_facts *f,
 			struct nrfca_policy_decision *d, struct nrfca_err *err)
 {
 	const struct nrfca_profile *pr;
 	const char *want;
 	char imei[16], a[72];
-	struct nrfca_err e = { 0 };
-	unsigned retry;
-	int days, rc;
+	int days;
 
 	memset(d, 0, sizeof(*d));
 	d->rule_name = rule_names[NRFCA_RULE_NONE];
@@ -492,43 +775,40 @@ int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_
 	if (!pr->enabled)
 		return deny(d, err, NRFCA_RULE_PROFILE_DISABLED,
 			    "profile '%s' is disabled by the operator", pr->name);
-	if (!nrfca_profile_station_allowed(pr, f->station))
-		return deny(d, err, NRFCA_RULE_STATION, "station '%s' may not use profile '%s'",
-			    show(f->station, a), pr->name);
+	if (!nrfca_profile_caller_allowed(pr, f->station, f->groups, f->n_groups))
+		return deny(d, err, NRFCA_RULE_STATION,
+			    "station '%s' may not use profile '%s'%s", show(f->station, a),
+			    pr->name, pr->has_groups ? " (it is in none of the profile's groups)" : "");
 	if ((unsigned)f->input >= NRFCA_INPUT_MAX || !(pr->inputs & (1u << f->input)))
 		return deny(d, err, NRFCA_RULE_INPUT, "profile '%s' does not accept %s", pr->name,
 			    f->input == NRFCA_INPUT_CSR ? "plain CSRs (host-generated keys)"
 						        : "%KEYGEN output");
 	if (check_attestation(pr, f, d, err) != 0 || check_key(pr, f, d, err) != 0 ||
 	    check_subject(pr, f, d, err) != 0 || check_cn(pr, f, imei, d, err) != 0 ||
-	    check_sec_tag(pr, f, d, err) != 0 || check_lists(pr, f, imei, d, err) != 0)
+	    check_sec_tag(pr, f, d, err) != 0 || check_lists(pr, f, imei, d, err) != 0 ||
+	    check_known(pr, f, d, err) != 0)
 		return -1;
 	days = f->requested_days == 0 ? pr->validity_default : f->requested_days;
 	if (days < 1 || days > pr->validity_max)
 		return deny(d, err, NRFCA_RULE_VALIDITY,
 			    "requested validity %d days is outside 1..%d of profile '%s'",
 			    f->requested_days, pr->validity_max, pr->name);
-	if (check_existing(pr, f, d, err) != 0)
+	if (check_identity(pr, f, d, err) != 0 || check_existing(pr, f, d, err) != 0)
 		return -1;
-	if (!f->no_charge &&
-	    (rc = nrfca_ratelimit_charge(p->rl, pr->name, f->station, pr->rl_station, pr->rl_profile,
-					 nrfca_ratelimit_now_ms(), &retry, &e)) != 1) {
-		if (rc < 0) { /* the shared counters did not answer: no verdict */
-			d->rule = NRFCA_RULE_NONE;
-			d->rule_name = rule_names[NRFCA_RULE_NONE];
-			snprintf(d->detail, sizeof(d->detail), "%s", e.msg);
-			if (err != NULL)
-				*err = e;
-			return -1;
-		}
-		deny(d, err, NRFCA_RULE_RATE_LIMIT,
-		     "profile '%s' is at its rate limit (%u per station, %u in all per minute); "
-		     "retry in %u s", pr->name, pr->rl_station, pr->rl_profile, retry);
-		d->retry_after = retry;
+	if (charge(p, pr, f, d, err) != 0)
 		return -1;
-	}
 
 	d->allow = 1;
+	if (!f->has_attestation)
+		d->attestation = "none";
+	else if (d->identity_verdict == NRFCA_IDENTITY_GENUINE)
+		d->attestation = "nrf-cloud-identity:genuine";
+	else if (d->identity_verdict == NRFCA_IDENTITY_UNAVAILABLE)
+		d->attestation = "nrf-cloud-identity:unavailable";
+	else if (pr->n_idkeys > 0)
+		d->attestation = "identity_keys";
+	else
+		d->attestation = "binding";
 	snprintf(d->device_id, sizeof(d->device_id), "%s", f->cn);
 	if (imei[0] != '\0')
 		memcpy(d->imei, imei, 16);

@@ -15,6 +15,8 @@
 #define POL_PROFILES_MAX   64
 #define POL_NAME_MAX       64
 #define POL_STATION_MAX    256
+#define POL_GROUP_MAX      64           /* a group name, like a credential name */
+#define POL_GROUPS_MAX     256          /* groups named by one profile */
 #define POL_PATTERN_MAX    256
 #define POL_AUX_FILE_MAX   (64u << 10)  /* trust bundle, identity key PEM files */
 #define POL_IDKEYS_MAX     1024
@@ -90,8 +92,15 @@ struct nrfca_profile {
 	char **stations;
 	size_t n_stations;
 	int has_stations;
+	char **groups;              /* station groups that may use the profile */
+	size_t n_groups;
+	int has_groups;
 
 	enum nrfca_on_existing on_existing;
+	enum nrfca_supersede_from supersede_from;
+	int require_known_device;
+	int verify_identity;        /* attestation.verify_with "nrf-cloud-identity" */
+	int identity_fail_open;     /* attestation.on_unavailable "issue" */
 	int validity_default, validity_max;
 
 	struct nrfca_policy_ext ext;
@@ -102,6 +111,7 @@ struct nrfca_profile {
 	size_t trust_len;
 
 	unsigned rl_station, rl_profile;
+	unsigned rl_supersede;      /* supersedes per station per hour, 0 = no limit */
 };
 
 #define POL_KT_EC      1u

@@ -736,11 +736,14 @@ out:
 static int load_attestation(const struct ld *c, json_t *prof, const char *ppath,
 			    struct nrfca_profile *pr)
 {
-	static const char *const keys[] = { "required", "binding", "payload", "identity_keys", NULL };
+	static const char *const keys[] = { "required", "binding", "payload", "identity_keys",
+					    "verify_with", "on_unavailable", NULL };
 	static const char *const payloads[] = { "csr", "any", NULL };
+	static const char *const verifiers[] = { "none", "nrf-cloud-identity", NULL };
+	static const char *const unavail[] = { "refuse", "issue", NULL };
 	json_t *o = json_object_get(prof, "attestation"), *arr;
 	char path[PATH_BUF], p[PATH_BUF];
-	int pl;
+	int pl, vw, un;
 
 	jp(path, ppath, "attestation");
 	pr->binding_required = 1;
@@ -759,6 +762,43 @@ static int load_attestation(const struct ld *c, json_t *prof, const char *ppath,
 	jp(p, path, "identity_keys");
 	if (arr != NULL && load_identity_keys(c, arr, p, pr) != 0)
 		return -1;
+	if (get_enum(c, o, "verify_with", path, verifiers, 0, &vw) != 0 ||
+	    get_enum(c, o, "on_unavailable", path, unavail, 0, &un) != 0)
+		return -1;
+	pr->verify_identity = vw == 1;
+	pr->identity_fail_open = un == 1;
+	jp(p, path, "on_unavailable");
+	if (json_object_get(o, "on_unavailable") != NULL && !pr->verify_identity)
+		return cfg_err(c, p, "only meaningful with \"verify_with\": \"nrf-cloud-identity\"");
+	jp(p, path, "verify_with");
+	if (pr->verify_identity && !pr->att_required)
+		return cfg_err(c, p, "asking the identity service needs \"required\": true (a request "
+			       "without attestation would skip the check)");
+	return 0;
+}
+
+/* "FIRST-LAST": two decimal numbers of at most 10 digits; 0 when well formed. */
+static int parse_range(const char *s, size_t len, unsigned long long *lo, unsigned long long *hi)
+{
+	unsigned long long v[2] = { 0, 0 };
+	size_t i = 0, digits;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		for (digits = 0; i < len && isdigit((unsigned char)s[i]); i++, digits++) {
+			if (digits == 10)
+				return -1;
+			v[k] = v[k] * 10 + (unsigned long long)(s[i] - '0');
+		}
+		if (digits == 0)
+			return -1;
+		if (k == 0 && (i >= len || s[i++] != '-'))
+			return -1;
+	}
+	if (i != len)
+		return -1;
+	*lo = v[0];
+	*hi = v[1];
 	return 0;
 }
 
@@ -766,10 +806,9 @@ static int load_sec_tags(const struct ld *c, json_t *prof, const char *ppath,
 			 struct nrfca_profile *pr)
 {
 	json_t *arr = json_object_get(prof, "sec_tags"), *e;
-	char p[PATH_BUF], pe[PATH_BUF];
+	char p[PATH_BUF], pe[PATH_BUF], pv[64];
 	unsigned long long lo, hi;
 	size_t i;
-	int used;
 
 	jp(p, ppath, "sec_tags");
 	if (arr == NULL)
@@ -784,15 +823,18 @@ static int load_sec_tags(const struct ld *c, json_t *prof, const char *ppath,
 	json_array_foreach(arr, i, e) {
 		jp_idx(pe, p, i);
 		if (json_is_integer(e)) {
-			if (json_integer_value(e) < 0 || json_integer_value(e) > 4294967295LL)
-				return cfg_err(c, pe, "a sec_tag is 0..4294967295");
+			if (json_integer_value(e) < 0 ||
+			    json_integer_value(e) > (json_int_t)NRFCA_POLICY_SEC_TAG_MAX)
+				return cfg_err(c, pe, "%lld is outside the modem's sec_tag range 0..%lu",
+					       (long long)json_integer_value(e),
+					       (unsigned long)NRFCA_POLICY_SEC_TAG_MAX);
 			lo = hi = (unsigned long long)json_integer_value(e);
-		} else if (json_is_string(e) && json_string_length(e) < 32 &&
-			   sscanf(json_string_value(e), "%llu-%llu%n", &lo, &hi, &used) == 2 &&
-			   (size_t)used == json_string_length(e) && isdigit((unsigned char)json_string_value(e)[0])) {
-			if (lo > hi || hi > 4294967295ULL)
-				return cfg_err(c, pe, "range \"%s\" is empty or beyond 4294967295",
-					       json_string_value(e));
+		} else if (json_is_string(e) &&
+			   parse_range(json_string_value(e), json_string_length(e), &lo, &hi) == 0) {
+			if (lo > hi || hi > NRFCA_POLICY_SEC_TAG_MAX)
+				return cfg_err(c, pe, "range \"%s\" is empty or beyond %lu",
+					       printable(json_string_value(e), pv, sizeof(pv)),
+					       (unsigned long)NRFCA_POLICY_SEC_TAG_MAX);
 		} else {
 			return cfg_err(c, pe, "must be a sec_tag (integer) or a range \"FIRST-LAST\"");
 		}
@@ -822,23 +864,6 @@ int pol_list_contains(const struct pol_list *l, const char *s)
 			hi = mid;
 	}
 	return 0;
-}
-
-static int is_uuid_any_case(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i])) {
-			return 0;
-		}
-	}
-	return 1;
 }
 
 static int is_imei(const char *s, size_t n)
@@ -882,7 +907,7 @@ static int load_list(const struct ld *c, const char *jpath, const char *rel, str
 		n = (size_t)(end - line);
 		if (n == 0)
 			continue;
-		if (!is_uuid_any_case(line, n) && !is_imei(line, n)) {
+		if (!nrfca_is_uuid_any_case(line, n) && !is_imei(line, n)) {
 			cfg_err(c, jpath, "%s line %zu: not a device UUID (8-4-4-4-12) or a 15-digit IMEI",
 				l->path, lineno);
 			goto out;
@@ -952,27 +977,63 @@ static int load_devices(const struct ld *c, json_t *prof, const char *ppath,
 	return 0;
 }
 
+/* A group name: 1..64 of A-Z a-z 0-9 . _ - (the rule for credential names). */
+static int valid_group_name(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > POL_GROUP_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+			return 0;
+	return 1;
+}
+
+static int copy_names(const struct ld *c, json_t *arr, char ***out, size_t *n)
+{
+	json_t *e;
+	size_t i;
+
+	*out = calloc(json_array_size(arr) + 1, sizeof(char *));
+	if (*out == NULL)
+		return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
+	json_array_foreach(arr, i, e) {
+		(*out)[i] = strdup(json_string_value(e));
+		if ((*out)[i] == NULL)
+			return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
+		(*n)++;
+	}
+	return 0;
+}
+
 static int load_stations(const struct ld *c, json_t *prof, const char *ppath,
 			 struct nrfca_profile *pr)
 {
 	json_t *arr, *e;
+	char p[PATH_BUF], pe[PATH_BUF], pv[80];
 	size_t i;
 
 	if (get_str_array(c, prof, "stations", ppath, 4096, POL_STATION_MAX, 0, &arr) != 0)
 		return -1;
+	if (arr != NULL) {
+		pr->has_stations = 1;
+		if (copy_names(c, arr, &pr->stations, &pr->n_stations) != 0)
+			return -1;
+	}
+	if (get_str_array(c, prof, "groups", ppath, POL_GROUPS_MAX, POL_GROUP_MAX, 0, &arr) != 0)
+		return -1;
 	if (arr == NULL)
 		return 0;
-	pr->has_stations = 1;
-	pr->stations = calloc(json_array_size(arr) + 1, sizeof(char *));
-	if (pr->stations == NULL)
-		return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
+	jp(p, ppath, "groups");
 	json_array_foreach(arr, i, e) {
-		pr->stations[i] = strdup(json_string_value(e));
-		if (pr->stations[i] == NULL)
-			return nrfca_err_set(c->err, NRFCA_E_NOMEM, "out of memory");
-		pr->n_stations++;
+		jp_idx(pe, p, i);
+		if (!valid_group_name(json_string_value(e)))
+			return cfg_err(c, pe, "\"%s\" is not a group name (1 to %d of A-Z a-z 0-9 . _ -)",
+				       printable(json_string_value(e), pv, sizeof(pv)), POL_GROUP_MAX);
 	}
-	return 0;
+	pr->has_groups = 1;
+	return copy_names(c, arr, &pr->groups, &pr->n_groups);
 }
 
 static int load_validity(const struct ld *c, json_t *prof, const char *ppath,
@@ -1300,20 +1361,23 @@ out:
 
 static int load_rate(const struct ld *c, json_t *prof, const char *ppath, struct nrfca_profile *pr)
 {
-	static const char *const keys[] = { "per_station_per_minute", "per_profile_per_minute", NULL };
+	static const char *const keys[] = { "per_station_per_minute", "per_profile_per_minute",
+					    "supersedes_per_station_per_hour", NULL };
 	json_t *o = json_object_get(prof, "rate_limit");
 	char path[PATH_BUF];
-	long long a, b;
+	long long a, b, s;
 
 	jp(path, ppath, "rate_limit");
 	if (o == NULL)
 		return 0;
 	if (want_object(c, o, path) != 0 || check_keys(c, o, path, keys) != 0 ||
 	    get_int(c, o, "per_station_per_minute", path, 0, 1000000, 0, &a) != 0 ||
-	    get_int(c, o, "per_profile_per_minute", path, 0, 1000000, 0, &b) != 0)
+	    get_int(c, o, "per_profile_per_minute", path, 0, 1000000, 0, &b) != 0 ||
+	    get_int(c, o, "supersedes_per_station_per_hour", path, 0, 1000000, 0, &s) != 0)
 		return -1;
 	pr->rl_station = (unsigned)a;
 	pr->rl_profile = (unsigned)b;
+	pr->rl_supersede = (unsigned)s;
 	return 0;
 }
 
@@ -1333,16 +1397,20 @@ static const char *const input_names[] = { "keygen", "csr", "any", NULL };
 static const char *const on_existing_names[NRFCA_ON_EXISTING_MAX + 1] = {
 	"reject", "replay", "supersede", NULL
 };
+static const char *const supersede_from_names[NRFCA_SUPERSEDE_FROM_MAX + 1] = {
+	"same_station", "station_group", "any", NULL
+};
 
 static int load_profile(const struct ld *c, const char *name, json_t *o, struct nrfca_profile *pr)
 {
 	static const char *const keys[] = { "description", "enabled", "input", "key", "cn",
 					    "subject", "attestation", "sec_tags", "devices",
-					    "stations", "on_existing", "validity", "extensions",
+					    "stations", "groups", "on_existing", "supersede_from",
+					    "require_known_device", "validity", "extensions",
 					    "trust_bundle", "rate_limit", NULL };
 	char path[PATH_BUF], p[PATH_BUF];
 	const char *desc;
-	int in, oe;
+	int in, oe, sf;
 
 	snprintf(path, sizeof(path), "$.profiles[\"%s\"]", name);
 	if (want_object(c, o, path) != 0 || check_keys(c, o, path, keys) != 0)
@@ -1376,6 +1444,11 @@ static int load_profile(const struct ld *c, const char *name, json_t *o, struct 
 	if (get_enum(c, o, "on_existing", path, on_existing_names, 0, &oe) != 0)
 		return -1;
 	pr->on_existing = (enum nrfca_on_existing)oe;
+	if (get_enum(c, o, "supersede_from", path, supersede_from_names,
+		     NRFCA_SUPERSEDE_SAME_STATION, &sf) != 0 ||
+	    get_bool(c, o, "require_known_device", path, 0, &pr->require_known_device) != 0)
+		return -1;
+	pr->supersede_from = (enum nrfca_supersede_from)sf;
 	if (load_validity(c, o, path, pr) != 0 || load_extensions(c, o, path, pr) != 0 ||
 	    load_trust(c, o, path, pr) != 0 || load_rate(c, o, path, pr) != 0)
 		return -1;
@@ -1439,6 +1512,9 @@ static void profile_free(struct nrfca_profile *pr)
 	for (i = 0; i < pr->n_stations; i++)
 		free(pr->stations[i]);
 	free(pr->stations);
+	for (i = 0; i < pr->n_groups; i++)
+		free(pr->groups[i]);
+	free(pr->groups);
 	if (pr->eku != NULL)
 		for (i = 0; pr->eku[i] != NULL; i++)
 			free(pr->eku[i]);
@@ -1639,6 +1715,124 @@ const char *nrfca_on_existing_name(enum nrfca_on_existing m)
 	return on_existing_names[m];
 }
 
+const char *nrfca_supersede_from_name(enum nrfca_supersede_from m)
+{
+	if ((unsigned)m >= NRFCA_SUPERSEDE_FROM_MAX)
+		return "unknown";
+	return supersede_from_names[m];
+}
+
+/* Append to buf (bounded); returns the new length. */
+static size_t cat(char *buf, size_t len, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static size_t cat(char *buf, size_t len, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (n >= len)
+		return n;
+	va_start(ap, fmt);
+	k = vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return n;
+	return n + (size_t)k >= len ? len - 1 : n + (size_t)k;
+}
+
+static size_t names(char *buf, size_t len, size_t n, char *const *v, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count && i < 8; i++)
+		n = cat(buf, len, n, "%s%s", i ? ", " : "", v[i]);
+	if (count > 8)
+		n = cat(buf, len, n, " and %zu more", count - 8);
+	return n;
+}
+
+size_t nrfca_profile_trust_warning(const struct nrfca_profile *pr, char *buf, size_t len)
+{
+	int csr = (pr->inputs & (1u << NRFCA_INPUT_CSR)) != 0;
+	size_t n = 0;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	if (!pr->enabled || (!csr && (pr->n_idkeys > 0 || pr->verify_identity)))
+		return 0;
+	n = cat(buf, len, n, "profile '%s' ", pr->name);
+	if (csr)
+		n = cat(buf, len, n, "takes plain CSRs, so nothing proves the key is in a modem: ");
+	else
+		n = cat(buf, len, n, "does not check who signed the attestation (no identity_keys, "
+			"no attestation.verify_with): ");
+	if (!pr->has_stations && !pr->has_groups) {
+		n = cat(buf, len, n, "every station");
+	} else {
+		n = cat(buf, len, n, "a station");
+		if (pr->has_stations) {
+			n = cat(buf, len, n, " among ");
+			n = names(buf, len, n, pr->stations, pr->n_stations);
+		}
+		if (pr->has_groups) {
+			n = cat(buf, len, n, "%s in group ", pr->has_stations ? " or" : "");
+			n = names(buf, len, n, pr->groups, pr->n_groups);
+		}
+	}
+	n = cat(buf, len, n, " is trusted to present genuine modem output and can obtain a "
+		"certificate for its own key under ");
+	if (pr->has_allow)
+		n = cat(buf, len, n, "any device id on the allow-list %s", pr->allow.path);
+	else if (pr->cn_source == POL_CN_ATTESTED_UUID)
+		n = cat(buf, len, n, "any device UUID it names");
+	else if (pr->cn_source == POL_CN_IMEI)
+		n = cat(buf, len, n, "any IMEI it names");
+	else
+		n = cat(buf, len, n, "any CN the profile's cn rules accept");
+	if (pr->require_known_device)
+		n = cat(buf, len, n, ", limited to the devices imported for it or its groups "
+			"(require_known_device)");
+	if (pr->on_existing != NRFCA_ON_EXISTING_SUPERSEDE)
+		n = cat(buf, len, n, ", as long as the device holds no active certificate (a "
+			"device not yet provisioned can be claimed first)");
+	else if (pr->supersede_from != NRFCA_SUPERSEDE_ANY)
+		n = cat(buf, len, n, ", as long as no station out of its scope holds an active "
+			"certificate for it (a device not yet provisioned can be claimed first)");
+	switch (pr->on_existing) {
+	case NRFCA_ON_EXISTING_REJECT:
+		n = cat(buf, len, n, "; it cannot replace a device's active certificate "
+			"(on_existing reject)");
+		break;
+	case NRFCA_ON_EXISTING_REPLAY:
+		n = cat(buf, len, n, "; it cannot replace a device's active certificate, only "
+			"receive it again for the same key (on_existing replay)");
+		break;
+	case NRFCA_ON_EXISTING_SUPERSEDE:
+	default:
+		n = cat(buf, len, n, "; it can revoke and replace a device's active certificate "
+			"issued through %s (supersede_from %s)",
+			pr->supersede_from == NRFCA_SUPERSEDE_ANY ? "ANY station" :
+			pr->supersede_from == NRFCA_SUPERSEDE_STATION_GROUP ?
+			"itself or a station sharing a group with it" : "itself only",
+			supersede_from_names[pr->supersede_from]);
+		if (pr->rl_supersede)
+			n = cat(buf, len, n, ", at most %u an hour", pr->rl_supersede);
+		else
+			n = cat(buf, len, n, ", without a supersede limit");
+		break;
+	}
+	if (pr->rl_station)
+		n = cat(buf, len, n, "; at most %u certificates a minute", pr->rl_station);
+	else
+		n = cat(buf, len, n, "; without a rate limit");
+	n = cat(buf, len, n, ". %s", csr ? "Restrict \"stations\" or keep it disabled." :
+		"To check signatures, set attestation.verify_with \"nrf-cloud-identity\" or "
+		"attestation.identity_keys (policies/README.md).");
+	return n;
+}
+
 int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 {
 	static const char *const cn_desc[POL_CN_MAX] = {
@@ -1666,8 +1860,11 @@ int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 
 			int csr_only = pr->inputs == (1u << NRFCA_INPUT_CSR);
 
-			fprintf(report, "  %-16s %s; input %s; %s%s; attestation %s%s; %zu identity key%s; "
-				"on_existing %s; validity %d/%d days; trust bundle %zu bytes%s%s%s\n",
+			char warn[1024];
+
+			fprintf(report, "  %-16s %s; input %s; %s%s; attestation %s%s; %zu identity key%s%s; "
+				"on_existing %s (supersede_from %s); validity %d/%d days; trust bundle "
+				"%zu bytes%s%s%s%s%s\n",
 				pr->name, pr->enabled ? "enabled" : "DISABLED",
 				pr->inputs == (1u << NRFCA_INPUT_KEYGEN) ? "keygen" :
 				csr_only ? "csr (host-generated keys)" : "any",
@@ -1676,11 +1873,17 @@ int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 				csr_only ? "none" : pr->att_required ? "required" : "optional",
 				!csr_only && pr->binding_required ? " with binding" : "",
 				pr->n_idkeys, pr->n_idkeys == 1 ? "" : "s",
-				on_existing_names[pr->on_existing], pr->validity_default,
+				pr->verify_identity ? (pr->identity_fail_open ?
+					"; verified by nRF Cloud's Identity Service (issues when it is down)" :
+					"; verified by nRF Cloud's Identity Service") : "",
+				on_existing_names[pr->on_existing],
+				supersede_from_names[pr->supersede_from], pr->validity_default,
 				pr->validity_max, pr->trust_len,
 				pr->has_stations ? "; stations restricted" : "",
+				pr->has_groups ? "; groups restricted" : "",
 				pr->has_allow ? "; allow-list" : "",
-				pr->has_deny ? "; deny-list" : "");
+				pr->has_deny ? "; deny-list" : "",
+				pr->require_known_device ? "; expected devices only" : "");
 			if (pr->ext.n_crl_dp > 0)
 				fprintf(report, "  %-16s CRL distribution point %s%s\n", pr->name,
 					pr->ext.crl_dp[0], pr->ext.n_crl_dp > 1 ? " (and more)" : "");
@@ -1690,6 +1893,8 @@ int policy_check_file(const char *path, FILE *report, struct nrfca_err *err)
 			if (pr->enabled && pr->inputs & (1u << NRFCA_INPUT_CSR))
 				fprintf(report, "  %-16s warning: accepts plain CSRs (keys made outside the "
 					"modem), the less secure path\n", pr->name);
+			if (nrfca_profile_trust_warning(pr, warn, sizeof(warn)) > 0)
+				fprintf(report, "  %-16s warning: %s\n", pr->name, warn);
 		}
 	}
 	nrfca_policy_unref(p);

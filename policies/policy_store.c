@@ -11,17 +11,27 @@ static struct nrfca_policy *current;
 static struct nrfca_ratelimit *limiter;
 static char *current_path;
 static unsigned long generation;
+static policy_store_check_fn check_fn;
+
+void policy_store_set_check(policy_store_check_fn check)
+{
+	pthread_mutex_lock(&store_lock);
+	check_fn = check;
+	pthread_mutex_unlock(&store_lock);
+}
 
 static int install(const char *path, struct nrfca_err *err)
 {
 	struct nrfca_policy *np = NULL, *old;
 	struct nrfca_ratelimit *rl;
+	policy_store_check_fn check;
 	char *p;
 
 	pthread_mutex_lock(&store_lock);
 	if (limiter == NULL)
 		limiter = nrfca_ratelimit_new();
 	rl = nrfca_ratelimit_ref(limiter);
+	check = check_fn;
 	pthread_mutex_unlock(&store_lock);
 	if (rl == NULL)
 		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
@@ -32,6 +42,10 @@ static int install(const char *path, struct nrfca_err *err)
 		return -1;
 	}
 	nrfca_ratelimit_unref(rl);
+	if (check != NULL && check(np, err) != 0) {
+		nrfca_policy_unref(np);
+		return -1;
+	}
 	p = strdup(path);
 	if (p == NULL) {
 		nrfca_policy_unref(np);

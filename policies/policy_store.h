@@ -20,6 +20,13 @@
 #include "policy.h"
 #include "ratelimit.h"
 
+/* A check every policy must pass before it becomes current (e.g. the
+ * server refuses a policy whose profiles ask an identity service it has not
+ * been configured with).  0 accepts; -1 refuses with err set.  Set before
+ * the first load; NULL = none. */
+typedef int (*policy_store_check_fn)(const struct nrfca_policy *p, struct nrfca_err *err);
+void policy_store_set_check(policy_store_check_fn check);
+
 /* Load `path` as the current policy (replacing any current one). */
 int policy_store_load(const char *path, struct nrfca_err *err);
 /* Reload the file given to policy_store_load.  On error the old policy stays. */

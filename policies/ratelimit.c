@@ -9,10 +9,12 @@
 
 /* Tokens are kept in milli-tokens so that refill is integer arithmetic. */
 struct bucket {
-	char *key;           /* "profile\nstation" or "profile" (names hold no '\n') */
+	char *key;           /* "profile\nstation", "profile" or "profile\nstation\nsupersede"
+				(names hold no '\n') */
 	uint64_t mtokens;    /* milli-tokens */
 	uint64_t last_ms;
-	unsigned per_minute;
+	unsigned limit;      /* tokens per period */
+	uint64_t period_ms;
 	int used;
 };
 
@@ -82,23 +84,23 @@ void nrfca_ratelimit_unref(struct nrfca_ratelimit *rl)
 	free(rl);
 }
 
-/* Refill b up to its capacity at `per_minute` tokens per 60 s. */
-static void refill(struct bucket *b, unsigned per_minute, uint64_t now)
+/* Refill b up to its capacity at `limit` tokens per `period_ms`. */
+static void refill(struct bucket *b, unsigned limit, uint64_t period_ms, uint64_t now)
 {
-	uint64_t cap = (uint64_t)per_minute * 1000u;
+	uint64_t cap = (uint64_t)limit * 1000u;
 	uint64_t dt;
 
-	if (b->per_minute != per_minute) {  /* the policy changed the limit */
-		b->per_minute = per_minute;
+	if (b->limit != limit || b->period_ms != period_ms) {  /* the policy changed the limit */
+		b->limit = limit;
+		b->period_ms = period_ms;
 		if (b->mtokens > cap)
 			b->mtokens = cap;
 	}
 	if (now > b->last_ms) {
 		dt = now - b->last_ms;
-		/* per_minute tokens per 60000 ms = per_minute milli-tokens per 60 ms */
-		if (dt > 60000u)
-			dt = 60000u;
-		b->mtokens += dt * per_minute / 60u;
+		if (dt > period_ms)
+			dt = period_ms;
+		b->mtokens += dt * cap / period_ms;
 		if (b->mtokens > cap)
 			b->mtokens = cap;
 	}
@@ -108,11 +110,11 @@ static void refill(struct bucket *b, unsigned per_minute, uint64_t now)
 static int is_full(const struct bucket *b, uint64_t now)
 {
 	uint64_t dt = now > b->last_ms ? now - b->last_ms : 0;
-	uint64_t cap = (uint64_t)b->per_minute * 1000u;
+	uint64_t cap = (uint64_t)b->limit * 1000u;
 
-	if (dt > 60000u)
-		dt = 60000u;
-	return b->mtokens + dt * b->per_minute / 60u >= cap;
+	if (dt > b->period_ms)
+		dt = b->period_ms;
+	return b->mtokens + dt * cap / b->period_ms >= cap;
 }
 
 static int rehash(struct nrfca_ratelimit *rl, size_t ncap, uint64_t now, int drop_full)
@@ -144,9 +146,10 @@ static int rehash(struct nrfca_ratelimit *rl, size_t ncap, uint64_t now, int dro
 	return 0;
 }
 
-/* Find or create the bucket for key; NULL when the table is full or on ENOMEM. */
-static struct bucket *lookup(struct nrfca_ratelimit *rl, const char *key, unsigned per_minute,
-			     uint64_t now)
+/* Find or create the bucket for key; NULL when the table is full or on ENOMEM.
+ * *rehashed is set when the table moved (earlier bucket pointers are stale). */
+static struct bucket *lookup(struct nrfca_ratelimit *rl, const char *key, unsigned limit,
+			     uint64_t period_ms, uint64_t now, int *rehashed)
 {
 	size_t j;
 	char *k;
@@ -165,6 +168,7 @@ static struct bucket *lookup(struct nrfca_ratelimit *rl, const char *key, unsign
 		} else if (rehash(rl, rl->cap * 2, now, 0) != 0) {
 			return NULL;
 		}
+		*rehashed = 1;
 		j = hash_str(key) & (rl->cap - 1);
 		while (rl->tab[j].used)
 			j = (j + 1) & (rl->cap - 1);
@@ -174,8 +178,9 @@ static struct bucket *lookup(struct nrfca_ratelimit *rl, const char *key, unsign
 		return NULL;
 	rl->tab[j].key = k;
 	rl->tab[j].used = 1;
-	rl->tab[j].per_minute = per_minute;
-	rl->tab[j].mtokens = (uint64_t)per_minute * 1000u;
+	rl->tab[j].limit = limit;
+	rl->tab[j].period_ms = period_ms;
+	rl->tab[j].mtokens = (uint64_t)limit * 1000u;
 	rl->tab[j].last_ms = now;
 	rl->n++;
 	return &rl->tab[j];
@@ -185,60 +190,90 @@ static struct bucket *lookup(struct nrfca_ratelimit *rl, const char *key, unsign
 static unsigned wait_s(const struct bucket *b)
 {
 	uint64_t missing = 1000u - b->mtokens;  /* caller ensures mtokens < 1000 */
-	/* ms = missing milli-tokens * 60 / per_minute */
-	uint64_t ms = (missing * 60u + b->per_minute - 1) / b->per_minute;
+	uint64_t per = (uint64_t)b->limit * 1000u;
+	uint64_t ms = (missing * b->period_ms + per - 1) / per;
 	uint64_t s = (ms + 999u) / 1000u;
 
 	return s == 0 ? 1u : (unsigned)s;
 }
 
-int nrfca_ratelimit_take(struct nrfca_ratelimit *rl, const char *profile, const char *station,
-			 unsigned per_station_per_minute, unsigned per_profile_per_minute,
-			 uint64_t now_ms, unsigned *retry_after)
+static void bucket_key(char *key, size_t len, enum nrfca_rate_scope scope, const char *profile,
+		       const char *station)
 {
-	struct bucket *bs = NULL, *bp = NULL;
-	char key[2 * 256 + 2];
+	switch (scope) {
+	case NRFCA_RATE_PER_PROFILE:
+		snprintf(key, len, "%s", profile);
+		break;
+	case NRFCA_RATE_SUPERSEDE_PER_STATION:
+		snprintf(key, len, "%s\n%s\nsupersede", profile, station != NULL ? station : "");
+		break;
+	case NRFCA_RATE_PER_STATION:
+	default:
+		snprintf(key, len, "%s\n%s", profile, station != NULL ? station : "");
+		break;
+	}
+}
+
+int nrfca_ratelimit_take_all(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			     const struct nrfca_rate_req *req, size_t n, uint64_t now_ms,
+			     unsigned *retry_after, size_t *refused_by)
+{
+	struct bucket *b[NRFCA_RATE_REQ_MAX];
+	char key[NRFCA_RATE_REQ_MAX][2 * 256 + 16];
 	unsigned wait = 0, w;
-	int ok = 0;
+	size_t i, active = 0;
+	int rehashed, ok = 0, tries;
 
 	*retry_after = 0;
-	if (per_station_per_minute == 0 && per_profile_per_minute == 0)
+	if (refused_by != NULL)
+		*refused_by = 0;
+	for (i = 0; i < n && i < NRFCA_RATE_REQ_MAX; i++)
+		if (req[i].limit != 0)
+			active++;
+	if (active == 0)
 		return 1;
-	if (strlen(profile) > 256 || (station != NULL && strlen(station) > 256)) {
+	if (n > NRFCA_RATE_REQ_MAX || strlen(profile) > 256 ||
+	    (station != NULL && strlen(station) > 256)) {
 		*retry_after = 60;
 		return 0;
 	}
+	for (i = 0; i < n; i++)
+		bucket_key(key[i], sizeof(key[i]), req[i].scope, profile, station);
 	pthread_mutex_lock(&rl->lock);
-	if (per_station_per_minute != 0) {
-		snprintf(key, sizeof(key), "%s\n%s", profile, station != NULL ? station : "");
-		bs = lookup(rl, key, per_station_per_minute, now_ms);
-		if (bs == NULL)
-			goto full;
-		refill(bs, per_station_per_minute, now_ms);
+	/* find every bucket; a lookup that moves the table makes the others stale */
+	for (tries = 0; tries < 3; tries++) {
+		rehashed = 0;
+		for (i = 0; i < n; i++) {
+			b[i] = NULL;
+			if (req[i].limit == 0)
+				continue;
+			b[i] = lookup(rl, key[i], req[i].limit, (uint64_t)req[i].period_s * 1000u,
+				      now_ms, &rehashed);
+			if (b[i] == NULL)
+				goto full;
+		}
+		if (!rehashed)
+			break;
 	}
-	if (per_profile_per_minute != 0) {
-		bp = lookup(rl, profile, per_profile_per_minute, now_ms);
-		if (bp == NULL)
-			goto full;
-		/* a lookup may have rehashed the table: find the station bucket again */
-		if (bs != NULL)
-			bs = lookup(rl, key, per_station_per_minute, now_ms);
-		if (bs == NULL && per_station_per_minute != 0)
-			goto full;
-		refill(bp, per_profile_per_minute, now_ms);
-	}
-	if (bs != NULL && bs->mtokens < 1000u)
-		wait = wait_s(bs);
-	if (bp != NULL && bp->mtokens < 1000u) {
-		w = wait_s(bp);
-		if (w > wait)
-			wait = w;
+	if (tries == 3)
+		goto full;
+	for (i = 0; i < n; i++) {
+		if (b[i] == NULL)
+			continue;
+		refill(b[i], req[i].limit, (uint64_t)req[i].period_s * 1000u, now_ms);
+		if (b[i]->mtokens < 1000u) {
+			w = wait_s(b[i]);
+			if (w > wait) {
+				wait = w;
+				if (refused_by != NULL)
+					*refused_by = i;
+			}
+		}
 	}
 	if (wait == 0) {
-		if (bs != NULL)
-			bs->mtokens -= 1000u;
-		if (bp != NULL)
-			bp->mtokens -= 1000u;
+		for (i = 0; i < n; i++)
+			if (b[i] != NULL)
+				b[i]->mtokens -= 1000u;
 		ok = 1;
 	}
 	*retry_after = wait;
@@ -250,6 +285,18 @@ full:
 	return 0;
 }
 
+int nrfca_ratelimit_take(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			 unsigned per_station_per_minute, unsigned per_profile_per_minute,
+			 uint64_t now_ms, unsigned *retry_after)
+{
+	const struct nrfca_rate_req req[2] = {
+		{ NRFCA_RATE_PER_STATION, per_station_per_minute, 60 },
+		{ NRFCA_RATE_PER_PROFILE, per_profile_per_minute, 60 },
+	};
+
+	return nrfca_ratelimit_take_all(rl, profile, station, req, 2, now_ms, retry_after, NULL);
+}
+
 void nrfca_ratelimit_share(struct nrfca_ratelimit *rl, nrfca_ratelimit_shared_fn fn, void *ctx)
 {
 	pthread_mutex_lock(&rl->lock);
@@ -258,12 +305,13 @@ void nrfca_ratelimit_share(struct nrfca_ratelimit *rl, nrfca_ratelimit_shared_fn
 	pthread_mutex_unlock(&rl->lock);
 }
 
-int nrfca_ratelimit_charge(struct nrfca_ratelimit *rl, const char *profile, const char *station,
-			   unsigned per_station_per_minute, unsigned per_profile_per_minute,
-			   uint64_t now_ms, unsigned *retry_after, struct nrfca_err *err)
+int nrfca_ratelimit_charge_all(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			       const struct nrfca_rate_req *req, size_t n, uint64_t now_ms,
+			       unsigned *retry_after, size_t *refused_by, struct nrfca_err *err)
 {
 	nrfca_ratelimit_shared_fn fn;
 	void *ctx;
+	size_t i, active = 0;
 	int rc;
 
 	pthread_mutex_lock(&rl->lock);
@@ -271,13 +319,21 @@ int nrfca_ratelimit_charge(struct nrfca_ratelimit *rl, const char *profile, cons
 	ctx = rl->shared_ctx;
 	pthread_mutex_unlock(&rl->lock);
 	if (fn == NULL)
-		return nrfca_ratelimit_take(rl, profile, station, per_station_per_minute,
-					    per_profile_per_minute, now_ms, retry_after);
+		return nrfca_ratelimit_take_all(rl, profile, station, req, n, now_ms, retry_after,
+						refused_by);
 	*retry_after = 0;
-	if (per_station_per_minute == 0 && per_profile_per_minute == 0)
+	if (refused_by != NULL)
+		*refused_by = 0;
+	for (i = 0; i < n; i++)
+		if (req[i].limit != 0)
+			active++;
+	if (active == 0)
 		return 1;
-	rc = fn(ctx, profile, station != NULL ? station : "", per_station_per_minute,
-		per_profile_per_minute, retry_after, err);
+	if (n > NRFCA_RATE_REQ_MAX) {
+		*retry_after = 60;
+		return 0;
+	}
+	rc = fn(ctx, profile, station != NULL ? station : "", req, n, retry_after, refused_by, err);
 	if (rc == 0 && *retry_after == 0)
 		*retry_after = 1;
 	return rc;

@@ -2,7 +2,9 @@
  * answers.  The input is written to one end of a socketpair and the AT
  * engine reads it as the answer to a command (line assembly, echo, URC and
  * ANSI handling, final-line matching, limits); each received line is also
- * given to the nRF91 answer parsers (%CMNG list lines, firmware strings). */
+ * given to the nRF91 answer parsers (%CMNG list lines, firmware strings).
+ * An odd first byte talks through a Zephyr shell (echo in pieces, prompts,
+ * the shell's own refusals). */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_NONE, NULL, NULL, NULL };
+	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_NONE, NULL, NULL, NULL, 0 };
 	struct nrfca_at_call call = { 200, NULL, 0 };
 	struct nrfca_at_result r;
 	struct nrfca_serial *port = NULL;
@@ -25,6 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 60000 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
 		return 0;
+	if (size > 0 && (data[0] & 1))
+		o.prefix = NRFCA_AT_PREFIX_SHELL;
 	{
 		int big = 1 << 20;
 

@@ -76,12 +76,18 @@ curl -s "$SERVER_URL/v1/crl" -o served2.der
 cmp -s admin.der served2.der && [ "$(grep -c '"event":"crl_signed"' server.log)" = "$n_signed" ] ||
 	fail "the server re-signed instead of serving the published CRL"
 
-# 5. a restart serves the published CRL rather than signing a new one
+# 5. a restart signs a fresh CRL: a higher number than any served before (a
+#    ledger restored from a backup holds an older published CRL), the same
+#    revocations, and it is the CRL published for every process
 server_stop
 server_start "$DIR" || exit 1
 curl -s "$SERVER_URL/v1/crl" -o restarted.der
-cmp -s admin.der restarted.der || fail "after a restart the server does not serve the published CRL"
-
+nr=$(crl_number restarted.der)
+[ -n "$nr" ] && [ $((16#$nr)) -gt $((16#$na)) ] || fail "after a restart the CRL number did not grow: $na -> $nr"
+revoked() { openssl crl -inform DER -in "$1" -noout -text | grep 'Serial Number:' | sort; }
+[ "$(revoked restarted.der)" = "$(revoked admin.der)" ] || fail "after a restart the CRL lists other certificates"
+"$BUILD/bin/nrfca-admin" crl --der --out again.der 2>/dev/null
+[ $((16#$(crl_number again.der))) -gt $((16#$nr)) ] || fail "nrfca-admin crl after the restart did not go past the server's CRL"
 server_stop
 [ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC"
 finish

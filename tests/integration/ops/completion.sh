@@ -21,7 +21,7 @@ expect() {
 	[ "$got" = "$want" ] || fail "'$line' completes to '$got', want '$want'"
 }
 expect "nrfca-admin to" "token"
-expect "nrfca-admin token " "add bind disable enable list rotate unbind"
+expect "nrfca-admin token " "add bind disable enable groups list rotate unbind"
 expect "nrfca-admin token a" "add"
 expect "nrfca-admin --config x.json audit " "export list verify"
 expect "nrfca-admin revoke --re" "--reason"

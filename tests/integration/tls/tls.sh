@@ -169,6 +169,12 @@ done
 [ $ok = 1 ] || fail "a CRL of another CA was not refused at reload"
 [ "$(code --cert station1.pem --key station1.key "$url/v1/profiles")" = 401 ] || fail "after a failed reload the revocation was lost"
 [ "$(code --cert line4.pem --key line4.key "$url/v1/profiles")" = 200 ] || fail "after a failed reload: $(cat out.json)"
+# the bearer station (it enrolled over TLS above) is another station than the
+# client certificate's:
+# line-3-station's certificate is not handed to it (policy supersede_from same_station)
+c=$(code -H "Authorization: Bearer $(cat station.token)" -H 'Content-Type: application/json' --data @body.json "$url/v1/enroll")
+[ "$c" = 409 ] && grep -q '"rule":"supersede_scope"' out.json ||
+	fail "bearer over TLS, another station's %KEYGEN output: HTTP $c $(cat out.json)"
 server_stop
 [ "$SERVER_RC" = 0 ] || fail "server exit status $SERVER_RC after SIGTERM"
 out=$("$BUILD/bin/nrfca-server" --config "$dir/nrfca.json" 2>&1) && fail "started with a CRL of another CA"

@@ -11,6 +11,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -438,6 +439,52 @@ int simc_cose_sign1(EVP_PKEY *id, const uint8_t *payload, size_t n, bool detache
 out:
 	sbuf_free(&tbs);
 	return rc;
+}
+
+static const uint8_t *find_mem(const uint8_t *p, size_t n, const char *needle)
+{
+	size_t l = strlen(needle), i;
+
+	for (i = 0; i + l <= n; i++)
+		if (memcmp(p + i, needle, l) == 0)
+			return p + i;
+	return NULL;
+}
+
+int simc_pem_certs(const uint8_t *p, size_t n)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	const uint8_t *q = p, *stop = p + n;
+	int count = 0;
+
+	for (;;) {
+		const uint8_t *b, *e;
+		BIO *bio;
+		X509 *x;
+
+		while (q < stop && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+			q++;
+		if (q == stop)
+			return count;
+		b = find_mem(q, (size_t)(stop - q), begin);
+		if (b != q)
+			return 0;      /* text that is not a certificate */
+		e = find_mem(b, (size_t)(stop - b), end);
+		if (e == NULL)
+			return 0;
+		e += sizeof(end) - 1;
+		bio = BIO_new_mem_buf(b, (int)(e - b));
+		x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		if (x == NULL) {
+			ERR_clear_error();
+			return 0;
+		}
+		X509_free(x);
+		count++;
+		q = e;
+	}
 }
 
 int simc_keygen_cose(EVP_PKEY *id, const uint8_t uuid[16], uint64_t sec_tag, bool csr,

@@ -36,6 +36,11 @@ int simc_priv_der(EVP_PKEY *k, struct sbuf *out, struct nrfca_err *e);
 
 int simc_spki_der(EVP_PKEY *k, struct sbuf *out, struct nrfca_err *e);
 
+/* The number of X.509 certificates in p[0..n) when it is nothing but PEM
+ * CERTIFICATE blocks (white space between them allowed, CR LF or LF) that
+ * each decode; 0 otherwise. */
+int simc_pem_certs(const uint8_t *p, size_t n);
+
 /* One relative distinguished name of the CSR subject. */
 enum simc_attr {
 	SIMC_ATTR_C,

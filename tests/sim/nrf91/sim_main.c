@@ -26,6 +26,7 @@
 #include "error.h"
 #include "sim_crypto.h"
 #include "sim_modem.h"
+#include "sim_shell.h"
 
 #define DEFAULT_FW "mfw_nrf91x1_2.0.2"
 #define OUTQ_MAX (4u << 20)
@@ -45,11 +46,22 @@ static const char usage_text[] =
 	"  --imei DIGITS          15-digit IMEI, default 352656109480783\n"
 	"  --uuid UUID            device UUID 8-4-4-4-12, default random v4\n"
 	"  --cfun N               initial CFUN (0, 1 or 4), default 1 (online)\n"
-	"  --shell                Zephyr shell: commands as `at <cmd>` or `at '<cmd>'`,\n"
-	"                         input echoed, prompt `uart:~$ ` after each answer\n"
-	"  --echo                 echo each command line before its answer\n"
+	"  --shell                the modem behind a Zephyr shell and nRF Connect SDK's\n"
+	"                         `at` command: every CR or LF ends a command, arguments\n"
+	"                         split and unquoted like the Zephyr shell, `at '<cmd>'`\n"
+	"                         runs <cmd> (\\n becomes CR LF in AT%CMNG=0 only), other\n"
+	"                         words answer `<word>: command not found`, input echoed,\n"
+	"                         prompt `uart:~$ ` (see README.md for the sources)\n"
+	"  --shell-buffer N       the shell's command buffer (CONFIG_SHELL_CMD_BUFF_SIZE),\n"
+	"                         default 4096: at most N-1 characters; more are dropped\n"
+	"  --echo                 plain AT: echo each command line before its answer\n"
+	"                         (the shell echoes unless --no-echo)\n"
+	"  --no-echo              shell: no echo (CONFIG_SHELL_ECHO_STATUS=n)\n"
 	"  --urc                  interleave +CSCON/+CEREG/%MDMEV URCs and coloured log\n"
 	"                         lines around every answer's information lines\n"
+	"  --log FILE             append one JSON line per command received: {\"kind\":\n"
+	"                         \"at\"|\"shell\", \"text\", \"len\", \"result\"} (the final\n"
+	"                         line, or what the shell said)\n"
 	"  --state FILE           credentials, keys (PEM), IMEI, UUID, CFUN as JSON,\n"
 	"                         rewritten after each change and read at start\n"
 	"  --identity-key FILE    identity private key (PEM P-256); created when absent\n"
@@ -63,6 +75,9 @@ static const char usage_text[] =
 	"      cme527-on=crlf|lf  answer +CME ERROR: 527 to a %CMNG write whose content\n"
 	"                         has that line ending\n"
 	"      max-cmd=N          answer ERROR to command lines longer than N bytes\n"
+	"      cgsn=TEXT          answer AT+CGSN with TEXT (an IMEI of the wrong form)\n"
+	"      keygen-wait=PATH   hold each %KEYGEN answer until PATH exists (tests that\n"
+	"                         act while the key is being made)\n"
 	"  --help                 this text\n"
 	"  --version              the program's version\n"
 	"\n"
@@ -70,7 +85,8 @@ static const char usage_text[] =
 	"\n"
 	"Errors: unknown commands ERROR; with AT+CMEE=1: 513 not found, 514 malformed or\n"
 	"not allowed, 515 storage full, 518 write/delete/%KEYGEN while CFUN=1, 519 key\n"
-	"exists, 523 key generation failed, 527 (fault). Lines over 8192 bytes: ERROR.\n"
+	"exists, 523 key generation failed, 527 type 0/1 content that is not PEM\n"
+	"certificates (or the cme527-on fault). Lines over 8192 bytes: ERROR.\n"
 	"%CMNG list on firmware without hashes prints an empty hash: %CMNG: <tag>,<type>,\"\".\n";
 
 struct faults {
@@ -80,17 +96,21 @@ struct faults {
 	bool truncate_keygen;
 	enum sim_lending cme527_on;
 	size_t max_cmd;
+	const char *cgsn;
+	const char *keygen_wait;
 };
 
 struct seg {
 	struct seg *next;
 	int64_t not_before;
+	bool gated;           /* waits for the keygen-wait file */
 	size_t n, off;
 	uint8_t p[];
 };
 
 struct loop {
 	const struct faults *f;
+	struct sim_modem *m;
 	struct seg *head, *tail;
 	size_t queued;
 	int64_t last_nb;
@@ -152,6 +172,10 @@ static int parse_faults(char *spec, struct faults *f, struct nrfca_err *e)
 			f->chunk = (size_t)v;
 		} else if (strcmp(tok, "max-cmd") == 0 && parse_long(val, 1, 1 << 20, &v) == 0) {
 			f->max_cmd = (size_t)v;
+		} else if (strcmp(tok, "keygen-wait") == 0 && val[0] != '\0') {
+			f->keygen_wait = val;
+		} else if (strcmp(tok, "cgsn") == 0 && val[0] != '\0' && strlen(val) <= 64) {
+			f->cgsn = val;
 		} else if (strcmp(tok, "cme527-on") == 0 && strcmp(val, "crlf") == 0) {
 			f->cme527_on = SIM_LE_CRLF;
 		} else if (strcmp(tok, "cme527-on") == 0 && strcmp(val, "lf") == 0) {
@@ -165,7 +189,8 @@ static int parse_faults(char *spec, struct faults *f, struct nrfca_err *e)
 	return 0;
 }
 
-static void enqueue(struct loop *l, const uint8_t *p, size_t n, int64_t not_before)
+static void enqueue(struct loop *l, const uint8_t *p, size_t n, int64_t not_before,
+		    bool gated)
 {
 	struct seg *s;
 
@@ -186,6 +211,7 @@ static void enqueue(struct loop *l, const uint8_t *p, size_t n, int64_t not_befo
 	if (not_before < l->last_nb)
 		not_before = l->last_nb;
 	s->not_before = l->last_nb = not_before;
+	s->gated = gated;
 	s->next = NULL;
 	if (l->tail != NULL)
 		l->tail->next = s;
@@ -201,10 +227,10 @@ static bool emit(void *ctx, enum sim_out_kind kind, const uint8_t *p, size_t n)
 	int64_t now = now_ms();
 
 	if (kind == SIM_OUT_ECHO) {
-		enqueue(l, p, n, now);
+		enqueue(l, p, n, now, false);
 		return true;
 	}
-	enqueue(l, p, n, now + l->f->delay_ms);
+	enqueue(l, p, n, now + l->f->delay_ms, kind == SIM_OUT_ANSWER && sim_modem_held(l->m));
 	if (kind != SIM_OUT_ANSWER)
 		return true;
 	l->answered++;
@@ -232,7 +258,10 @@ static int flush_some(struct loop *l, int fd)
 {
 	int64_t now = now_ms();
 
-	while (l->head != NULL && now >= l->head->not_before && now >= l->next_write) {
+	if (l->head != NULL && l->head->gated && access(l->f->keygen_wait, F_OK) == 0)
+		l->head->gated = false;
+	while (l->head != NULL && !l->head->gated && now >= l->head->not_before &&
+	       now >= l->next_write) {
 		struct seg *s = l->head;
 		size_t want = s->n - s->off;
 		ssize_t w;
@@ -307,7 +336,8 @@ fail:
 	return -1;
 }
 
-static void run(struct sim_modem *m, int mfd, struct loop *l, const sigset_t *waitmask)
+static void run(struct sim_modem *m, struct sim_shell *sh, int mfd, struct loop *l,
+		const sigset_t *waitmask)
 {
 	uint8_t buf[4096];
 
@@ -324,7 +354,9 @@ static void run(struct sim_modem *m, int mfd, struct loop *l, const sigset_t *wa
 			return;
 		if (!l->closing)
 			p.events |= POLLIN;
-		if (l->head != NULL && !(p.events & POLLOUT)) {
+		if (l->head != NULL && l->head->gated) {
+			wake = now + 50;      /* look for the keygen-wait file again */
+		} else if (l->head != NULL && !(p.events & POLLOUT)) {
 			wake = l->head->not_before > l->next_write ? l->head->not_before
 								  : l->next_write;
 		} else if (l->closing && l->head == NULL) {
@@ -350,7 +382,10 @@ static void run(struct sim_modem *m, int mfd, struct loop *l, const sigset_t *wa
 			ssize_t n = read(mfd, buf, sizeof(buf));
 
 			if (n > 0) {
-				sim_modem_feed(m, buf, (size_t)n, emit, l);
+				if (sh != NULL)
+					sim_shell_feed(sh, buf, (size_t)n, emit, l);
+				else
+					sim_modem_feed(m, buf, (size_t)n, emit, l);
 				continue;
 			}
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -374,6 +409,9 @@ int main(int argc, char **argv)
 		{ "cfun", required_argument, NULL, 'c' },
 		{ "shell", no_argument, NULL, 's' },
 		{ "echo", no_argument, NULL, 'e' },
+		{ "no-echo", no_argument, NULL, 'E' },
+		{ "shell-buffer", required_argument, NULL, 'b' },
+		{ "log", required_argument, NULL, 'L' },
 		{ "urc", no_argument, NULL, 'r' },
 		{ "state", required_argument, NULL, 'S' },
 		{ "faults", required_argument, NULL, 'F' },
@@ -390,6 +428,9 @@ int main(int argc, char **argv)
 	const char *idkey_path = NULL, *idpub_path = NULL;
 	EVP_PKEY *identity = NULL;
 	struct sim_modem *m = NULL;
+	struct sim_shell *sh = NULL;
+	struct sim_shell_opts so = { .echo = true };
+	bool shell = false;
 	char path[256];
 	int mfd = -1, sfd = -1, opt, rc = 1;
 	long v;
@@ -409,8 +450,18 @@ int main(int argc, char **argv)
 			}
 			o.cfun = (int)v;
 			break;
-		case 's': o.shell = true; break;
+		case 's': shell = true; break;
 		case 'e': o.echo = true; break;
+		case 'E': so.echo = false; break;
+		case 'b':
+			if (parse_long(optarg, SIM_SHELL_BUFF_MIN, SIM_SHELL_BUFF_MAX, &v) != 0) {
+				fprintf(stderr, "nrf91-sim: --shell-buffer takes %u..%u\n",
+					SIM_SHELL_BUFF_MIN, SIM_SHELL_BUFF_MAX);
+				return 2;
+			}
+			so.buff_size = (size_t)v;
+			break;
+		case 'L': o.log_path = optarg; break;
 		case 'r': o.urc = true; break;
 		case 'S': o.state_path = optarg; break;
 		case 'F':
@@ -435,6 +486,8 @@ int main(int argc, char **argv)
 	o.truncate_keygen = f.truncate_keygen;
 	o.cme527_on = f.cme527_on;
 	o.max_cmd = f.max_cmd;
+	o.cgsn = f.cgsn;
+	o.hold_keygen = f.keygen_wait != NULL;
 	l.f = &f;
 
 	sigemptyset(&block);
@@ -458,11 +511,21 @@ int main(int argc, char **argv)
 	m = sim_modem_create(&o, &e);
 	if (m == NULL)
 		goto out;
+	l.m = m;
+	if (shell) {
+		/* --urc: as if `at events_enable` had been typed at boot */
+		so.events = o.urc;
+		sh = sim_shell_create(&so, m);
+		if (sh == NULL) {
+			nrfca_err_set(&e, NRFCA_E_NOMEM, "out of memory creating the shell");
+			goto out;
+		}
+	}
 	if (open_pty(&mfd, &sfd, path, sizeof(path), &e) < 0)
 		goto out;
 	printf("%s\n", path);
 	fflush(stdout);
-	run(m, mfd, &l, &waitmask);
+	run(m, sh, mfd, &l, &waitmask);
 	if (sim_modem_save(m, &e) < 0)
 		goto out;
 	rc = 0;
@@ -477,6 +540,7 @@ out:
 		close(mfd);
 	if (sfd >= 0)
 		close(sfd);
+	sim_shell_free(sh);
 	sim_modem_free(m);
 	EVP_PKEY_free(identity);
 	return rc;

@@ -65,6 +65,8 @@ struct sim_modem {
 	int cmee;
 	struct sim_store *store;
 	struct timespec start;
+	FILE *log;
+	bool held;
 
 	/* line assembly */
 	struct sbuf line;
@@ -574,9 +576,9 @@ static int cmd_cgsn(struct sim_modem *m, enum form f, const struct param *pv, in
 	if (f == FORM_SET && (pc != 1 || param_num(&pv[0], 1, &v) != 0))
 		return CME_NO_ACCESS;
 	if (v == 1)
-		sbuf_addf(body, "+CGSN: \"%s\"\r\n", m->imei);
+		sbuf_addf(body, "+CGSN: \"%s\"\r\n", m->o.cgsn ? m->o.cgsn : m->imei);
 	else
-		sbuf_addf(body, "%s\r\n", m->imei);
+		sbuf_addf(body, "%s\r\n", m->o.cgsn ? m->o.cgsn : m->imei);
 	return ANS_OK;
 }
 
@@ -855,6 +857,11 @@ static int cmng_write(struct sim_modem *m, const struct param *pv, int pc)
 		return CME_EXISTS;
 	if (m->o.cme527_on != SIM_LE_NONE && has_line_ending(&pv[3], m->o.cme527_on))
 		return CME_BAD_CERT;
+	/* firmware 2.0.x checks certificate content: types 0 and 1 must be PEM
+	 * certificates (several for type 0) */
+	if ((type == SIM_CRED_ROOT_CA || type == SIM_CRED_CLIENT_CERT) &&
+	    simc_pem_certs((const uint8_t *)pv[3].p, pv[3].n) < 1)
+		return CME_BAD_CERT;
 	if (type == SIM_CRED_CLIENT_KEY)
 		key = simc_priv_from_pem((const uint8_t *)pv[3].p, pv[3].n);
 	if (pc == 5) {
@@ -1032,19 +1039,63 @@ static void add_urc_log(struct sim_modem *m, struct sbuf *out, const char *text)
 		  us % 1000, text);
 }
 
-/* The whole answer to an AT command line. */
-static void answer_at(struct sim_modem *m, const char *cmd, size_t n, struct sbuf *out)
+/* One URC as printed: bare on an AT host, through at_shell's monitor in a
+ * shell ("AT event handler:\n<urc>" with shell_print). */
+static void add_urc(struct sbuf *out, enum sim_noise_style st, const char *urc)
+{
+	if (st == SIM_NOISE_PLAIN)
+		sbuf_addf(out, "%s\r\n", urc);
+	else if (st == SIM_NOISE_SHELL_EVENTS)
+		sbuf_addf(out, "AT event handler:\r\n%s\r\r\n\r\n", urc);
+}
+
+void sim_modem_noise(struct sim_modem *m, enum sim_noise_phase ph, enum sim_noise_style st,
+		     struct sbuf *out)
+{
+	if (!m->o.urc)
+		return;
+	if (ph == SIM_NOISE_BEFORE) {
+		add_urc(out, st, "+CSCON: 1");
+		add_urc_log(m, out, "RRC mode: Connected");
+		return;
+	}
+	add_urc(out, st, "+CEREG: 0");
+	add_urc(out, st, "%MDMEV: SEARCH STATUS 2");
+	add_urc(out, st, "+CSCON: 0");
+	add_urc_log(m, out, "RRC mode: Idle");
+}
+
+void sim_modem_log(struct sim_modem *m, const char *kind, const char *text, size_t n,
+		   const char *result)
+{
+	json_t *j;
+	char *s;
+
+	if (m->log == NULL)
+		return;
+	j = json_pack("{s:s, s:s%, s:I, s:s}", "kind", kind, "text", text, n > 240 ? 240 : n,
+		      "len", (json_int_t)n, "result", result);
+	if (j == NULL)  /* not UTF-8 */
+		j = json_pack("{s:s, s:s, s:I, s:s}", "kind", kind, "text", "(not UTF-8)", "len",
+			      (json_int_t)n, "result", result);
+	s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	if (s != NULL) {
+		fprintf(m->log, "%s\n", s);
+		fflush(m->log);
+	}
+	free(s);
+	json_decref(j);
+}
+
+void sim_modem_exec(struct sim_modem *m, const char *cmd, size_t n, struct sbuf *answer)
 {
 	struct nrfca_err e = { 0 };
 	struct sbuf body;
 	bool changes = false;
+	char final[32];
 	int r;
 
 	sbuf_init(&body, 0);
-	if (m->o.echo && !m->o.shell) {
-		sbuf_add(out, cmd, n);
-		sbuf_adds(out, "\r\n");
-	}
 	if (m->o.max_cmd != 0 && n > m->o.max_cmd) {
 		r = ANS_ERROR;
 	} else {
@@ -1054,113 +1105,78 @@ static void answer_at(struct sim_modem *m, const char *cmd, size_t n, struct sbu
 			r = CME_MEMORY_FULL;
 		}
 	}
-	if (m->o.urc) {
-		sbuf_adds(out, "+CSCON: 1\r\n");
-		add_urc_log(m, out, "RRC mode: Connected");
-	}
-	sbuf_add(out, body.p, body.len);
-	if (m->o.urc) {
-		sbuf_adds(out, "+CEREG: 0\r\n");
-		sbuf_adds(out, "%MDMEV: SEARCH STATUS 2\r\n");
-		sbuf_adds(out, "+CSCON: 0\r\n");
-		add_urc_log(m, out, "RRC mode: Idle");
-	}
+	sbuf_add(answer, body.p, body.len);
 	if (r == ANS_OK)
-		sbuf_adds(out, "OK\r\n");
+		snprintf(final, sizeof(final), "OK");
 	else if (r == ANS_ERROR || m->cmee == 0)
-		sbuf_adds(out, "ERROR\r\n");
+		snprintf(final, sizeof(final), "ERROR");
 	else
-		sbuf_addf(out, "+CME ERROR: %d\r\n", r);
+		snprintf(final, sizeof(final), "+CME ERROR: %d", r);
+	sbuf_addf(answer, "%s\r\n", final);
 	sbuf_free(&body);
+	sim_modem_log(m, "at", cmd, n, final);
+	if (m->o.hold_keygen && n >= 9 && strncasecmp(cmd, "AT%KEYGEN", 9) == 0)
+		m->held = true;
 	if (r == ANS_OK && changes && state_save(m, &e) < 0)
 		fprintf(stderr, "nrf91-sim: %s\n", e.msg);
 }
 
-static bool starts_cmng_write(const struct sim_modem *m, const uint8_t *p, size_t n)
+/* The whole answer to an AT command line on a plain AT host. */
+static void answer_at(struct sim_modem *m, const char *cmd, size_t n, struct sbuf *out)
+{
+	if (m->o.echo) {
+		sbuf_add(out, cmd, n);
+		sbuf_adds(out, "\r\n");
+	}
+	sim_modem_noise(m, SIM_NOISE_BEFORE, SIM_NOISE_PLAIN, out);
+	{
+		/* information lines first, then the URCs the answer carries */
+		struct sbuf ans;
+		size_t cut;
+
+		sbuf_init(&ans, 0);
+		sim_modem_exec(m, cmd, n, &ans);
+		/* the final line is the last line of the answer */
+		for (cut = ans.len >= 2 ? ans.len - 2 : 0; cut > 0 && ans.p[cut - 1] != '\n'; cut--)
+			;
+		sbuf_add(out, ans.p, cut);
+		sim_modem_noise(m, SIM_NOISE_AFTER, SIM_NOISE_PLAIN, out);
+		sbuf_add(out, ans.p + cut, ans.len - cut);
+		if (ans.failed)
+			out->failed = true;
+		sbuf_free(&ans);
+	}
+}
+
+static bool starts_cmng_write(const uint8_t *p, size_t n)
 {
 	static const char w[] = "AT%CMNG=0";
-	size_t i = 0;
 
-	if (m->o.shell) {
-		while (i < n && p[i] == ' ')
-			i++;
-		if (n - i < 3 || memcmp(p + i, "at ", 3) != 0)
-			return false;
-		i += 3;
-		while (i < n && (p[i] == ' ' || p[i] == '\''))
-			i++;
-	}
-	return n - i >= sizeof(w) - 1 && strncasecmp((const char *)p + i, w, sizeof(w) - 1) == 0;
+	return n >= sizeof(w) - 1 && strncasecmp((const char *)p, w, sizeof(w) - 1) == 0;
 }
 
 /* A complete input line (without its terminator). */
 static bool handle_line(struct sim_modem *m, sim_emit_fn emit, void *ctx)
 {
 	struct sbuf out;
-	const char *s = (const char *)m->line.p;
-	size_t n = m->line.len;
-	enum sim_out_kind kind = SIM_OUT_ANSWER;
 	bool more;
 
+	if (!m->overflow && m->line.len == 0)
+		return true; /* empty lines are ignored */
 	sbuf_init(&out, 0);
 	if (m->overflow) {
-		if (m->o.echo && !m->o.shell)
+		if (m->o.echo)
 			sbuf_adds(&out, "\r\n");
 		sbuf_adds(&out, "ERROR\r\n");
-		if (m->o.shell)
-			sbuf_adds(&out, "uart:~$ ");
-		goto done;
-	}
-	if (!m->o.shell) {
-		if (n == 0) { /* empty lines are ignored */
-			sbuf_free(&out);
-			return true;
-		}
-		answer_at(m, s, n, &out);
-		goto done;
-	}
-	/* Zephyr shell */
-	while (n > 0 && s[n - 1] == ' ')
-		n--;
-	while (n > 0 && s[0] == ' ') {
-		s++;
-		n--;
-	}
-	if (n == 0) {
-		kind = SIM_OUT_PROMPT;
-	} else if (n >= 2 && memcmp(s, "at", 2) == 0 && (n == 2 || s[2] == ' ')) {
-		s += 2;
-		n -= 2;
-		while (n > 0 && s[0] == ' ') {
-			s++;
-			n--;
-		}
-		if (n >= 2 && s[0] == '\'' && s[n - 1] == '\'') {
-			s++;
-			n -= 2;
-		}
-		if (n == 0) {
-			sbuf_adds(&out, "at - Execute an AT command\r\n");
-			kind = SIM_OUT_PROMPT;
-		} else {
-			answer_at(m, s, n, &out);
-		}
+		sim_modem_log(m, "at", (const char *)m->line.p, m->line.len, "ERROR (line too long)");
 	} else {
-		size_t w = 0;
-
-		while (w < n && s[w] != ' ')
-			w++;
-		sbuf_add(&out, s, w);
-		sbuf_adds(&out, ": command not found\r\n");
-		kind = SIM_OUT_PROMPT;
+		answer_at(m, (const char *)m->line.p, m->line.len, &out);
 	}
-	sbuf_adds(&out, "uart:~$ ");
-done:
 	if (out.failed) {
 		sbuf_reset(&out);
 		sbuf_adds(&out, "ERROR\r\n");
 	}
-	more = emit(ctx, kind, out.p, out.len);
+	more = emit(ctx, SIM_OUT_ANSWER, out.p, out.len);
 	sbuf_free(&out);
 	return more;
 }
@@ -1179,14 +1195,8 @@ void sim_modem_feed(struct sim_modem *m, const uint8_t *in, size_t n, sim_emit_f
 			continue;
 		}
 		m->skip_lf = false;
-		if (term && m->in_quote && starts_cmng_write(m, m->line.p, m->line.len))
+		if (term && m->in_quote && starts_cmng_write(m->line.p, m->line.len))
 			term = false; /* a line break inside the quoted content */
-		if (m->o.shell) {
-			if (term)
-				emit(ctx, SIM_OUT_ECHO, (const uint8_t *)"\r\n", 2);
-			else
-				emit(ctx, SIM_OUT_ECHO, &c, 1);
-		}
 		if (term) {
 			bool more;
 
@@ -1207,6 +1217,14 @@ void sim_modem_feed(struct sim_modem *m, const uint8_t *in, size_t n, sim_emit_f
 		}
 		sbuf_addc(&m->line, c);
 	}
+}
+
+bool sim_modem_held(struct sim_modem *m)
+{
+	bool h = m->held;
+
+	m->held = false;
+	return h;
 }
 
 int sim_modem_save(struct sim_modem *m, struct nrfca_err *e)
@@ -1289,6 +1307,14 @@ struct sim_modem *sim_modem_create(const struct sim_opts *o, struct nrfca_err *e
 	}
 	if (state_save(m, e) < 0)
 		goto fail;
+	if (o->log_path != NULL) {
+		m->log = fopen(o->log_path, "a");
+		if (m->log == NULL) {
+			nrfca_err_set(e, NRFCA_E_IO, "cannot open the command log %s: %s",
+				      o->log_path, strerror(errno));
+			goto fail;
+		}
+	}
 	return m;
 fail:
 	sim_modem_free(m);
@@ -1301,5 +1327,7 @@ void sim_modem_free(struct sim_modem *m)
 		return;
 	sim_store_free(m->store);
 	sbuf_free(&m->line);
+	if (m->log != NULL)
+		fclose(m->log);
 	free(m);
 }

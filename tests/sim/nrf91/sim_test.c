@@ -10,6 +10,7 @@
  * scenario at the first failure with file:line and what was seen.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,7 @@ struct ans {
 	const char *final;
 	int reads;        /* read() calls that returned data */
 	size_t max_read;  /* largest single read */
+	bool shell;       /* lines have the shell's ANSI colour codes removed */
 };
 
 static void kill_all(void)
@@ -222,17 +224,58 @@ static bool is_final(const char *l)
 	       strncmp(l, "+CME ERROR: ", 12) == 0 || strncmp(l, "+CMS ERROR: ", 12) == 0;
 }
 
+/* Remove ESC [ ... letter sequences in place. */
+static void strip_ansi(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r != '\0') {
+		if (r[0] == '\x1b' && r[1] == '[') {
+			r += 2;
+			while (*r != '\0' && !((*r >= 'A' && *r <= 'Z') || (*r >= 'a' && *r <= 'z')))
+				r++;
+			if (*r != '\0')
+				r++;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+}
+
+/* Number of shell prompts in the answer so far. */
+static int count_prompts(const char *raw)
+{
+	static char copy[ANS_MAX + 1];
+	const char *p;
+	int n = 0;
+
+	snprintf(copy, sizeof(copy), "%s", raw);
+	strip_ansi(copy);
+	for (p = copy; (p = strstr(p, "uart:~$ ")) != NULL; p += 8)
+		n++;
+	return n;
+}
+
 static void split_lines(struct ans *a)
 {
 	char *p = a->split, *nl;
 
 	memcpy(a->split, a->raw, a->len + 1);
+	if (a->shell)
+		strip_ansi(a->split);
 	a->nline = 0;
 	a->final = NULL;
 	while ((nl = strchr(p, '\n')) != NULL && a->nline < LINES_MAX) {
 		*nl = '\0';
-		if (nl > p && nl[-1] == '\r')
-			nl[-1] = '\0';
+		{
+			char *e = nl;
+
+			if (e > p && e[-1] == '\r')
+				*--e = '\0';
+			while (a->shell && e > p && e[-1] == '\r')  /* the shell's CR CR LF */
+				*--e = '\0';
+		}
 		a->line[a->nline++] = p;
 		if (is_final(p))
 			a->final = p;
@@ -240,9 +283,9 @@ static void split_lines(struct ans *a)
 	}
 }
 
-/* Read until a final line (or, in shell mode, until the prompt follows
- * it).  Returns 0, -1 on timeout, -2 when the port reports EOF or EIO. */
-static int read_answer(struct sim *s, struct ans *a, bool shell, int timeout_ms)
+/* Read until a final line (or, in shell mode, until `prompts` prompts
+ * arrived).  Returns 0, -1 on timeout, -2 when the port reports EOF or EIO. */
+static int read_prompts(struct sim *s, struct ans *a, bool shell, int prompts, int timeout_ms)
 {
 	int64_t until = now_ms() + timeout_ms;
 	char copy[ANS_MAX + 1];
@@ -270,7 +313,7 @@ static int read_answer(struct sim *s, struct ans *a, bool shell, int timeout_ms)
 		if (a->len == ANS_MAX)
 			return -1;
 		if (shell) {
-			if (a->len >= 8 && strcmp(a->raw + a->len - 8, "uart:~$ ") == 0)
+			if (count_prompts(a->raw) >= prompts)
 				break;
 			continue;
 		}
@@ -292,8 +335,14 @@ static int read_answer(struct sim *s, struct ans *a, bool shell, int timeout_ms)
 				break;
 		}
 	}
+	a->shell = shell;
 	split_lines(a);
 	return 0;
+}
+
+static int read_answer(struct sim *s, struct ans *a, bool shell, int timeout_ms)
+{
+	return read_prompts(s, a, shell, 1, timeout_ms);
 }
 
 /* Send `cmd` + CRLF and read the answer. */
@@ -310,7 +359,8 @@ static int at(struct sim *s, const char *cmd, struct ans *a)
 static int at_expect(struct sim *s, const char *cmd, const char *final, struct ans *a)
 {
 	TRY(at(s, cmd, a));
-	CHECK(strcmp(a->final, final) == 0, "%s answered %s, expected %s", cmd, a->final, final);
+	CHECK(a->final != NULL && strcmp(a->final, final) == 0, "%s answered %s, expected %s", cmd,
+	      a->final ? a->final : "(no final line)", final);
 	return 0;
 }
 
@@ -1003,18 +1053,18 @@ static int t_fw9160(void)
 	TRY(at_expect(&s, "AT%DEVICEUUID", "ERROR", &a));
 	TRY(at_expect(&s, "AT+CMEE=1", "OK", &a));
 	TRY(at_expect(&s, "AT%DEVICEUUID", "+CME ERROR: 514", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,7,0,\"abc\"", "OK", &a));
+	TRY(at_expect(&s, "AT%CMNG=0,7,4,\"abc\"", "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1,7", "OK", &a));
-	CHECK(a.nline == 2 && strcmp(a.line[0], "%CMNG: 7,0,\"\"") == 0,
+	CHECK(a.nline == 2 && strcmp(a.line[0], "%CMNG: 7,4,\"\"") == 0,
 	      "1.3.1 list (no hash) line: %s", a.line[0]);
 	TRY(at_expect(&s, "AT%KEYGEN=7,2,0", "OK", &a));
 	TRY(sim_stop(&s));
 
 	TRY(sim_start(&s, a135));
-	TRY(at_expect(&s, "AT%CMNG=0,7,0,\"abc\"", "OK", &a));
+	TRY(at_expect(&s, "AT%CMNG=0,7,4,\"abc\"", "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1,7", "OK", &a));
 	CHECK(strcmp(a.line[0],
-		     "%CMNG: 7,0,\"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"") == 0,
+		     "%CMNG: 7,4,\"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"") == 0,
 	      "1.3.5 list line: %s", a.line[0]);
 	TRY(at_expect(&s, "AT%ATTESTTOKEN", "OK", &a));
 	{
@@ -1142,7 +1192,12 @@ static int t_cmng(void)
 	TRY(at_expect(&s, cmd, "OK", &a));
 	SHA256((const uint8_t *)crlf, cl, d);
 	hex_upper(d, 32, hex);
-	TRY(at_expect(&s, "AT%CMNG=0,5,0,\"root\"", "OK", &a));
+	/* text that is not a certificate: 527 (ERROR while CMEE=0) */
+	TRY(at_expect(&s, "AT%CMNG=0,5,0,\"root\"", "ERROR", &a));
+	TRY(at_expect(&s, "AT+CMEE=1", "OK", &a));
+	TRY(at_expect(&s, "AT%CMNG=0,5,0,\"root\"", "+CME ERROR: 527", &a));
+	sprintf(cmd, "AT%%CMNG=0,5,0,\"%.*s\"", (int)pl, (const char *)pem);
+	TRY(at_expect(&s, cmd, "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=0,5,4,\"identity\",\"pw\"", "OK", &a));
 	TRY(at_expect(&s, "AT%KEYGEN=5,2,0", "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1", "OK", &a));
@@ -1166,12 +1221,12 @@ static int t_cmng(void)
 				      "hash not upper-case hex: %s", a.line[i]);
 		}
 	}
-	/* overwrite type 0 */
-	TRY(at_expect(&s, "AT%CMNG=0,5,0,\"abc\"", "OK", &a));
+	/* overwrite type 0 (the LF bundle by the CR LF one) */
+	sprintf(cmd, "AT%%CMNG=0,5,0,\"%.*s\"", (int)cl, crlf);
+	TRY(at_expect(&s, cmd, "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1,5,0", "OK", &a));
-	CHECK(strcmp(a.line[0],
-		     "%CMNG: 5,0,\"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"") == 0,
-	      "overwrite: %s", a.line[0]);
+	snprintf(line, sizeof(line), "%%CMNG: 5,0,\"%s\"", hex);
+	CHECK(strcmp(a.line[0], line) == 0, "overwrite: %s", a.line[0]);
 	/* delete */
 	TRY(at_expect(&s, "AT%CMNG=3,5,0", "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1,5,0", "OK", &a));
@@ -1218,6 +1273,65 @@ static int t_cmng(void)
 	return 0;
 }
 
+/* The answer without colour codes, line ends shown as |, for messages. */
+static const char *dump(const struct ans *a)
+{
+	static char out[ANS_MAX + 1];
+	char *p;
+
+	snprintf(out, sizeof(out), "%s", a->raw);
+	strip_ansi(out);
+	for (p = out; *p; p++)
+		if (*p == '\r' || *p == '\n')
+			*p = '|';
+	return out;
+}
+
+/* 1 when some line holds both needles. */
+static bool line_has(const struct ans *a, const char *n1, const char *n2)
+{
+	int i;
+
+	for (i = 0; i < a->nline; i++)
+		if (strstr(a->line[i], n1) != NULL && strstr(a->line[i], n2) != NULL)
+			return true;
+	return false;
+}
+
+/* Send one line (CR LF) to a shell and read until `prompts` prompts. */
+static int sh_line(struct sim *s, const char *line, int prompts, struct ans *a)
+{
+	TRY(send_raw(s, line, strlen(line)));
+	TRY(send_raw(s, "\r\n", 2));
+	CHECK(read_prompts(s, a, true, prompts, TIMEOUT_MS) == 0, "no prompt after [%.80s]: [%s]",
+	      line, a->raw);
+	return 0;
+}
+
+/* Index of the line equal to want, or -1. */
+static int line_index(const struct ans *a, const char *want)
+{
+	int i;
+
+	for (i = 0; i < a->nline; i++)
+		if (strcmp(a->line[i], want) == 0)
+			return i;
+	return -1;
+}
+
+static int read_trust(const char *name, uint8_t *pem, size_t cap, size_t *pl)
+{
+	const char *t = getenv("NRFCA_TRUST_DIR");
+	char path[600];
+
+	CHECK(t != NULL, "NRFCA_TRUST_DIR is not set");
+	snprintf(path, sizeof(path), "%s/%s", t, name);
+	TRY(read_file(path, pem, cap, pl));
+	pem[*pl] = '\0';
+	return 0;
+}
+
+/* The answer to one `at` command, as the Zephyr shell prints it. */
 static int t_shell(void)
 {
 	static const char *const args[] = { "--shell", NULL };
@@ -1225,27 +1339,207 @@ static int t_shell(void)
 	struct ans a;
 
 	TRY(sim_start(&s, args));
-	TRY(send_raw(&s, "at AT+CGSN\r\n", 12));
-	CHECK(read_answer(&s, &a, true, TIMEOUT_MS) == 0, "no prompt after at AT+CGSN: [%s]",
-	      a.raw);
-	CHECK(a.nline >= 3 && strcmp(a.line[0], "at AT+CGSN") == 0 &&
-		      strcmp(a.line[1], "352656109480783") == 0 && strcmp(a.line[2], "OK") == 0,
-	      "shell answer: [%s]", a.raw);
-	TRY(send_raw(&s, "at 'AT+CGMR'\r", 13));
-	CHECK(read_answer(&s, &a, true, TIMEOUT_MS) == 0 && a.nline >= 3 &&
-		      strcmp(a.line[1], "mfw_nrf91x1_2.0.2") == 0 && strcmp(a.line[2], "OK") == 0,
-	      "quoted shell command: [%s]", a.raw);
-	TRY(send_raw(&s, "AT+CGSN\r\n", 9));
-	CHECK(read_answer(&s, &a, true, TIMEOUT_MS) == 0, "no prompt after plain AT: [%s]", a.raw);
+	TRY(sh_line(&s, "at 'AT+CGSN'", 1, &a));
+	/* echo, the modem's text, a blank line (shell_print's \n), the prompt */
+	CHECK(a.nline == 4 && strcmp(a.line[0], "at 'AT+CGSN'") == 0 &&
+		      strcmp(a.line[1], "352656109480783") == 0 && strcmp(a.line[2], "OK") == 0 &&
+		      strcmp(a.line[3], "") == 0,
+	      "shell answer: [%s]", dump(&a));
+	CHECK(strstr(a.raw, "352656109480783\r\r\nOK\r\r\n\r\n") != NULL,
+	      "line ends are not the shell's CR CR LF: [%s]", dump(&a));
+	CHECK(strstr(a.raw, "\x1b[1;32muart:~$ ") != NULL, "prompt without its colour: [%s]",
+	      dump(&a));
+	/* unquoted, double-quoted: the shell removes quotes; extra words ignored */
+	TRY(sh_line(&s, "at AT+CGMR", 1, &a));
+	CHECK(line_index(&a, "mfw_nrf91x1_2.0.2") == 1 && line_index(&a, "OK") == 2,
+	      "unquoted: [%s]", dump(&a));
+	TRY(sh_line(&s, "at \"AT+CGMR\" ignored words", 1, &a));
+	CHECK(line_index(&a, "mfw_nrf91x1_2.0.2") == 1, "double-quoted: [%s]", dump(&a));
+	/* a stray line: the shell's error, no final line, the modem not asked */
+	TRY(sh_line(&s, "AT+CGSN", 1, &a));
 	CHECK(a.nline == 2 && strcmp(a.line[1], "AT+CGSN: command not found") == 0 &&
 		      a.final == NULL,
-	      "plain AT in shell mode: [%s]", a.raw);
-	TRY(send_raw(&s, "at AT+CFUN=4\r\n", 14));
-	CHECK(read_answer(&s, &a, true, TIMEOUT_MS) == 0 && a.final != NULL, "CFUN in shell");
-	TRY(send_raw(&s, "at AT%KEYGEN=3,2,0\r\n", 20));
-	CHECK(read_answer(&s, &a, true, TIMEOUT_MS) == 0 && a.nline >= 3 &&
-		      strncmp(a.line[1], "%KEYGEN: \"", 10) == 0 && strcmp(a.line[2], "OK") == 0,
-	      "KEYGEN in shell: [%.100s]", a.raw);
+	      "plain AT in shell mode: [%s]", dump(&a));
+	/* double quotes inside an unquoted argument are removed before the modem
+	 * sees them: the string parameter arrives bare and is refused */
+	TRY(sh_line(&s, "at AT+CMEE=1", 1, &a));
+	TRY(sh_line(&s, "at AT+CFUN=4", 1, &a));
+	TRY(sh_line(&s, "at AT%KEYGEN=3,2,0,\"CN=x\"", 1, &a));
+	CHECK(line_index(&a, "+CME ERROR: 514") >= 0, "quotes not removed: [%s]", dump(&a));
+	TRY(sh_line(&s, "at 'AT%KEYGEN=3,2,0'", 1, &a));
+	CHECK(a.nline >= 3 && strncmp(a.line[1], "%KEYGEN: \"", 10) == 0 &&
+		      line_index(&a, "OK") == 2,
+	      "KEYGEN in shell: [%.100s]", dump(&a));
+	/* an unterminated quote: the shell refuses, the modem is not asked */
+	TRY(sh_line(&s, "at 'AT+CGSN", 1, &a));
+	CHECK(line_index(&a, "not terminated: '") >= 0 && a.final == NULL, "unterminated: [%s]",
+	      dump(&a));
+	/* `at` alone prints its usage */
+	TRY(sh_line(&s, "at", 1, &a));
+	CHECK(line_index(&a, "Usage: at <subcommand>") >= 0, "at usage: [%s]", dump(&a));
+	/* empty line: a new prompt; CR LF is one line end, CR CR two */
+	TRY(send_raw(&s, "\r\n", 2));
+	CHECK(read_prompts(&s, &a, true, 1, TIMEOUT_MS) == 0 && count_prompts(dump(&a)) == 1,
+	      "empty line: [%s]", dump(&a));
+	TRY(send_raw(&s, "\r\r", 2));
+	CHECK(read_prompts(&s, &a, true, 2, TIMEOUT_MS) == 0, "CR CR: two prompts expected: [%s]",
+	      dump(&a));
+	TRY(sim_stop(&s));
+	return 0;
+}
+
+/* Certificates through the shell: raw line breaks cut the command; the \n
+ * form is stored as CR LF; only AT%CMNG=0 is unescaped; 527 for content that
+ * is not a certificate. */
+static int t_shell_pem(void)
+{
+	static const char *const args[] = { "--shell", "--cfun", "4", "--state", "state.json",
+					    "--log", "log.jsonl", NULL };
+	struct sim s;
+	struct ans a;
+	uint8_t pem[4096], d[32];
+	char *cmd, *crlf, hex[65], want[128];
+	size_t pl, i, cl = 0, o = 0, lines = 0;
+	json_t *st, *c;
+	FILE *f;
+	char logline[1024];
+	int n_at = 0;
+
+	TRY(read_trust("aws-root-ca1.pem", pem, sizeof(pem) - 1, &pl));
+	cmd = malloc(3 * pl + 128);
+	crlf = malloc(2 * pl + 1);
+	CHECK(cmd != NULL && crlf != NULL, "malloc");
+	for (i = 0; i < pl; i++) {
+		if (pem[i] == '\n') {
+			crlf[cl++] = '\r';
+			lines++;
+		}
+		crlf[cl++] = (char)pem[i];
+	}
+	crlf[cl] = '\0';
+	TRY(sim_start(&s, args));
+	TRY(sh_line(&s, "at AT+CMEE=1", 1, &a));
+	/* raw line breaks inside at '...': cut at the first; every other line is
+	 * a shell command of its own */
+	o = (size_t)sprintf(cmd, "at 'AT%%CMNG=0,16842753,0,\"%.*s\"'", (int)pl, (const char *)pem);
+	TRY(send_raw(&s, cmd, o));
+	TRY(send_raw(&s, "\r\n", 2));
+	CHECK(read_prompts(&s, &a, true, (int)lines + 1, TIMEOUT_MS) == 0,
+	      "expected %zu prompts: [%.300s]", lines + 1, dump(&a));
+	CHECK(line_index(&a, "not terminated: '") >= 0, "first line not refused: [%.300s]", dump(&a));
+	CHECK(line_has(&a, "MII", ": command not found"),
+	      "base64 lines not refused as commands: [%.300s]", dump(&a));
+	CHECK(line_index(&a, "-----END: command not found") >= 0 &&
+		      line_index(&a, "not terminated: \"") >= 0,
+	      "last line: [%s]", dump(&a) + (a.len > 300 ? a.len - 300 : 0));
+	TRY(sh_line(&s, "at AT%CMNG=1,16842753", 1, &a));
+	CHECK(a.nline == 3 && strcmp(a.line[1], "OK") == 0, "something was stored: [%s]", dump(&a));
+	/* the \n form: one command, stored as CR LF; the hash is over CR LF */
+	o = (size_t)sprintf(cmd, "at 'AT%%CMNG=0,16842753,0,\"");
+	for (i = 0; i < pl; i++) {
+		if (pem[i] == '\n') {
+			cmd[o++] = '\\';
+			cmd[o++] = 'n';
+		} else {
+			cmd[o++] = (char)pem[i];
+		}
+	}
+	o += (size_t)sprintf(cmd + o, "\"'");
+	TRY(sh_line(&s, cmd, 1, &a));
+	CHECK(line_index(&a, "OK") >= 0, "\\n form refused: [%.200s]", dump(&a));
+	/* its echo wraps at the terminal width: 72 characters after the prompt */
+	CHECK(strlen(a.line[0]) == 72 && strncmp(a.line[0], cmd, 72) == 0 &&
+		      strlen(a.line[1]) == 80 && strncmp(a.line[1], cmd + 72, 80) == 0,
+	      "echo not wrapped at 80 columns: [%s] [%s]", a.line[0], a.line[1]);
+	SHA256((const uint8_t *)crlf, cl, d);
+	hex_upper(d, 32, hex);
+	TRY(sh_line(&s, "at AT%CMNG=1,16842753,0", 1, &a));
+	snprintf(want, sizeof(want), "%%CMNG: 16842753,0,\"%s\"", hex);
+	CHECK(line_index(&a, want) == 1, "list hash is not over CR LF: [%s], want %s", a.raw, want);
+	/* lower case at%cmng=0: not unescaped (the SDK compares case-sensitively):
+	 * the modem sees a backslash and refuses the certificate */
+	cmd[4] = 'a';
+	cmd[5] = 't';
+	for (i = 6; i < 11; i++)
+		cmd[i] = (char)tolower((unsigned char)cmd[i]);
+	TRY(sh_line(&s, cmd, 1, &a));
+	CHECK(line_index(&a, "+CME ERROR: 527") >= 0, "lower-case write: [%.200s]", dump(&a));
+	/* other commands keep \n as two characters */
+	TRY(sh_line(&s, "at 'AT%KEYGEN=9,2,0,\"CN=a\\nb\"'", 1, &a));
+	CHECK(line_index(&a, "OK") >= 0, "KEYGEN with \\n: [%.200s]", dump(&a));
+	{
+		struct keygen k;
+
+		TRY(decode_keygen(find_line(&a, "%KEYGEN: "), &k));
+		/* CN as a UTF8String of the four characters a \ n b */
+		CHECK(memmem(k.p1, k.p1len, "\x0c\x04" "a\\nb", 6) != NULL,
+		      "the CSR's CN is not the four characters a\\nb");
+	}
+	/* types 0 and 1 that are not certificates: 527, also without a fault */
+	TRY(sh_line(&s, "at 'AT%CMNG=0,5,0,\"root\"'", 1, &a));
+	CHECK(line_index(&a, "+CME ERROR: 527") >= 0, "type 0 text: [%s]", dump(&a));
+	TRY(sh_line(&s, "at 'AT%CMNG=0,5,1,\"-----BEGIN CERTIFICATE-----\\nAAAA\\n"
+		    "-----END CERTIFICATE-----\\n\"'", 1, &a));
+	CHECK(line_index(&a, "+CME ERROR: 527") >= 0, "type 1 garbage: [%s]", dump(&a));
+	TRY(sh_line(&s, "at 'AT%CMNG=0,5,4,\"identity\"'", 1, &a));
+	CHECK(line_index(&a, "OK") >= 0, "type 4 text: [%s]", dump(&a));
+	TRY(sim_stop(&s));
+	st = load_state("state.json");
+	c = st ? state_cred(st, 16842753, 0) : NULL;
+	CHECK(c != NULL && strcmp(json_string_value(json_object_get(c, "content")), crlf) == 0,
+	      "stored content is not the CR LF text");
+	json_decref(st);
+	/* the command log: what reached the modem and what the shell refused */
+	f = fopen("log.jsonl", "r");
+	CHECK(f != NULL, "no command log");
+	while (fgets(logline, sizeof(logline), f) != NULL) {
+		json_t *j = json_loads(logline, 0, NULL);
+		const char *kind = json_string_value(json_object_get(j, "kind"));
+
+		CHECK(j != NULL && kind != NULL && json_is_integer(json_object_get(j, "len")),
+		      "log line: %s", logline);
+		if (strcmp(kind, "at") == 0)
+			n_at++;
+		json_decref(j);
+	}
+	fclose(f);
+	CHECK(n_at == 9, "%d AT commands logged, expected 9", n_at);
+	free(cmd);
+	free(crlf);
+	return 0;
+}
+
+/* Echo off, a small command buffer, URCs through `at events_enable`. */
+static int t_shell_opts(void)
+{
+	static const char *const args[] = { "--shell", "--no-echo", "--shell-buffer", "64",
+					    "--urc", NULL };
+	struct sim s;
+	struct ans a;
+	char cmd[128];
+
+	TRY(sim_start(&s, args));
+	TRY(sh_line(&s, "at 'AT+CGSN'", 1, &a));
+	CHECK(line_index(&a, "at 'AT+CGSN'") < 0 && line_index(&a, "352656109480783") >= 0 &&
+		      line_index(&a, "OK") >= 0,
+	      "echo despite --no-echo: [%s]", dump(&a));
+	CHECK(line_index(&a, "AT event handler:") >= 0 && line_index(&a, "+CEREG: 0") >= 0 &&
+		      line_has(&a, "<inf> app: RRC mode", ""),
+	      "URCs and log lines missing: [%s]", dump(&a));
+	TRY(sh_line(&s, "at events_disable", 1, &a));
+	CHECK(line_index(&a, "AT command event handler disabled") >= 0, "[%s]", dump(&a));
+	TRY(sh_line(&s, "at 'AT+CGSN'", 1, &a));
+	CHECK(line_index(&a, "AT event handler:") < 0 && line_has(&a, "<inf> app:", ""),
+	      "events still shown: [%s]", dump(&a));
+	/* 63 characters fit; the rest is dropped, so the closing quote is lost */
+	snprintf(cmd, sizeof(cmd), "at 'AT%%CMNG=0,5,4,\"%050d\"'", 0);
+	TRY(sh_line(&s, cmd, 1, &a));
+	CHECK(line_index(&a, "not terminated: '") >= 0, "buffer not bounded: [%s]", dump(&a));
+	snprintf(cmd, sizeof(cmd), "at 'AT%%CMNG=1,%048d'", 0);
+	CHECK(strlen(cmd) == 63, "test command is %zu", strlen(cmd));
+	TRY(sh_line(&s, cmd, 1, &a));
+	CHECK(line_index(&a, "+CME ERROR: 514") >= 0 || line_index(&a, "ERROR") >= 0,
+	      "63 characters did not reach the modem: [%s]", dump(&a));
 	TRY(sim_stop(&s));
 	return 0;
 }
@@ -1310,7 +1604,7 @@ static int t_persist(void)
 	TRY(at_expect(&s, "AT%DEVICEUUID", "OK", &a));
 	snprintf(uuid, sizeof(uuid), "%s", a.line[0]);
 	TRY(at_expect(&s, "AT%KEYGEN=9,2,0", "OK", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,9,1,\"cert\r\nline\"", "OK", &a));
+	TRY(at_expect(&s, "AT%CMNG=0,9,5,\"cert\r\nline\"", "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1", "OK", &a));
 	memcpy(list, a.raw, a.len + 1);
 	TRY(sim_stop(&s));
@@ -1407,22 +1701,44 @@ static int t_fault_truncate(void)
 	return 0;
 }
 
+/* The AWS root with the given line ending, as an AT%CMNG=0 command. */
+static int cert_cmd(const char *tag_type, bool crlf, char *cmd, size_t cap)
+{
+	uint8_t pem[4096];
+	size_t pl, i, o;
+
+	TRY(read_trust("aws-root-ca1.pem", pem, sizeof(pem) - 1, &pl));
+	o = (size_t)snprintf(cmd, cap, "AT%%CMNG=0,%s,\"", tag_type);
+	for (i = 0; i < pl && o + 4 < cap; i++) {
+		if (pem[i] == '\n' && crlf)
+			cmd[o++] = '\r';
+		cmd[o++] = (char)pem[i];
+	}
+	CHECK(o + 2 < cap, "command buffer too small");
+	cmd[o++] = '"';
+	cmd[o] = '\0';
+	return 0;
+}
+
 static int t_fault_cme527(void)
 {
 	static const char *const crlf[] = { "--faults", "cme527-on=crlf", "--cfun", "4", NULL };
 	static const char *const lf[] = { "--faults", "cme527-on=lf", "--cfun", "4", NULL };
 	struct sim s;
 	struct ans a;
+	char c_crlf[4096], c_lf[4096];
 
+	TRY(cert_cmd("1,0", true, c_crlf, sizeof(c_crlf)));
+	TRY(cert_cmd("1,0", false, c_lf, sizeof(c_lf)));
 	TRY(sim_start(&s, crlf));
 	TRY(at_expect(&s, "AT+CMEE=1", "OK", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,1,0,\"a\r\nb\r\n\"", "+CME ERROR: 527", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,1,0,\"a\nb\n\"", "OK", &a));
+	TRY(at_expect(&s, c_crlf, "+CME ERROR: 527", &a));
+	TRY(at_expect(&s, c_lf, "OK", &a));
 	TRY(sim_stop(&s));
 	TRY(sim_start(&s, lf));
 	TRY(at_expect(&s, "AT+CMEE=1", "OK", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,1,0,\"a\nb\n\"", "+CME ERROR: 527", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,1,0,\"a\r\nb\r\n\"", "OK", &a));
+	TRY(at_expect(&s, c_lf, "+CME ERROR: 527", &a));
+	TRY(at_expect(&s, c_crlf, "OK", &a));
 	TRY(at_expect(&s, "AT%CMNG=1,1,0", "OK", &a));
 	CHECK(a.nline == 2 && strncmp(a.line[0], "%CMNG: 1,0,\"", 12) == 0,
 	      "list after CRLF write: [%s]", a.raw);
@@ -1439,9 +1755,9 @@ static int t_fault_maxcmd(void)
 
 	TRY(sim_start(&s, args));
 	TRY(at_expect(&s, "AT+CMEE=1", "OK", &a));
-	snprintf(cmd, sizeof(cmd), "AT%%CMNG=0,1,0,\"%0100d\"", 0);
+	snprintf(cmd, sizeof(cmd), "AT%%CMNG=0,1,4,\"%0100d\"", 0);
 	TRY(at_expect(&s, cmd, "ERROR", &a));
-	TRY(at_expect(&s, "AT%CMNG=0,1,0,\"short\"", "OK", &a));
+	TRY(at_expect(&s, "AT%CMNG=0,1,4,\"short\"", "OK", &a));
 	TRY(sim_stop(&s));
 	return 0;
 }
@@ -1460,6 +1776,8 @@ static const struct {
 	{ "cme", t_cme },
 	{ "cmng", t_cmng },
 	{ "shell", t_shell },
+	{ "shell_pem", t_shell_pem },
+	{ "shell_opts", t_shell_opts },
 	{ "echo_urc", t_echo_urc },
 	{ "reopen", t_reopen },
 	{ "persist", t_persist },

@@ -117,6 +117,12 @@ static void test_all_vectors(void **state)
 /* Everything that must be equal between two decodings of the same output. */
 static void assert_same(const struct nrfca_modem_out *a, const struct nrfca_modem_out *b)
 {
+	/* the bare payload text is the same whatever the envelope */
+	assert_int_equal(a->payload_len, b->payload_len);
+	assert_memory_equal(a->payload, b->payload, a->payload_len);
+	assert_int_equal(strlen(a->payload), a->payload_len);
+	assert_non_null(strchr(a->payload, '.'));
+	assert_int_not_equal(a->payload[0], '"');
 	assert_int_equal(a->kind, b->kind);
 	assert_int_equal(a->part1_len, b->part1_len);
 	assert_memory_equal(a->part1, b->part1, a->part1_len);
@@ -476,7 +482,8 @@ static size_t put_bstr(unsigned char *out, const unsigned char *d, size_t n)
  * the COSE payload is nil and the signature covers part 1 (ATTESTTOKEN).
  * The Sig_structure is written out by hand here, independently of the parser.
  */
-static char *make_signed(EVP_PKEY *key, const unsigned char *part1, size_t n1, int detached)
+static char *make_signed_tag(EVP_PKEY *key, const unsigned char *part1, size_t n1, int detached,
+			     const unsigned char *tag, size_t tag_len)
 {
 	static const unsigned char prot[] = { 0xa1, 0x01, 0x26 };
 	static const unsigned char uuid[16] = { 0x50, 0x36, 0x31, 0x54, 0x39, 0x31, 0x44, 0xf0,
@@ -489,7 +496,7 @@ static char *make_signed(EVP_PKEY *key, const unsigned char *part1, size_t n1, i
 	memcpy(payload, "\xd9\xd9\xf7\x85\x09", 5);
 	np = 5;
 	np += put_bstr(payload + np, uuid, 16);
-	np += put_bstr(payload + np, (const unsigned char *)"\x18\x34", 2);
+	np += put_bstr(payload + np, tag, tag_len);
 	np += put_bstr(payload + np, digest, 32);
 	np += put_bstr(payload + np, (const unsigned char *)"0123456789abcdef", 16);
 
@@ -514,6 +521,11 @@ static char *make_signed(EVP_PKEY *key, const unsigned char *part1, size_t n1, i
 		nc += put_bstr(cose + nc, payload, np);
 	nc += put_bstr(cose + nc, rs, 64);
 	return join(part1, n1, cose, nc);
+}
+
+static char *make_signed(EVP_PKEY *key, const unsigned char *part1, size_t n1, int detached)
+{
+	return make_signed_tag(key, part1, n1, detached, (const unsigned char *)"\x18\x34", 2);
 }
 
 static void check_signature(EVP_PKEY *key, EVP_PKEY *other, const unsigned char *p1, size_t n1,
@@ -603,6 +615,63 @@ static void test_signature(void **state)
 	EVP_PKEY_free(p384);
 }
 
+/*
+ * The modem's sec_tags are 0..2147483647 (FORMATS.md); a larger attested
+ * sec_tag is refused while parsing, never stored (2^63 used to come back
+ * negative from the ledger).
+ */
+static void test_sec_tag_range(void **state)
+{
+	static const struct {
+		const char *cbor;
+		size_t len;
+		int ok;
+		const char *shown;
+	} tags[] = {
+		{ "\x00", 1, 1, "0" },
+		{ "\x1a\x01\x01\x00\x01", 5, 1, "16842753" },
+		{ "\x1a\x7f\xff\xff\xff", 5, 1, "2147483647" },
+		{ "\x1a\x80\x00\x00\x00", 5, 0, "2147483648" },
+		{ "\x1a\xff\xff\xff\xff", 5, 0, "4294967295" },
+		{ "\x1b\x80\x00\x00\x00\x00\x00\x00\x00", 9, 0, "9223372036854775808" },
+		{ "\x1b\xff\xff\xff\xff\xff\xff\xff\xff", 9, 0, "18446744073709551615" },
+	};
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	struct nrfca_modem_out *m = NULL;
+	struct nrfca_err err = { 0 };
+	unsigned char p1[4096];
+	char *payload, *dot, *text;
+	size_t n1, i;
+
+	(void)state;
+	assert_non_null(key);
+	payload = vector_payload("keygen-csr-sectag17.txt");
+	dot = strchr(payload, '.');
+	assert_int_equal(nrfca_b64url_decode(NULL, payload, (size_t)(dot - payload), p1, sizeof(p1), &n1, &err), 0);
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		text = make_signed_tag(key, p1, n1, 0, (const unsigned char *)tags[i].cbor, tags[i].len);
+		nrfca_err_clear(&err);
+		if (tags[i].ok) {
+			if (parse_exact(text, strlen(text), &m, &err) != 0)
+				fail_msg("sec_tag %s: %s", tags[i].shown, err.msg);
+			assert_int_equal(m->has_sec_tag, 1);
+			assert_true(m->sec_tag <= NRFCA_SEC_TAG_MAX);
+			nrfca_modem_out_free(m);
+			m = NULL;
+		} else {
+			assert_int_equal(parse_exact(text, strlen(text), &m, &err), -1);
+			assert_null(m);
+			assert_int_equal(err.code, NRFCA_E_INPUT);
+			if (strstr(err.msg, tags[i].shown) == NULL || strstr(err.msg, "0..2147483647") == NULL)
+				fail_msg("sec_tag %s: message '%s' does not name the value and the range",
+					 tags[i].shown, err.msg);
+		}
+		free(text);
+	}
+	free(payload);
+	EVP_PKEY_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_signature),
+		cmocka_unit_test(test_sec_tag_range),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

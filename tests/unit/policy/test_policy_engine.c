@@ -55,7 +55,27 @@ static const char test_json[] =
 	"   \"validity\": {\"default_days\": 30, \"max_days\": 30}, \"trust_bundle\": [\"@TRUST@\"]},\n"
 	" \"host\": {\"input\": \"csr\", \"cn\": {\"source\": \"any\", \"max_length\": 20},\n"
 	"   \"on_existing\": \"reject\", \"validity\": {\"default_days\": 30, \"max_days\": 30},\n"
-	"   \"trust_bundle\": [\"@TRUST@\"]}\n"
+	"   \"trust_bundle\": [\"@TRUST@\"]},\n"
+	/* station authority: groups, supersede_from, expected devices, identity service */
+	" \"grouped\": {\"input\": \"keygen\", \"stations\": [\"line-1\"], \"groups\": [\"hall-a\"],\n"
+	"   \"cn\": {\"source\": \"attested_uuid\"}, \"attestation\": {\"required\": true},\n"
+	"   \"on_existing\": \"supersede\", \"supersede_from\": \"station_group\",\n"
+	"   \"validity\": {\"default_days\": 30, \"max_days\": 30}, \"trust_bundle\": [\"@TRUST@\"]},\n"
+	" \"anywhere\": {\"input\": \"keygen\", \"cn\": {\"source\": \"attested_uuid\"},\n"
+	"   \"attestation\": {\"required\": true}, \"on_existing\": \"supersede\", \"supersede_from\": \"any\",\n"
+	"   \"validity\": {\"default_days\": 30, \"max_days\": 30}, \"trust_bundle\": [\"@TRUST@\"]},\n"
+	" \"known\": {\"input\": \"keygen\", \"cn\": {\"source\": \"attested_uuid\"},\n"
+	"   \"attestation\": {\"required\": true}, \"on_existing\": \"supersede\", \"require_known_device\": true,\n"
+	"   \"validity\": {\"default_days\": 30, \"max_days\": 30}, \"trust_bundle\": [\"@TRUST@\"]},\n"
+	" \"verified\": {\"input\": \"keygen\", \"cn\": {\"source\": \"attested_uuid\"},\n"
+	"   \"attestation\": {\"required\": true, \"verify_with\": \"nrf-cloud-identity\"},\n"
+	"   \"on_existing\": \"supersede\",\n"
+	"   \"validity\": {\"default_days\": 30, \"max_days\": 30}, \"trust_bundle\": [\"@TRUST@\"]},\n"
+	" \"verified-open\": {\"input\": \"keygen\", \"cn\": {\"source\": \"attested_uuid\"},\n"
+	"   \"attestation\": {\"required\": true, \"verify_with\": \"nrf-cloud-identity\",\n"
+	"                   \"on_unavailable\": \"issue\"},\n"
+	"   \"on_existing\": \"supersede\",\n"
+	"   \"validity\": {\"default_days\": 30, \"max_days\": 30}, \"trust_bundle\": [\"@TRUST@\"]}\n"
 	"}}\n";
 
 static const char allow_txt[] =
@@ -247,9 +267,125 @@ static void m_listed_upper(struct nrfca_policy_facts *f)
 static void m_days_730(struct nrfca_policy_facts *f) { f->requested_days = 730; }
 static void m_days_731(struct nrfca_policy_facts *f) { f->requested_days = 731; }
 static void m_days_neg(struct nrfca_policy_facts *f) { f->requested_days = -1; }
-static void m_exist_same(struct nrfca_policy_facts *f) { f->existing = NRFCA_EXISTING_SAME_KEY; }
-static void m_exist_other(struct nrfca_policy_facts *f) { f->existing = NRFCA_EXISTING_OTHER_KEY; }
+/* an active certificate issued through the calling station (line-1) */
+static void m_exist_same(struct nrfca_policy_facts *f)
+{
+	f->existing = NRFCA_EXISTING_SAME_KEY;
+	f->existing_station = "line-1";
+	f->existing_serial = "5ab1";
+}
+static void m_exist_other(struct nrfca_policy_facts *f)
+{
+	f->existing = NRFCA_EXISTING_OTHER_KEY;
+	f->existing_station = "line-1";
+	f->existing_serial = "5ab1";
+}
 static void m_exist_unknown(struct nrfca_policy_facts *f) { f->existing = NRFCA_EXISTING_UNKNOWN; }
+
+/* station authority: the certificate came through station B (line-2) */
+static const char *const g_hall_a[] = { "hall-a" };
+static const char *const g_hall_b[] = { "hall-b" };
+static const char *const g_both[] = { "hall-b", "hall-a" };
+static void m_exist_other_b(struct nrfca_policy_facts *f)
+{
+	m_exist_other(f);
+	f->existing_station = "line-2";
+}
+static void m_exist_same_key_b(struct nrfca_policy_facts *f)
+{
+	m_exist_same(f);
+	f->existing_station = "line-2";
+}
+static void m_exist_holder_unknown(struct nrfca_policy_facts *f)
+{
+	m_exist_other(f);
+	f->existing_station = NULL;
+}
+static void m_csr_replay_b(struct nrfca_policy_facts *f)
+{
+	m_exist_same_key_b(f);
+	f->csr_replay = 1;
+}
+static void m_csr_replay_own(struct nrfca_policy_facts *f)
+{
+	m_exist_same(f);
+	f->csr_replay = 1;
+}
+/* caller line-3 in hall-a; holder line-2 in hall-a (shared) or hall-b */
+static void m_group_caller(struct nrfca_policy_facts *f)
+{
+	f->station = "line-3";
+	f->groups = g_hall_a;
+	f->n_groups = 1;
+}
+static void m_group_caller_other(struct nrfca_policy_facts *f)
+{
+	f->station = "line-3";
+	f->groups = g_hall_b;
+	f->n_groups = 1;
+}
+static void m_group_shared(struct nrfca_policy_facts *f)
+{
+	m_group_caller(f);
+	m_exist_other_b(f);
+	f->existing_groups = g_both;
+	f->n_existing_groups = 2;
+}
+static void m_group_not_shared(struct nrfca_policy_facts *f)
+{
+	m_group_caller(f);
+	m_exist_other_b(f);
+	f->existing_groups = g_hall_b;
+	f->n_existing_groups = 1;
+}
+static void m_group_holder_none(struct nrfca_policy_facts *f)
+{
+	m_group_caller(f);
+	m_exist_other_b(f);
+}
+static void m_known_yes(struct nrfca_policy_facts *f) { f->known_device = NRFCA_KNOWN_YES; }
+static void m_known_no(struct nrfca_policy_facts *f) { f->known_device = NRFCA_KNOWN_NO; }
+
+/* the identity service stand-in of the table: ctx is the verdict */
+static enum nrfca_identity_verdict fake_identity(void *ctx, char *detail, size_t len,
+						 unsigned *retry_after)
+{
+	enum nrfca_identity_verdict v = (enum nrfca_identity_verdict)(intptr_t)ctx;
+
+	snprintf(detail, len, "stand-in says %s", nrfca_identity_verdict_name(v));
+	*retry_after = 7;
+	return v;
+}
+static void m_id_genuine(struct nrfca_policy_facts *f)
+{
+	f->identity = fake_identity;
+	f->identity_ctx = (void *)(intptr_t)NRFCA_IDENTITY_GENUINE;
+}
+static void m_id_forged(struct nrfca_policy_facts *f)
+{
+	f->identity = fake_identity;
+	f->identity_ctx = (void *)(intptr_t)NRFCA_IDENTITY_FORGED;
+}
+static void m_id_unknown(struct nrfca_policy_facts *f)
+{
+	f->identity = fake_identity;
+	f->identity_ctx = (void *)(intptr_t)NRFCA_IDENTITY_UNKNOWN_DEVICE;
+}
+static void m_id_down(struct nrfca_policy_facts *f)
+{
+	f->identity = fake_identity;
+	f->identity_ctx = (void *)(intptr_t)NRFCA_IDENTITY_UNAVAILABLE;
+}
+static void m_id_forged_held_b(struct nrfca_policy_facts *f)
+{
+	m_id_forged(f);
+	m_exist_other_b(f);
+}
+static void m_id_forged_cn_bad(struct nrfca_policy_facts *f)
+{
+	m_id_forged(f);
+	f->cn = VCN_CN;
+}
 
 #define P_SHIPPED 0
 #define P_TEST 1
@@ -345,6 +481,57 @@ static const struct row rows[] = {
 	{ "reject: existing", P_TEST, "pattern", B_PLAIN, m_exist_same, 0, "on_existing", "already holds" },
 	{ "reject: not looked up", P_TEST, "pattern", B_PLAIN, m_exist_unknown, 1, "", NULL },
 	{ "supersede: other key", P_SHIPPED, NULL, B_V52, m_exist_other, 1, "", NULL },
+	/* supersede_scope: the forged-attestation takeover from a second station */
+	{ "supersede: held by another station", P_SHIPPED, NULL, B_V52, m_exist_other_b, 0,
+	  "supersede_scope", "supersede_from same_station" },
+	{ "supersede: the refusal names the certificate", P_SHIPPED, NULL, B_V52, m_exist_other_b, 0,
+	  "supersede_scope", "certificate 5ab1 issued through another station" },
+	{ "supersede: holder unknown is another station", P_SHIPPED, NULL, B_V52,
+	  m_exist_holder_unknown, 0, "supersede_scope", NULL },
+	{ "replay of the same key from another station", P_TEST, "strict", B_V52, m_exist_same_key_b,
+	  0, "supersede_scope", NULL },
+	{ "replay of the same CSR from another station", P_SHIPPED, NULL, B_V52, m_csr_replay_b, 0,
+	  "supersede_scope", NULL },
+	{ "replay of the same CSR from its station", P_SHIPPED, NULL, B_V52, m_csr_replay_own, 1, "", NULL },
+	{ "replay of the same CSR under reject", P_TEST, "pattern", B_PLAIN, m_csr_replay_own, 1, "", NULL },
+	{ "reject: held by another station is on_existing", P_TEST, "pattern", B_PLAIN, m_exist_other_b,
+	  0, "on_existing", NULL },
+	{ "station_group: shared group", P_TEST, "grouped", B_V52, m_group_shared, 1, "", NULL },
+	{ "station_group: no shared group", P_TEST, "grouped", B_V52, m_group_not_shared, 0,
+	  "supersede_scope", "supersede_from station_group" },
+	{ "station_group: holder in no group", P_TEST, "grouped", B_V52, m_group_holder_none, 0,
+	  "supersede_scope", NULL },
+	{ "any: held by another station", P_TEST, "anywhere", B_V52, m_exist_other_b, 1, "", NULL },
+	/* groups give access to a profile */
+	{ "groups: member of a listed group", P_TEST, "grouped", B_V52, m_group_caller, 1, "", NULL },
+	{ "groups: member of another group", P_TEST, "grouped", B_V52, m_group_caller_other, 0,
+	  "station", "none of the profile's groups" },
+	{ "groups: listed station without groups", P_TEST, "grouped", B_V52, m_none, 1, "", NULL },
+	/* expected devices */
+	{ "known: on the list", P_TEST, "known", B_V52, m_known_yes, 1, "", NULL },
+	{ "known: not on the list", P_TEST, "known", B_V52, m_known_no, 0, "known_device",
+	  "was not imported for station 'line-1'" },
+	{ "known: list not consulted", P_TEST, "known", B_V52, m_none, 0, "known_device", "not consulted" },
+	{ "known: other profiles do not care", P_SHIPPED, NULL, B_V52, m_known_no, 1, "", NULL },
+	/* nRF Cloud's Identity Service */
+	{ "identity: genuine", P_TEST, "verified", B_V52, m_id_genuine, 1, "", NULL },
+	{ "identity: forged", P_TEST, "verified", B_V52, m_id_forged, 0, "attestation_identity",
+	  "does not accept the attestation of device '" V52_UUID "'" },
+	{ "identity: unknown device (nRF9160)", P_TEST, "verified", B_V52, m_id_unknown, 0,
+	  "attestation_identity", "nRF9160" },
+	{ "identity: unavailable, fail closed", P_TEST, "verified", B_V52, m_id_down, 0,
+	  "identity_unavailable", "cannot answer now: stand-in says unavailable" },
+	{ "identity: no service configured", P_TEST, "verified", B_V52, m_none, 0,
+	  "identity_unavailable", "no identity service is configured" },
+	{ "identity: unavailable, on_unavailable issue", P_TEST, "verified-open", B_V52, m_id_down, 1,
+	  "", NULL },
+	{ "identity: forged refused under on_unavailable issue", P_TEST, "verified-open", B_V52,
+	  m_id_forged, 0, "attestation_identity", NULL },
+	{ "identity: a cheaper rule refuses first", P_TEST, "verified", B_V52, m_id_forged_cn_bad, 0,
+	  "cn_uuid", NULL },
+	{ "identity: forged beats supersede_scope", P_TEST, "verified", B_V52, m_id_forged_held_b, 0,
+	  "attestation_identity", NULL },
+	{ "identity: not asked by other profiles", P_SHIPPED, NULL, B_V52, m_id_forged, 1, "", NULL },
 };
 
 static void test_table(void **state)
@@ -387,7 +574,8 @@ static void test_table_covers_rules(void **state)
 
 	(void)state;
 	for (r = NRFCA_RULE_NONE + 1; r < NRFCA_RULE_MAX; r++) {
-		if (r == NRFCA_RULE_RATE_LIMIT || r == NRFCA_RULE_ATTESTATION_SIGNATURE)
+		if (r == NRFCA_RULE_RATE_LIMIT || r == NRFCA_RULE_ATTESTATION_SIGNATURE ||
+		    r == NRFCA_RULE_SUPERSEDE_RATE)
 			continue;  /* tested below */
 		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 			if (!rows[i].allow && strcmp(rows[i].rule, nrfca_policy_rule_name(r)) == 0)
@@ -442,12 +630,44 @@ static void test_allow_fields(void **state)
 	base_facts(B_V52, &f);
 	f.profile = "strict";
 	f.existing = NRFCA_EXISTING_SAME_KEY;
+	f.existing_station = "line-1";
 	assert_int_equal(nrfca_policy_decide(testpol, &f, &d, NULL), 0);
 	assert_int_equal(d.action, NRFCA_ACTION_REPLAY);
 	base_facts(B_V52, &f);
 	f.existing = NRFCA_EXISTING_OTHER_KEY;
+	f.existing_station = "line-1";
 	assert_int_equal(nrfca_policy_decide(shipped, &f, &d, NULL), 0);
 	assert_int_equal(d.action, NRFCA_ACTION_SUPERSEDE);
+	assert_int_equal(d.existing_other_station, 0);
+	assert_int_equal(d.supersede_from, NRFCA_SUPERSEDE_SAME_STATION);
+	/* the station of the holder decides, not only the key (the takeover) */
+	f.existing_station = "line-2";
+	assert_int_equal(nrfca_policy_decide(shipped, &f, &d, NULL), -1);
+	assert_int_equal(d.rule, NRFCA_RULE_SUPERSEDE_SCOPE);
+	assert_int_equal(d.action, NRFCA_ACTION_ISSUE);
+	/* allowed from another station: the decision says so (metric, audit) */
+	f.profile = "anywhere";
+	assert_int_equal(nrfca_policy_decide(testpol, &f, &d, NULL), 0);
+	assert_int_equal(d.action, NRFCA_ACTION_SUPERSEDE);
+	assert_int_equal(d.existing_other_station, 1);
+	assert_int_equal(d.supersede_from, NRFCA_SUPERSEDE_ANY);
+	/* the identity verdict travels with the decision */
+	base_facts(B_V52, &f);
+	f.profile = "verified-open";
+	m_id_down(&f);
+	assert_int_equal(nrfca_policy_decide(testpol, &f, &d, NULL), 0);
+	assert_int_equal(d.identity_verdict, NRFCA_IDENTITY_UNAVAILABLE);
+	f.profile = "verified";
+	m_id_genuine(&f);
+	assert_int_equal(nrfca_policy_decide(testpol, &f, &d, NULL), 0);
+	assert_int_equal(d.identity_verdict, NRFCA_IDENTITY_GENUINE);
+	m_id_down(&f);
+	assert_int_equal(nrfca_policy_decide(testpol, &f, &d, NULL), -1);
+	assert_int_equal(d.retry_after, 7);
+	assert_int_equal(d.identity_verdict, NRFCA_IDENTITY_UNAVAILABLE);
+	f.profile = NULL;
+	assert_int_equal(nrfca_policy_decide(shipped, &f, &d, NULL), 0);
+	assert_int_equal(d.identity_verdict, NRFCA_IDENTITY_NOT_ASKED);
 }
 
 static void test_luhn(void **state)
@@ -520,6 +740,47 @@ static void test_shipped_default(void **state)
 	assert_non_null(strstr(report, "OK, 4 profiles, default \"nrf-cloud-mqtt\""));
 	assert_non_null(strstr(report, "host-key"));
 	free(report);
+}
+
+/* `policy check` and the start-up log say what a station is trusted with */
+static void test_trust_warning(void **state)
+{
+	char w[1024];
+	size_t n;
+
+	(void)state;
+	n = nrfca_profile_trust_warning(nrfca_policy_profile_find(shipped, "nrf-cloud-mqtt"), w,
+					sizeof(w));
+	assert_true(n > 0 && n == strlen(w));
+	assert_non_null(strstr(w, "profile 'nrf-cloud-mqtt' does not check who signed the attestation"));
+	assert_non_null(strstr(w, "every station is trusted to present genuine modem output"));
+	assert_non_null(strstr(w, "any device UUID it names"));
+	assert_non_null(strstr(w, "issued through itself only (supersede_from same_station)"));
+	assert_non_null(strstr(w, "at most 30 an hour"));
+	assert_non_null(strstr(w, "verify_with"));
+	n = nrfca_profile_trust_warning(nrfca_policy_profile_find(shipped, "imei"), w, sizeof(w));
+	assert_non_null(strstr(w, "any IMEI it names"));
+	/* disabled: nothing to warn about */
+	assert_int_equal(nrfca_profile_trust_warning(nrfca_policy_profile_find(shipped, "host-key"), w,
+						     sizeof(w)), 0);
+	assert_string_equal(w, "");
+	/* the identity service checks signatures: no warning */
+	assert_int_equal(nrfca_profile_trust_warning(nrfca_policy_profile_find(testpol, "verified"), w,
+						     sizeof(w)), 0);
+	/* groups, station_group and expected devices are named */
+	nrfca_profile_trust_warning(nrfca_policy_profile_find(testpol, "grouped"), w, sizeof(w));
+	assert_non_null(strstr(w, "a station among line-1 or in group hall-a"));
+	assert_non_null(strstr(w, "itself or a station sharing a group with it (supersede_from station_group)"));
+	nrfca_profile_trust_warning(nrfca_policy_profile_find(testpol, "anywhere"), w, sizeof(w));
+	assert_non_null(strstr(w, "ANY station"));
+	nrfca_profile_trust_warning(nrfca_policy_profile_find(testpol, "known"), w, sizeof(w));
+	assert_non_null(strstr(w, "require_known_device"));
+	nrfca_profile_trust_warning(nrfca_policy_profile_find(testpol, "host"), w, sizeof(w));
+	assert_non_null(strstr(w, "takes plain CSRs"));
+	/* a short buffer is cut, never overrun */
+	n = nrfca_profile_trust_warning(nrfca_policy_profile_find(shipped, "nrf-cloud-mqtt"), w, 40);
+	assert_true(n < 40);
+	assert_int_equal(strlen(w), n);
 }
 
 /* ---- identity keys ---- */
@@ -675,6 +936,56 @@ static void test_rate_limit_policy(void **state)
 	nrfca_policy_unref(p);
 }
 
+/* rate_limit.supersedes_per_station_per_hour: a station's budget of replaced
+ * certificates; issuing new ones does not spend it, and it refills per hour. */
+static void test_supersede_rate(void **state)
+{
+	static const char *const ov[] = {
+		"on_existing", "\"supersede\"",
+		"rate_limit", "{\"per_station_per_minute\": 100, \"supersedes_per_station_per_hour\": 2}",
+		NULL };
+	struct nrfca_policy *p = NULL;
+	struct nrfca_policy_decision d;
+	struct nrfca_policy_facts f;
+	struct nrfca_err err = { 0 };
+	char *json = profile_policy(ov);
+	int i;
+
+	(void)state;
+	if (nrfca_policy_load_file(scratch_write("suprate.json", json), &p, &err) != 0)
+		fail_msg("%s", err.msg);
+	free(json);
+	base_facts(B_V52, &f);
+	for (i = 0; i < 5; i++) {  /* new devices: no supersede, no budget spent */
+		assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+		assert_int_equal(d.action, NRFCA_ACTION_ISSUE);
+		assert_int_equal(d.charged_supersede, 0);
+	}
+	m_exist_other(&f);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+		assert_int_equal(d.action, NRFCA_ACTION_SUPERSEDE);
+		assert_int_equal(d.charged_supersede, 1);
+		assert_int_equal(d.charged, 1);
+	}
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), -1);
+	assert_string_equal(d.rule_name, "supersede_rate_limit");
+	assert_non_null(strstr(d.detail, "station 'line-1' has replaced 2 certificates"));
+	assert_true(d.retry_after > 1700 && d.retry_after <= 1800);  /* 2 an hour: one per 30 min */
+	/* a retry whose budget was already charged passes */
+	f.no_charge_supersede = 1;
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+	assert_int_equal(d.charged_supersede, 0);
+	f.no_charge_supersede = 0;
+	/* the enrollment bucket was not charged by the refusal: 5 + 2 + 1 taken of 100 */
+	/* another station has its own budget */
+	f.station = "line-2";
+	f.existing_station = "line-2";
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+	assert_int_equal(d.action, NRFCA_ACTION_SUPERSEDE);
+	nrfca_policy_unref(p);
+}
+
 static void test_rate_limit_buckets(void **state)
 {
 	struct nrfca_ratelimit *rl = nrfca_ratelimit_new();
@@ -746,8 +1057,10 @@ int main(void)
 		cmocka_unit_test(test_allow_fields),
 		cmocka_unit_test(test_luhn),
 		cmocka_unit_test(test_shipped_default),
+		cmocka_unit_test(test_trust_warning),
 		cmocka_unit_test(test_identity_keys),
 		cmocka_unit_test(test_rate_limit_policy),
+		cmocka_unit_test(test_supersede_rate),
 		cmocka_unit_test(test_rate_limit_buckets),
 		cmocka_unit_test(test_rate_limit_table_bound),
 	};

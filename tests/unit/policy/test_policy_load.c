@@ -108,7 +108,35 @@ static void test_wrong_types(void **state)
 	expect_profile_refusal(OV("sec_tags", "[16842753, \"9-3\"]"), "$.profiles[\"p\"].sec_tags[1]",
 			       "range \"9-3\" is empty");
 	expect_profile_refusal(OV("sec_tags", "[-1]"), "$.profiles[\"p\"].sec_tags[0]",
-			       "a sec_tag is 0..4294967295");
+			       "-1 is outside the modem's sec_tag range 0..2147483647");
+	expect_profile_refusal(OV("sec_tags", "[2147483648]"), "$.profiles[\"p\"].sec_tags[0]",
+			       "2147483648 is outside the modem's sec_tag range 0..2147483647");
+	expect_profile_refusal(OV("sec_tags", "[9223372036854775807]"), "$.profiles[\"p\"].sec_tags[0]",
+			       "9223372036854775807 is outside the modem's sec_tag range 0..2147483647");
+	expect_profile_refusal(OV("sec_tags", "[17, \"16842753-2147483648\"]"),
+			       "$.profiles[\"p\"].sec_tags[1]",
+			       "range \"16842753-2147483648\" is empty or beyond 2147483647");
+	expect_profile_refusal(OV("sec_tags", "[\"1-99999999999999999999\"]"),
+			       "$.profiles[\"p\"].sec_tags[0]",
+			       "must be a sec_tag (integer) or a range \"FIRST-LAST\"");
+	expect_profile_refusal(OV("supersede_from", "\"group\""), "$.profiles[\"p\"].supersede_from",
+			       "\"group\" is not one of \"same_station\", \"station_group\", \"any\"");
+	expect_profile_refusal(OV("groups", "[\"line 1\"]"), "$.profiles[\"p\"].groups[0]",
+			       "\"line 1\" is not a group name");
+	expect_profile_refusal(OV("groups", "\"hall-a\""), "$.profiles[\"p\"].groups",
+			       "must be an array of strings");
+	expect_profile_refusal(OV("require_known_device", "1"),
+			       "$.profiles[\"p\"].require_known_device", "must be true or false");
+	expect_profile_refusal(OV("attestation", "{\"required\": true, \"verify_with\": \"nordic\"}"),
+			       "$.profiles[\"p\"].attestation.verify_with",
+			       "\"nordic\" is not one of \"none\", \"nrf-cloud-identity\"");
+	expect_profile_refusal(OV("attestation", "{\"required\": true, \"verify_with\": \"nrf-cloud-identity\", "
+				  "\"on_unavailable\": \"allow\"}"),
+			       "$.profiles[\"p\"].attestation.on_unavailable",
+			       "\"allow\" is not one of \"refuse\", \"issue\"");
+	expect_profile_refusal(OV("rate_limit", "{\"supersedes_per_station_per_hour\": -1}"),
+			       "$.profiles[\"p\"].rate_limit.supersedes_per_station_per_hour",
+			       "-1 is out of range 0..1000000");
 	expect_profile_refusal(OV("extensions",
 				  "{\"extended_key_usage\": {\"purposes\": [\"clientAuth\", \"clientAuthh\"]}}"),
 			       "$.profiles[\"p\"].extensions.extended_key_usage.purposes[1]",
@@ -222,6 +250,15 @@ static void test_contradictions(void **state)
 	expect_profile_refusal(OV("cn", "{\"source\": \"attested_uuid\", \"imei_forms\": [\"imei\"]}"),
 			       "$.profiles[\"p\"].cn.imei_forms", "only meaningful");
 	expect_profile_refusal(OV("trust_bundle", NULL), "$.profiles[\"p\"].trust_bundle", "missing");
+	/* the identity service would be skipped by a request without attestation */
+	expect_profile_refusal(OV("cn", "{\"source\": \"imei\"}",
+				  "attestation", "{\"verify_with\": \"nrf-cloud-identity\"}"),
+			       "$.profiles[\"p\"].attestation.verify_with",
+			       "asking the identity service needs \"required\": true");
+	expect_profile_refusal(OV("attestation", "{\"required\": true, \"on_unavailable\": \"issue\"}"),
+			       "$.profiles[\"p\"].attestation.on_unavailable",
+			       "only meaningful with \"verify_with\": \"nrf-cloud-identity\"");
+
 	/* default profile */
 	expect_refusal("{\"version\": 1, \"profiles\": {\"p\": {\"enabled\": false, \"input\": \"keygen\"}}}",
 		       NRFCA_E_CONFIG, "$.profiles[\"p\"].cn", "missing");

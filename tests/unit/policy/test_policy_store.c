@@ -172,21 +172,29 @@ static void *worker(void *arg)
 struct fake_store {
 	int calls, answer;
 	unsigned per_station, per_profile;
-	char profile[64], station[64];
+	char station[64];
 };
 
-static int fake_take(void *ctx, const char *profile, const char *station, unsigned per_station,
-		     unsigned per_profile, unsigned *retry_after, struct nrfca_err *err)
+static int fake_take(void *ctx, const char *profile, const char *station,
+		     const struct nrfca_rate_req *req, size_t n, unsigned *retry_after,
+		     size_t *refused_by, struct nrfca_err *err)
 {
 	struct fake_store *fs = ctx;
+	size_t i;
 
+	(void)profile;
 	fs->calls++;
-	fs->per_station = per_station;
-	fs->per_profile = per_profile;
-	snprintf(fs->profile, sizeof(fs->profile), "%s", profile);
+	for (i = 0; i < n; i++) {
+		if (req[i].scope == NRFCA_RATE_PER_STATION && req[i].period_s == 60)
+			fs->per_station = req[i].limit;
+		if (req[i].scope == NRFCA_RATE_PER_PROFILE && req[i].period_s == 60)
+			fs->per_profile = req[i].limit;
+	}
 	snprintf(fs->station, sizeof(fs->station), "%s", station);
-	if (fs->answer == 0)
+	if (fs->answer == 0) {
 		*retry_after = 17;
+		*refused_by = 0;
+	}
 	if (fs->answer < 0)
 		nrfca_err_set(err, NRFCA_E_DB, "the ledger is down");
 	return fs->answer;

@@ -36,7 +36,7 @@ static void tracer(void *ctx, enum nrfca_at_dir dir, const char *line)
 static struct fx *start(const struct peer_step *steps, size_t n, enum nrfca_at_prefix prefix)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct nrfca_at_opts o = { prefix, NULL, tracer, NULL };
+	struct nrfca_at_opts o = { prefix, NULL, tracer, NULL, 0 };
 
 	assert_non_null(f);
 	o.trace_ctx = f;
@@ -264,8 +264,9 @@ static void test_answer_limit(void **state)
 static void test_detect_shell(void **state)
 {
 	static const struct peer_step s[] = {
-		{ "at AT+CGSN\r\n", "at AT+CGSN\r\n" IMEI "\r\nOK\r\nuart:~$ ", 0, 0, 0, 0 },
-		{ "at AT+CGMR\r\n", "at AT+CGMR\r\nmfw_nrf91x1_2.0.2\r\nOK\r\n\x1b[1;32muart:~$ \x1b[m",
+		{ "at 'AT+CGSN'\r\n", "at 'AT+CGSN'\r\n" IMEI "\r\nOK\r\nuart:~$ ", 0, 0, 0, 0 },
+		{ "at 'AT+CGMR'\r\n",
+		  "at 'AT+CGMR'\r\nmfw_nrf91x1_2.0.2\r\r\nOK\r\r\n\r\n\x1b[1;32muart:~$ \x1b[m",
 		  0, 3, 0, 0 },
 		{ "at 'AT%KEYGEN=16,2,0,\"CN=x\"'\r\n",
 		  "at 'AT%KEYGEN=16,2,0,\"CN=x\"'\r\n%KEYGEN: \"ab.cd\"\r\nOK\r\nuart:~$ ", 0, 0, 0, 0 },
@@ -287,7 +288,7 @@ static void test_detect_shell(void **state)
 static void test_detect_plain(void **state)
 {
 	static const struct peer_step s[] = {
-		{ "at AT+CGSN\r\n", "ERROR\r\n", 0, 0, 0, 0 },
+		{ "at 'AT+CGSN'\r\n", "ERROR\r\n", 0, 0, 0, 0 },
 		{ "AT+CGSN\r\n", IMEI "\r\nOK\r\n", 0, 0, 0, 0 },
 		{ "AT+CMEE=1\r\n", "OK\r\n", 0, 0, 0, 0 },
 	};
@@ -302,7 +303,7 @@ static void test_detect_plain(void **state)
 static void test_detect_nothing(void **state)
 {
 	static const struct peer_step s[] = {
-		{ "at AT+CGSN\r\n", NULL, 0, 0, 0, 0 },
+		{ "at 'AT+CGSN'\r\n", NULL, 0, 0, 0, 0 },
 		{ "AT+CGSN\r\n", NULL, 0, 0, 0, 0 },
 	};
 	struct fx *f = start(s, 2, NRFCA_AT_PREFIX_AUTO);
@@ -345,6 +346,126 @@ static void test_multiline_echo(void **state)
 			     2000, NULL), 0);
 	assert_int_equal(f->r.necho, 4);
 	assert_int_equal(f->r.nlines, 0);
+	stop(f);
+}
+
+#define CERT_LF "-----BEGIN CERTIFICATE-----\nMIIB\nOK\n-----END CERTIFICATE-----\n"
+#define CERT_ESC "-----BEGIN CERTIFICATE-----\\nMIIB\\nOK\\n-----END CERTIFICATE-----\\n"
+
+/* Through the shell: one line per command, single-quoted, line breaks of an
+ * AT%CMNG=0 write as \n; anything else with a line break, ' or \ refused
+ * before a byte is sent. */
+static void test_shell_wire_form(void **state)
+{
+	static const struct peer_step s[] = {
+		{ "at 'AT+CGSN'\r\n", "at 'AT+CGSN'\r\n" IMEI "\r\r\nOK\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+		{ "at 'AT%CMNG=0,9,0,\"" CERT_ESC "\"'\r\n",
+		  "at 'AT%CMNG=0,9,0,\"" CERT_ESC "\"'\r\nOK\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+		{ "at 'AT%CMNG=0,9,1,\"" CERT_ESC "\"'\r\n", "OK\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+	};
+	struct fx *f = start(s, 3, NRFCA_AT_PREFIX_SHELL);
+
+	assert_int_equal(cmd(f, "AT+CGSN", 2000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_OK);
+	assert_int_equal(f->r.nlines, 1);
+	assert_string_equal(f->r.lines[0], IMEI);
+	assert_int_equal(cmd(f, "AT%CMNG=0,9,0,\"" CERT_LF "\"", 2000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_OK);
+	assert_int_equal(f->r.necho, 1);
+	assert_int_equal(f->r.nlines, 0);
+	/* CR LF in the content: the same \n escapes (the firmware stores CR LF) */
+	assert_int_equal(cmd(f, "AT%CMNG=0,9,1,\"-----BEGIN CERTIFICATE-----\r\nMIIB\r\nOK\r\n"
+			     "-----END CERTIFICATE-----\r\n\"", 2000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_OK);
+	/* refused without sending: the peer sees nothing more */
+	assert_int_equal(cmd(f, "AT%KEYGEN=1,2,0,\"CN=a\nb\"", 2000, NULL), -1);
+	assert_non_null(strstr(f->e.msg, "line break"));
+	assert_int_equal(cmd(f, "AT%CMNG=0,9,4,\"it's\"", 2000, NULL), -1);
+	assert_non_null(strstr(f->e.msg, "'"));
+	assert_int_equal(cmd(f, "AT%CMNG=0,9,4,\"a\\b\"", 2000, NULL), -1);
+	stop(f);
+}
+
+/* The shell echoes a long line cut at the terminal width, after the prompt. */
+static void test_shell_echo_wrapped(void **state)
+{
+	static char cmdline[400], echo[700], wire[420];
+	static struct peer_step s[1];
+	struct fx *f;
+	size_t i, o = 0, wl, col;
+
+	strcpy(cmdline, "AT%CMNG=0,16842753,4,\"");
+	for (i = strlen(cmdline); i < 300; i++)
+		cmdline[i] = (char)('a' + i % 26);
+	strcpy(cmdline + 300, "\"");
+	snprintf(wire, sizeof(wire), "at '%s'\r\n", cmdline);
+	wl = strlen(wire) - 2;
+	/* "uart:~$ " (8 columns) then the echo, CR LF whenever 80 are full */
+	o += (size_t)sprintf(echo, "uart:~$ ");
+	for (i = 0, col = 8; i < wl; i++) {
+		echo[o++] = wire[i];
+		if (++col % 80 == 0)
+			o += (size_t)sprintf(echo + o, "\r\n");
+	}
+	o += (size_t)sprintf(echo + o, "\r\nOK\r\r\n\r\nuart:~$ ");
+	s[0] = (struct peer_step){ wire, echo, 0, 0, 0, 0 };
+	f = start(s, 1, NRFCA_AT_PREFIX_SHELL);
+	assert_int_equal(cmd(f, cmdline, 2000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_OK);
+	assert_int_equal(f->r.nlines, 0);
+	assert_int_equal(f->r.necho, 4);   /* 72 + 80 + 80 + 74 characters */
+	stop(f);
+}
+
+/* A line longer than the shell's command buffer is refused unsent. */
+static void test_shell_buffer(void **state)
+{
+	static const struct peer_step s[] = {
+		{ "at 'AT+CGMR'\r\n", "mfw_nrf91x1_2.0.2\r\r\nOK\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+	};
+	struct fx *f = calloc(1, sizeof(*f));
+	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_SHELL, NULL, tracer, NULL, 100 };
+	char big[200];
+
+	assert_non_null(f);
+	o.trace_ctx = f;
+	f->peer = peer_start(s, 1, &f->port);
+	assert_non_null(f->peer);
+	assert_int_equal(nrfca_at_create(f->port, &o, &f->at, &f->e), 0);
+	assert_int_equal(nrfca_at_shell_max(f->at), 99);
+	snprintf(big, sizeof(big), "AT%%CMNG=0,1,4,\"%0*d\"", 80, 0);
+	assert_int_equal(nrfca_at_wire_len(f->at, "AT+CGMR", &f->e), strlen("at 'AT+CGMR'"));
+	assert_int_equal(nrfca_at_wire_len(f->at, big, &f->e), 0);
+	assert_non_null(strstr(f->e.msg, "101 bytes"));
+	assert_int_equal(cmd(f, big, 2000, NULL), -1);
+	assert_int_equal(f->r.status, NRFCA_AT_TOO_LONG);
+	assert_non_null(strstr(f->e.msg, "shell"));
+	assert_non_null(strstr(f->e.msg, "99"));
+	assert_int_equal(cmd(f, "AT+CGMR", 2000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_OK);
+	stop(f);
+}
+
+/* The shell's own refusals end the exchange at once. */
+static void test_shell_refusals(void **state)
+{
+	static const struct peer_step s[] = {
+		{ "AT+CMEE=1\r\n", "AT+CMEE=1\r\n\x1b[1;31mAT+CMEE=1: command not found\r\n\x1b[0m"
+		  "\x1b[1;32muart:~$ \x1b[0m", 0, 0, 0, 0 },
+		{ "AT+CGSN\r\n", "\x1b[1;31mnot terminated: '\r\n\x1b[0muart:~$ ", 0, 0, 0, 0 },
+		{ "AT%CMNG=1\r\n", "Sending AT command failed with error code -7\r\n\r\nuart:~$ ",
+		  0, 0, 0, 0 },
+	};
+	struct fx *f = start(s, 3, NRFCA_AT_PREFIX_NONE);
+
+	assert_int_equal(cmd(f, "AT+CMEE=1", 4000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_SHELL);
+	assert_string_equal(f->r.error, "AT+CMEE=1: command not found");
+	assert_int_equal(cmd(f, "AT+CGSN", 4000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_SHELL);
+	assert_int_equal(cmd(f, "AT%CMNG=1", 4000, NULL), 0);
+	assert_int_equal(f->r.final, NRFCA_AT_FINAL_SHELL);
+	assert_non_null(strstr(f->r.error, "error code -7"));
 	stop(f);
 }
 
@@ -392,6 +513,10 @@ int main(void)
 		cmocka_unit_test(test_detect_nothing),
 		cmocka_unit_test(test_secret_redacted),
 		cmocka_unit_test(test_multiline_echo),
+		cmocka_unit_test(test_shell_wire_form),
+		cmocka_unit_test(test_shell_echo_wrapped),
+		cmocka_unit_test(test_shell_buffer),
+		cmocka_unit_test(test_shell_refusals),
 		cmocka_unit_test(test_classify),
 	};
 

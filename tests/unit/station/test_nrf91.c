@@ -212,10 +212,10 @@ static void mtrace(void *ctx, enum nrfca_at_dir dir, const char *line)
 	snprintf(f->trace + n, sizeof(f->trace) - n, "%s\n", line);
 }
 
-static struct mfx *mstart(const struct peer_step *s, size_t n)
+static struct mfx *mstart_mode(const struct peer_step *s, size_t n, enum nrfca_at_prefix mode)
 {
 	struct mfx *f = calloc(1, sizeof(*f));
-	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_NONE, NULL, mtrace, NULL };
+	struct nrfca_at_opts o = { mode, NULL, mtrace, NULL, 0 };
 
 	assert_non_null(f);
 	o.trace_ctx = f;
@@ -224,6 +224,11 @@ static struct mfx *mstart(const struct peer_step *s, size_t n)
 	assert_int_equal(nrfca_at_create(f->port, &o, &f->at, &f->e), 0);
 	assert_int_equal(nrf91_attach(f->at, &f->m, &f->e), 0);
 	return f;
+}
+
+static struct mfx *mstart(const struct peer_step *s, size_t n)
+{
+	return mstart_mode(s, n, NRFCA_AT_PREFIX_NONE);
 }
 
 static void mstop(struct mfx *f)
@@ -251,8 +256,9 @@ static void test_identity_steps(void **state)
 		{ "AT+CFUN=4\r\n", "OK\r\n", 0, 0, 0, 0 },
 		{ "AT+CGSN\r\n", "352656109480784\r\nOK\r\n", 0, 0, 0, 0 },
 		{ "AT+CGSN\r\n", "OK\r\n", 0, 0, 0, 0 },
+		{ "AT+CGSN\r\n", "35265610948078\r\nOK\r\n", 0, 0, 0, 0 },
 	};
-	struct mfx *f = mstart(s, 9);
+	struct mfx *f = mstart(s, 10);
 	struct nrf91_fw fw;
 	char imei[16], uuid[37], model[64];
 	int mode = -1;
@@ -271,9 +277,15 @@ static void test_identity_steps(void **state)
 	assert_int_equal(nrf91_cfun_set(f->m, 4, &f->e), 0);
 	assert_int_equal(nrf91_read_imei(f->m, imei, &f->e), -1);
 	assert_non_null(strstr(f->e.msg, "Luhn"));
-	assert_int_equal(nrf91_last_failure(f->m), NRF91_FAIL_ANSWER);
+	/* an IMEI of the wrong form is named as such, not as a silent modem */
+	assert_int_equal(nrf91_last_failure(f->m), NRF91_FAIL_IDENTITY);
 	assert_int_equal(nrf91_read_imei(f->m, imei, &f->e), -1);
 	assert_non_null(strstr(f->e.msg, "without a 15-digit IMEI line"));
+	assert_int_equal(nrf91_read_imei(f->m, imei, &f->e), -1);
+	assert_non_null(strstr(f->e.msg, "IMEI \"35265610948078\""));
+	assert_non_null(strstr(f->e.msg, "14 digits"));
+	assert_int_equal(nrf91_last_failure(f->m), NRF91_FAIL_IDENTITY);
+	assert_int_equal(nrf91_failure_exit(f->m), 8);
 	mstop(f);
 }
 
@@ -371,6 +383,97 @@ static void test_keygen_step(void **state)
 	mstop(f);
 }
 
+
+/* Through the shell the firmware stores CR LF whatever --line-ending says:
+ * the hash is over that text. */
+static void test_shell_write_hash(void **state)
+{
+	static const struct peer_step s[] = {
+		{ "at 'AT%CMNG=0,7,0,\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"
+		  "\\n\"'\r\n", "OK\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+		{ "at 'AT%CMNG=0,7,1,\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----"
+		  "\\n\"'\r\n", "+CME ERROR: 527\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+	};
+	static const char pem[] = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+	static const char crlf[] = "-----BEGIN CERTIFICATE-----\r\nAAAA\r\n"
+				   "-----END CERTIFICATE-----\r\n";
+	struct mfx *f = mstart_mode(s, 2, NRFCA_AT_PREFIX_SHELL);
+	unsigned char md[32];
+	char hash[65], want[65];
+	int i;
+
+	assert_int_equal(nrf91_cmng_write(f->m, 7, 0, pem, strlen(pem), NRF91_EOL_LF, hash, &f->e), 0);
+	EVP_Digest(crlf, strlen(crlf), md, NULL, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(want + 2 * i, 3, "%02X", md[i]);
+	assert_string_equal(hash, want);
+	/* 527 through the shell: no advice to change --line-ending */
+	assert_int_equal(nrf91_cmng_write(f->m, 7, 1, pem, strlen(pem), NRF91_EOL_LF, hash, &f->e),
+			 -1);
+	assert_non_null(strstr(f->e.msg, "527"));
+	assert_null(strstr(f->e.msg, "--line-ending"));
+	assert_non_null(strstr(f->e.msg, "CR LF"));
+	mstop(f);
+}
+
+/* A command longer than the shell buffer: refused before anything is sent. */
+static void test_shell_write_too_long(void **state)
+{
+	static const struct peer_step s[] = {
+		{ "at 'AT+CGMR'\r\n", "mfw_nrf91x1_2.0.2\r\r\nOK\r\r\n\r\nuart:~$ ", 0, 0, 0, 0 },
+	};
+	struct mfx *f = calloc(1, sizeof(*f));
+	struct nrf91_fw fw;
+	struct nrfca_at_opts o = { NRFCA_AT_PREFIX_SHELL, NULL, mtrace, NULL, 256 };
+	char *pem = malloc(4096), hash[65];
+	size_t i, n = 0;
+
+	assert_non_null(f);
+	assert_non_null(pem);
+	o.trace_ctx = f;
+	f->peer = peer_start(s, 1, &f->port);
+	assert_int_equal(nrfca_at_create(f->port, &o, &f->at, &f->e), 0);
+	assert_int_equal(nrf91_attach(f->at, &f->m, &f->e), 0);
+	n += (size_t)sprintf(pem, "-----BEGIN CERTIFICATE-----\n");
+	for (i = 0; i < 5; i++)
+		n += (size_t)sprintf(pem + n, "%064d\n", 0);
+	n += (size_t)sprintf(pem + n, "-----END CERTIFICATE-----\n");
+	assert_int_equal(nrf91_cmng_fits(f->m, 7, 0, pem, n, NRF91_EOL_CRLF, &f->e), -1);
+	assert_non_null(strstr(f->e.msg, "255"));
+	assert_int_equal(nrf91_cmng_write(f->m, 7, 0, pem, n, NRF91_EOL_CRLF, hash, &f->e), -1);
+	assert_non_null(strstr(f->e.msg, "shell"));
+	assert_int_equal(nrf91_failure_exit(f->m), 5);
+	/* nothing of it went out: the next command is the first the modem sees */
+	assert_int_equal(nrf91_read_fw(f->m, &fw, &f->e), 0);
+	free(pem);
+	mstop(f);
+}
+
+/* The first command answered in a way that says the mode is wrong: a hint. */
+static void test_wrong_mode(void **state)
+{
+	static const struct peer_step plain_on_shell[] = {
+		{ "AT+CMEE=1\r\n", "AT+CMEE=1\r\n\x1b[1;31mAT+CMEE=1: command not found\r\n\x1b[0m"
+		  "uart:~$ ", 0, 0, 0, 0 },
+	};
+	static const struct peer_step shell_on_plain[] = {
+		{ "at 'AT+CMEE=1'\r\n", "at 'AT+CMEE=1'\r\nERROR\r\n", 0, 0, 0, 0 },
+	};
+	struct mfx *f = mstart_mode(plain_on_shell, 1, NRFCA_AT_PREFIX_NONE);
+
+	assert_int_equal(nrf91_cmee_enable(f->m, &f->e), -1);
+	assert_int_equal(nrf91_last_failure(f->m), NRF91_FAIL_WRONG_MODE);
+	assert_non_null(strstr(f->e.msg, "command not found"));
+	assert_non_null(strstr(f->e.msg, "--at-prefix shell"));
+	assert_int_equal(nrf91_failure_exit(f->m), 2);
+	mstop(f);
+	f = mstart_mode(shell_on_plain, 1, NRFCA_AT_PREFIX_SHELL);
+	assert_int_equal(nrf91_cmee_enable(f->m, &f->e), -1);
+	assert_int_equal(nrf91_last_failure(f->m), NRF91_FAIL_WRONG_MODE);
+	assert_non_null(strstr(f->e.msg, "--at-prefix none"));
+	mstop(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +483,9 @@ int main(void)
 		cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_identity_steps),
 		cmocka_unit_test(test_cmng_steps),
+		cmocka_unit_test(test_shell_write_hash),
+		cmocka_unit_test(test_shell_write_too_long),
+		cmocka_unit_test(test_wrong_mode),
 		cmocka_unit_test(test_keygen_step),
 	};
 
