@@ -506,9 +506,21 @@ int ledger_list(struct ledger *l, const struct ledger_filter *f,
 		return nrfca_err_set(err, NRFCA_E_INPUT, "kind filter must be \"certificate\" or \"public_key\"");
 	if (f->after_serial != NULL && !ledger_is_hex_serial(f->after_serial))
 		return nrfca_err_set(err, NRFCA_E_INPUT, "paging serial must be lower-case hex");
-	sqlb_start(&b, l->q[Q_CERT_SELECT]);
+	/* a device's few records through its index; otherwise the walk in
+	 * serial order that tests the filters on certificates_list (or, for
+	 * revoked records, certificates_revoked, whose condition the query must
+	 * state literally) */
+	if (f->device_id != NULL) {
+		sqlb_start(&b, l->q[Q_CERT_SELECT]);
+		sqlb_text(&b, "status =", f->status);
+	} else if (f->status != NULL && strcmp(f->status, "revoked") == 0) {
+		sqlb_start(&b, l->q[Q_CERT_LIST_REVOKED]);
+		sqlb_raw(&b, "status = 'revoked'");
+	} else {
+		sqlb_start(&b, l->q[Q_CERT_LIST]);
+		sqlb_text(&b, "status =", f->status);
+	}
 	sqlb_text(&b, "device_id =", f->device_id);
-	sqlb_text(&b, "status =", f->status);
 	sqlb_text(&b, "profile =", f->profile);
 	sqlb_text(&b, "station =", f->station);
 	sqlb_text(&b, "kind =", f->kind);

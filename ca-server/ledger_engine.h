@@ -47,6 +47,8 @@ enum ldialect {
 	LD_ASYNC_COMMIT, /* a statement that lets the running transaction commit
 	                    without waiting for the disk ("" where the engine has
 	                    none): only for writes that may be lost in a crash */
+	LD_IDX_LIST,    /* {IDX_LIST}: after "FROM certificates", walk certificates_list */
+	LD_IDX_REVOKED, /* {IDX_REVOKED}: the same for certificates_revoked */
 	LD_MAX
 };
 

@@ -268,6 +268,11 @@ static void sqlb_add(struct sqlb *b, const char *cond)
 	b->len += (size_t)snprintf(b->sql + b->len, sizeof(b->sql) - b->len, " AND %s $%d", cond, b->np);
 }
 
+void sqlb_raw(struct sqlb *b, const char *cond)
+{
+	b->len += (size_t)snprintf(b->sql + b->len, sizeof(b->sql) - b->len, " AND %s", cond);
+}
+
 void sqlb_text(struct sqlb *b, const char *cond, const char *v)
 {
 	if (v == NULL)

@@ -295,8 +295,11 @@ static void finish(struct line *L, struct slot *s)
 	if (s->pulled) {
 		char why[sizeof(s->reason)];
 
-		snprintf(why, sizeof(why), "board removed during step %u (%s); plug it back in to "
-			 "resume: %s", s->step, nrfca_provision_step_name(s->step), s->reason);
+		/* a long reason is cut on the screen, never the state it names first */
+		if (snprintf(why, sizeof(why), "board removed during step %u (%s); plug it back in "
+			     "to resume: %s", s->step, nrfca_provision_step_name(s->step),
+			     s->reason) >= (int)sizeof(why))
+			memcpy(why + sizeof(why) - 4, "...", 4);
 		snprintf(s->reason, sizeof(s->reason), "%s", why);
 	}
 	L->tot.failed++;
@@ -493,8 +496,9 @@ static void on_inotify(struct line *L)
 
 				if (strcmp(ev->name, w->child) != 0)
 					continue;
-				snprintf(dir, sizeof(dir), "%s/%s", strcmp(w->dir, "/") ? w->dir : "",
-					 w->child);
+				if (snprintf(dir, sizeof(dir), "%s/%s", strcmp(w->dir, "/") ? w->dir : "",
+					     w->child) >= (int)sizeof(dir))
+					continue;   /* cannot be: both parts came from one path */
 				inotify_rm_watch(L->ino, w->wd);
 				w->child[0] = '\0';
 				w->wd = inotify_add_watch(L->ino, dir, IN_CREATE | IN_MOVED_TO |

@@ -13,6 +13,10 @@
 # clients; each (clients, round) uses a fresh slice of devices, nrfca and
 # cfssl alternate run by run, and the table shows the medians of ROUNDS.
 # Prints the token's raw C_Sign rate (bench_signer) for context first.
+# NRFCA_BENCH_PERF=DIR: the first nrfca run at each client count is recorded
+# with `perf record --call-graph dwarf` into DIR/nrfca-c<clients>.data (read
+# with `perf report -i FILE --no-children`); the figures of that round are
+# then lower by the profiler's own cost.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 per_run=${2:-4000}
@@ -21,7 +25,8 @@ clients=(8 32)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 BUILD=$build
-for t in cfssl jq curl openssl; do
+[ -z "${NRFCA_BENCH_PERF:-}" ] || mkdir -p "$NRFCA_BENCH_PERF"
+for t in cfssl jq curl openssl ${NRFCA_BENCH_PERF:+perf}; do
 	command -v $t >/dev/null || { echo "run-bench-peer: $t is not installed (deploy/packages.txt)" >&2; exit 2; }
 done
 . "$root/tests/integration/lib/softhsm.sh"
@@ -40,7 +45,7 @@ mkdir -p "$dir"
 bash "$root/tests/integration/server/mkpolicy.sh" "$root/policies/default.json" "$build/tmp/bench-peer-policy.$$.json"
 server_setup "$dir" "$build/tmp/bench-peer-policy.$$.json" >/dev/null
 # requests: line k of nrfca.jsonl and cfssl.jsonl carry the same CSR
-total=$((per_run * rounds * ${#clients[@]}))
+total=$((per_run * rounds * ${#clients[@]} + 1))   # + line 0, for the check below
 t0=$(date +%s.%N)
 "$build/bin/bench_keygen" --count "$total" --identity-pub "$dir/identity.pem" \
 	--nrfca "$dir/nrfca.jsonl" --cfssl "$dir/cfssl.jsonl"
@@ -103,7 +108,17 @@ run() { # url path ok_status clients offset pid [token]
 		--offset "$off")
 	[ -n "$tok" ] && args+=(--token "$tok")
 	c0=$(cpu_of "$pid")
+	local perf_pid=
+	if [ -n "${NRFCA_BENCH_PERF:-}" ] && [ "$path" = /v1/enroll ] && [ ! -e "$NRFCA_BENCH_PERF/nrfca-c$c.data" ]; then
+		perf record -q -F 499 --call-graph dwarf,16384 -p "$pid" -o "$NRFCA_BENCH_PERF/nrfca-c$c.data" 2>/dev/null &
+		perf_pid=$!
+		sleep 1
+	fi
 	out=$("$build/bin/bench_enroll" "${args[@]}" 2>/dev/null | awk 'NR == 2 { print $2, $3, $5, $6 }')
+	if [ -n "$perf_pid" ]; then
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+	fi
 	# the server's CPU time per certificate: what the load cost it, whatever else the machine runs
 	awk -v c0="$c0" -v c1="$(cpu_of "$pid")" '{ printf "%s %s %s %.3f\n", $2, $3, $4, ($1 > 0 ? (c1 - c0) * 1000 / $1 : 0) }' <<<"$out"
 }

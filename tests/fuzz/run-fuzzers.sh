@@ -31,13 +31,12 @@ fi
 work=$(mktemp -d "$build/fuzz-run.XXXXXX")
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-passed=0
-failed=0
-for t in "${targets[@]}"; do
+# run_one TARGET: one target on its own corpus copy; its verdict in $dir/result
+run_one() {
+	local t=$1 name dir seeds=0 s rc runs
 	name=$(basename "$t")
 	dir="$work/$name"
 	mkdir -p "$dir/corpus" "$dir/artifacts"
-	seeds=0
 	for s in "$here"/*/corpus/"$name"; do
 		[ -d "$s" ] || continue
 		cp -- "$s"/* "$dir/corpus/" 2>/dev/null && seeds=$((seeds + $(ls "$s" | wc -l)))
@@ -47,14 +46,40 @@ for t in "${targets[@]}"; do
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
 	if [ $rc -eq 0 ]; then
-		echo "fuzz $name: ok, ${runs:-?} runs in ${secs}s from $seeds seeds"
+		echo "fuzz $name: ok, ${runs:-?} runs in ${secs}s from $seeds seeds" >"$dir/result"
+	else
+		{
+			echo "fuzz $name: FAILED (exit $rc); log: $dir/log"
+			tail -n 30 "$dir/log" | sed 's/^/    /'
+			for a in "$dir"/artifacts/*; do
+				echo "    input: $a"
+			done
+		} >"$dir/result"
+	fi
+	return $rc
+}
+
+# as many targets at once as there are processors (NRFCA_FUZZ_JOBS overrides)
+jobs=${NRFCA_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || jobs=1
+running=0
+for t in "${targets[@]}"; do
+	if [ $running -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+	run_one "$t" &
+	running=$((running + 1))
+done
+wait
+passed=0
+failed=0
+for t in "${targets[@]}"; do
+	r="$work/$(basename "$t")/result"
+	cat "$r"
+	if head -n 1 "$r" | grep -q ': ok,'; then
 		passed=$((passed + 1))
 	else
-		echo "fuzz $name: FAILED (exit $rc); log: $dir/log"
-		tail -n 30 "$dir/log" | sed 's/^/    /'
-		for a in "$dir"/artifacts/*; do
-			echo "    input: $a"
-		done
 		failed=$((failed + 1))
 	fi
 done
