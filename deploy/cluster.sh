@@ -25,39 +25,22 @@ case $port in
 esac
 instances=3
 
-if [ -t 1 ]; then
-	say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
-else
-	say() { printf '==> %s\n' "$*"; }
-fi
+. "$top/deploy/setup-lib.sh"
 die() { echo "cluster: $*" >&2; exit 1; }
 
-if [ -n "${NRFCA_BIN:-}" ]; then
-	bin=$(cd "$NRFCA_BIN" && pwd)
-else
-	say "checking packages"
-	bash deploy/install-packages.sh
-	say "building"
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-	bin=$top/build/bin
-fi
+setup_programs
 command -v haproxy >/dev/null || die "haproxy is not installed (Debian package haproxy: bash deploy/install-packages.sh)"
 pgbin=
 for d in /usr/lib/postgresql/*/bin; do
 	[ -x "$d/initdb" ] && pgbin=$d   # the glob sorts: the newest version wins
 done
 [ -n "$pgbin" ] || die "PostgreSQL's server programs are not installed (Debian package postgresql)"
-module=
-for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
-	[ -f "$m" ] && module=$m && break
-done
-[ -n "$module" ] || die "libsofthsm2.so not found (Debian package softhsm2)"
+setup_module cluster
 
 mkdir -p "${NRFCA_VAR:-$top/var}/cluster"
 var=$(cd "${NRFCA_VAR:-$top/var}/cluster" && pwd)
-mkdir -p "$var/softhsm/tokens" "$var/run" "$var/log" "$var/haproxy"
-chmod 700 "$var/softhsm" "$var/softhsm/tokens" "$var/run" "$var/log" "$var/haproxy"
+mkdir -p "$var/run" "$var/log" "$var/haproxy"
+chmod 700 "$var/run" "$var/log" "$var/haproxy"
 chmod 711 "$var"   # PostgreSQL's own user passes through to var/cluster/pg
 # anything a previous run left (it was stopped with kill -9?)
 for f in "$var"/run/*.pid; do
@@ -140,21 +123,7 @@ if ! "$pgbin/psql" -X -q -A -t -h "$pgsock" -U nrfca -d postgres \
 fi
 
 # ---- the token: one key for every instance ----
-cat >"$var/softhsm/softhsm2.conf" <<CONF
-directories.tokendir = $var/softhsm/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-CONF
-export SOFTHSM2_CONF=$var/softhsm/softhsm2.conf
-if [ ! -f "$var/token.pin" ]; then
-	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.pin" )
-fi
-if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label:.*nrfca-cluster"; then
-	say "creating the SoftHSM2 token 'nrfca-cluster' in $var/softhsm"
-	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.so-pin" )
-	SOFTHSM_MODULE=$module bash deploy/softhsm-init-token.sh nrfca-cluster "$var/token.so-pin" "$var/token.pin"
-fi
+setup_token "$var" nrfca-cluster
 
 # One configuration for every instance (each gets its port from the kernel
 # and writes it to var/cluster/run/nrfcaN.port); paths are relative to it.
@@ -173,19 +142,8 @@ cat >"$var/nrfca.json" <<CONF
   "limits": { "max_connections_per_ip": 0 }
 }
 CONF
-admin() { "$bin/nrfca-admin" --config "$var/nrfca.json" "$@"; }
-if [ ! -f "$var/ca-chain.pem" ]; then
-	say "key ceremony: generating the CA key inside the token and a self-signed root"
-	admin init --subject "CN=nrfca cluster root CA,O=nrfca" --days 7300
-fi
-say "checking token, key, chain and database"
-admin check
-for role in station operator; do
-	if [ ! -s "$var/$role.token" ]; then
-		say "creating the $role credential in $var/$role.token"
-		( umask 077; admin token add --name "cluster-$role" --role "$role" --quiet >"$var/$role.token" )
-	fi
-done
+setup_ca "$var/nrfca.json" "CN=nrfca cluster root CA,O=nrfca" "checking token, key, chain and database"
+setup_credentials "$var/nrfca.json" "$var" cluster
 
 # ---- the instances, then HAProxy ----
 say "starting $instances nrfca-server instances"
@@ -220,8 +178,7 @@ for k in $(seq 1 100); do
 	sleep 0.1
 done
 
-sample=$top/tests/data/vectors/keygen-line-sectag52.txt
-printf '{"keygen": "%s"}\n' "$(tr -d '\r\n' <"$sample" | sed 's/"/\\"/g')" >"$var/sample-enroll.json"
+setup_sample "$var"
 q() { printf '%q' "$1"; }
 cat <<MSG
 

@@ -28,16 +28,6 @@ crl_has() {
 		openssl crl -inform DER -in "$DIR/crl.$$.der" -noout -text 2>/dev/null |
 		grep -qi "Serial Number: *$2\$"
 }
-# the device of every certificate (STATUS: active or revoked only), API
-# paging, one per line
-devices_of() {
-	local after= i
-	for i in $(seq 1 200); do
-		curl -s -H "Authorization: Bearer $(cat "$DIR/operator.token")" \
-			"$SERVER_URL/v1/certificates?limit=1000${1:+&status=$1}${after:+&after=$after}" -o "$DIR/page.json"
-		jq -r '.certificates[].device_id' "$DIR/page.json"
-		after=$(jq -r '.next // empty' "$DIR/page.json")
-		[ -n "$after" ] || break
-	done
-}
+# the device of every (STATUS: active or revoked only) certificate
+devices_of() { cert_field_all device_id "${1:+&status=$1}"; }
 admin() { "$BUILD/bin/nrfca-admin" --config "$DIR/nrfca.json" "$@"; }

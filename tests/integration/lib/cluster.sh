@@ -37,31 +37,18 @@ cluster_setup() {
 }
 
 instance_start() {
-	local dir=$1 i=$2 k
-	rm -f "$dir/port.$i"
-	env -u NRFCA_PORT "$BUILD/bin/nrfca-server" --config "$dir/nrfca.json" --port-file "$dir/port.$i" 2>>"$dir/server.$i.log" &
-	INST_PID[$i]=$!
-	for k in $(seq 1 300); do
-		[ -s "$dir/port.$i" ] && break
-		kill -0 "${INST_PID[$i]}" 2>/dev/null ||
-			{ echo "instance $i exited at start:" >&2; tail -5 "$dir/server.$i.log" >&2; return 1; }
-		sleep 0.05
-	done
-	[ -s "$dir/port.$i" ] || { echo "instance $i did not start" >&2; return 1; }
-	INST_URL[$i]=http://127.0.0.1:$(cat "$dir/port.$i")
+	local dir=$1 i=$2 rc
+	server_launch "$dir/nrfca.json" "$dir/port.$i" "$dir/server.$i.log"
+	rc=$?
+	INST_PID[$i]=$LAUNCH_PID
+	[ $rc = 0 ] || { echo "(instance $i)" >&2; return 1; }
+	INST_URL[$i]=$LAUNCH_URL
 }
 
 instance_stop() {
-	local i=$1 sig=${2:-TERM} k pid=${INST_PID[$1]:-}
-	[ -n "$pid" ] || return 0
-	kill "-$sig" "$pid" 2>/dev/null
-	for k in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	INST_PID[$i]=
+	local SERVER_PID=${INST_PID[$1]:-} SERVER_RC
+	server_stop "${2:-TERM}"
+	INST_PID[$1]=
 }
 
 haproxy_cmd() {
