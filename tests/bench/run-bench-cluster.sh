@@ -12,6 +12,8 @@
 # seconds each part used during the run (nrfca-server, PostgreSQL, HAProxy,
 # the load generator) against the wall time x CPUs: what the machine spent
 # its time on.
+# Environment: SETUPS (default sqlite,postgresql,cluster) picks the setups;
+# RATE_LIMITS=off removes the profiles' rate limits (what counting them costs).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 count=${2:-100}
@@ -40,7 +42,7 @@ ticks() {
 	done
 	echo $t
 }
-pg_pid() { head -1 "$PG_DATA/postmaster.pid" 2>/dev/null || true; }
+pg_pid() { [ -n "${PG_DATA:-}" ] && head -1 "$PG_DATA/postmaster.pid" 2>/dev/null || true; }
 
 # run bench_enroll against URL, print its table and the CPU split
 measure() { # LABEL URL SERVER_PIDS PG_PID HAPROXY_PID
@@ -71,6 +73,9 @@ measure() { # LABEL URL SERVER_PIDS PG_PID HAPROXY_PID
 
 mkpol() {
 	bash "$root/tests/integration/server/mkpolicy.sh" "$root/policies/default.json" "$policy"
+	if [ "${RATE_LIMITS:-on}" = off ]; then
+		jq '.profiles |= map_values(del(.rate_limit))' "$policy" >"$policy.new" && mv "$policy.new" "$policy"
+	fi
 }
 
 one_server() { # ENGINE
@@ -89,9 +94,9 @@ one_server() { # ENGINE
 	*) what="SQLite (WAL, synchronous=FULL)" ;;
 	esac
 	measure "one instance, ledger $what" "$SERVER_URL" "$SERVER_PID" "$(pg_pid)" ""
-	server_stop
-	server_db_teardown
-	softhsm_teardown "$dir"
+	server_stop || true
+	server_db_teardown || true
+	softhsm_teardown "$dir" || true
 }
 
 three_behind_haproxy() {
@@ -101,18 +106,22 @@ three_behind_haproxy() {
 	cluster_start "$dir"
 	measure "three instances behind HAProxy $(haproxy -v | awk 'NR == 1 { print $3 }'), one PostgreSQL ledger" \
 		"$FRONT_URL" "${INST_PID[*]}" "$(pg_pid)" "$HAPROXY_PID"
-	cluster_stop
-	server_db_teardown
-	softhsm_teardown "$dir"
+	cluster_stop || true
+	server_db_teardown || true
+	softhsm_teardown "$dir" || true
 }
 
 echo "nrfca enrollment throughput: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), load average $(cut -d' ' -f1-3 /proc/loadavg) at start"
-echo "bench_enroll: $count enrollments per client, clients $clients, fresh EC P-256 CSRs, host-key profile, keep-alive"
+echo "bench_enroll: $count enrollments per client, clients $clients, fresh EC P-256 CSRs, host-key profile, keep-alive, rate limits ${RATE_LIMITS:-on}"
 raw=
 for r in $(seq 1 "$rounds"); do
 	[ "$rounds" = 1 ] || echo "---- round $r of $rounds"
-	one_server sqlite
-	one_server postgresql
-	three_behind_haproxy
+	for setup in $(tr , " " <<<"${SETUPS:-sqlite,postgresql,cluster}"); do
+		case $setup in
+		sqlite | postgresql) one_server "$setup" ;;
+		cluster) three_behind_haproxy ;;
+		*) echo "SETUPS: unknown setup '$setup'" >&2; exit 2 ;;
+		esac
+	done
 done
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
