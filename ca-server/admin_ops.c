@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "api_decode.h"
 #include "auth.h"
 #include "b64url.h"
 #include "ca.h"
@@ -82,8 +83,9 @@ static void close_ca(struct admin_ca *ac)
 
 const char admin_revoke_help[] =
 	"usage: nrfca-admin [--config FILE] revoke [--reason REASON] SERIAL\n\n"
-	"Revokes the certificate with that serial (hexadecimal, as `list` shows it)\n"
-	"and re-signs the CRL.\n\n"
+	"Revokes the certificate with that serial and re-signs the CRL.  SERIAL is\n"
+	"hexadecimal as `list` shows it, or as openssl prints it (either case,\n"
+	"colons between bytes).\n\n"
 	"  --reason REASON  an RFC 5280 reason: unspecified (default), keyCompromise,\n"
 	"                   cACompromise, affiliationChanged, superseded,\n"
 	"                   cessationOfOperation, certificateHold, privilegeWithdrawn,\n"
@@ -98,7 +100,8 @@ int admin_revoke(struct admin *a, int argc, char **argv)
 	struct principal who;
 	struct ca_result res;
 	struct admin_ca ac;
-	const char *reason = "unspecified", *serial;
+	const char *reason = "unspecified";
+	char serial[LEDGER_SERIAL_MAX + 1], why[160];
 	int o, code, rc = 1;
 
 	while ((o = admin_getopt(a, argc, argv, opts)) != -1) {
@@ -115,7 +118,9 @@ int admin_revoke(struct admin *a, int argc, char **argv)
 	if (optind + 1 < argc)
 		return admin_usage_error(a, "unexpected argument '%s' (one SERIAL at a time)",
 					 argv[optind + 1]);
-	serial = argv[optind];
+	/* as people copy it (openssl x509 -serial / -text): either case, colons */
+	if (api_serial(argv[optind], serial, why, sizeof(why)) != API_OK)
+		return admin_usage_error(a, "SERIAL '%s': %s", argv[optind], why);
 	if (open_ca(a, &ac) != 0)
 		goto out;
 	memset(&who, 0, sizeof(who));

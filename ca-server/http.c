@@ -222,7 +222,8 @@ static const char *public_sentence(const char *code)
 static void respond_error_text(struct request *rq, int status, const char *code,
 			       const char *rule, unsigned retry_after, const char *detail)
 {
-	json_t *o = json_pack("{s:s, s:s}", "error", code, "detail", detail);
+	/* the detail may quote the request's method or path, which need not be UTF-8 */
+	json_t *o = json_pack("{s:s, s:o}", "error", code, "detail", nlog_json_str(detail));
 
 	if (!rq->responded) {   /* the code of the answer sent, not of a later attempt */
 		snprintf(rq->log.error, sizeof(rq->log.error), "%s", code);
@@ -1406,9 +1407,10 @@ static int parse_addr(const char *addr, int port, struct sockaddr_storage *ss, s
 			     "listen address '%s' is not an IPv4 or IPv6 address", addr);
 }
 
+/* listen 0: no listening socket; connections come from http_add_connection. */
 static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, int port,
-				       int use_tls, int ask_client_cert, MHD_AccessHandlerCallback cb,
-				       struct nrfca_err *err)
+				       int listen, int use_tls, int ask_client_cert,
+				       MHD_AccessHandlerCallback cb, struct nrfca_err *err)
 {
 	const struct nrfca_config *c = h->cfg;
 	struct sockaddr_storage ss;
@@ -1429,9 +1431,12 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (!listen)
+		flags |= MHD_USE_NO_LISTEN_SOCKET;
 	/* two-argument options pass the function as the value (MHD_OPTION_ARRAY) */
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_log, h };
-	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	if (listen)
+		o[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h };
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
 	o[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection,
@@ -1457,8 +1462,8 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 	return d;
 }
 
-int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
-	       struct ledger *l, struct http_server **out, struct nrfca_err *err)
+static int start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
+		 struct ledger *l, int listen, struct http_server **out, struct nrfca_err *err)
 {
 	struct http_server *h = calloc(1, sizeof(*h));
 
@@ -1471,7 +1476,7 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 	pthread_mutex_init(&h->log_mu, NULL);
 	if (conntrack_start(cfg->receive_timeout, &h->ct, err) != 0)
 		goto fail;
-	if (cfg->tls_cert) {
+	if (cfg->tls_cert && listen) {
 		h->tls = 1;
 		if ((h->tls_cert = read_small_file(cfg->tls_cert, err)) == NULL ||
 		    (h->tls_key = read_small_file(cfg->tls_key, err)) == NULL)
@@ -1483,13 +1488,13 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 				goto fail;
 		}
 	}
-	h->d = start_daemon(h, cfg->listen_address, cfg->listen_port, h->tls, h->ccv != NULL,
-			    on_main, err);
+	h->d = start_daemon(h, listen ? cfg->listen_address : "127.0.0.1", cfg->listen_port, listen,
+			    h->tls, h->ccv != NULL, on_main, err);
 	if (h->d == NULL)
 		goto fail;
-	if (cfg->admin_address || cfg->admin_port) {
+	if (listen && (cfg->admin_address || cfg->admin_port)) {
 		h->admin = start_daemon(h, cfg->admin_address ? cfg->admin_address : "127.0.0.1",
-					cfg->admin_port, h->tls && cfg->tls_admin, 0, on_admin, err);
+					cfg->admin_port, 1, h->tls && cfg->tls_admin, 0, on_admin, err);
 		if (h->admin == NULL) {
 			nrfca_err_prefix(err, "admin listener");
 			goto fail;
@@ -1500,6 +1505,27 @@ int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 fail:
 	http_stop(h, 0);
 	return -1;
+}
+
+int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
+	       struct ledger *l, struct http_server **out, struct nrfca_err *err)
+{
+	return start(cfg, ca, s, l, 1, out, err);
+}
+
+int http_start_unlistened(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
+			  struct ledger *l, struct http_server **out, struct nrfca_err *err)
+{
+	return start(cfg, ca, s, l, 0, out, err);
+}
+
+int http_add_connection(struct http_server *h, int fd, const struct sockaddr *peer,
+			socklen_t peer_len, struct nrfca_err *err)
+{
+	if (MHD_add_connection(h->d, fd, peer, peer_len) != MHD_YES)
+		return nrfca_err_set(err, NRFCA_E_IO, "libmicrohttpd refused the connection: %s",
+				     errno ? strerror(errno) : "no reason given");
+	return 0;
 }
 
 static int daemon_port(struct MHD_Daemon *d)

@@ -9,6 +9,8 @@
 #ifndef NRFCA_HTTP_H
 #define NRFCA_HTTP_H
 
+#include <sys/socket.h>
+
 #include "ca.h"
 #include "config.h"
 #include "error.h"
@@ -17,6 +19,15 @@ struct http_server;
 
 int http_start(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
 	       struct ledger *l, struct http_server **out, struct nrfca_err *err);
+/* Tests and fuzz targets: the same server (main listener only, plain HTTP)
+ * without a listening socket.  http_add_connection hands it one connected
+ * stream socket, as if accepted from `peer`; the server owns and closes the
+ * descriptor from then on (also when it refuses it, e.g. over the
+ * connection limits). */
+int http_start_unlistened(const struct nrfca_config *cfg, struct ca *ca, struct signer *s,
+			  struct ledger *l, struct http_server **out, struct nrfca_err *err);
+int http_add_connection(struct http_server *h, int fd, const struct sockaddr *peer,
+			socklen_t peer_len, struct nrfca_err *err);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *h);
 int http_admin_port(const struct http_server *h);

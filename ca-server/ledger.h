@@ -66,6 +66,11 @@ struct ledger_config {
 	                              libpq's own PGPASSFILE / PGPASSWORD */
 	const char *program; /* who holds the lock, for the refusal message;
 	                        "nrfca-server" if NULL */
+	int memory;          /* tests and fuzz targets only (no configuration sets
+	                        it): a SQLite ledger that lives in memory (SQLite's
+	                        memdb, journal in memory, nothing durable) and is
+	                        gone with the handle; "sqlite:NAME" names nothing
+	                        on disk.  Each open is a new, empty ledger. */
 };
 
 /* Open (create if missing, then migrate the schema to the current version;

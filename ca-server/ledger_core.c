@@ -540,6 +540,8 @@ int ledger_open_cfg(const char *url, const struct ledger_config *cfg, struct led
 		ledger_free(l);
 		return -1;
 	}
+	if (eng->migrated != NULL)
+		eng->migrated(l->wc);
 	if (pthread_condattr_init(&ca) || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) ||
 	    pthread_mutex_init(&l->mu, NULL) || pthread_cond_init(&l->q_cv, &ca) ||
 	    pthread_mutex_init(&l->pool_mu, NULL) || pthread_cond_init(&l->pool_cv, NULL) ||

@@ -97,7 +97,8 @@ static int cache_get(struct ledger *l, const unsigned char key[32], int by_cert,
 	*gen = l->cache_gen;
 	for (i = 0; i < CRED_CACHE_PROBE; i++) {
 		struct cred_slot *s = &l->cache[(idx + i) % CRED_CACHE_SLOTS];
-		if (s->used && s->by_cert == by_cert && s->expires > now && CRYPTO_memcmp(s->key, key, 32) == 0) {
+		if (s->used && s->gen == l->cache_gen && s->by_cert == by_cert && s->expires > now &&
+		    CRYPTO_memcmp(s->key, key, 32) == 0) {
 			*out = s->info;
 			found = 1;
 			break;
@@ -120,7 +121,8 @@ static void cache_put(struct ledger *l, const unsigned char key[32], int by_cert
 	if (gen == l->cache_gen) { /* nothing changed since we read the database */
 		for (i = 0; i < CRED_CACHE_PROBE; i++) {
 			struct cred_slot *t = &l->cache[(idx + i) % CRED_CACHE_SLOTS];
-			if (!t->used || t->expires <= now || (t->by_cert == by_cert && memcmp(t->key, key, 32) == 0)) {
+			if (!t->used || t->gen != gen || t->expires <= now ||
+			    (t->by_cert == by_cert && memcmp(t->key, key, 32) == 0)) {
 				s = t;
 				break;
 			}
@@ -131,16 +133,18 @@ static void cache_put(struct ledger *l, const unsigned char key[32], int by_cert
 		s->by_cert = by_cert;
 		s->info = *v;
 		s->used = 1;
+		s->gen = gen;
 		s->expires = now + CRED_CACHE_TTL_S;
 	}
 	pthread_mutex_unlock(&l->cache_mu);
 }
 
+/* Every slot of an older generation is stale: no 440 KiB memset under the
+ * lock that every authenticated request takes. */
 void cred_cache_invalidate(struct ledger *l)
 {
 	pthread_mutex_lock(&l->cache_mu);
 	l->cache_gen++;
-	memset(l->cache, 0, sizeof(l->cache));
 	pthread_mutex_unlock(&l->cache_mu);
 }
 

@@ -87,6 +87,12 @@ struct ledger_engine {
 	 * core discards it and connects again, with backoff. */
 	int (*usable)(const struct lconn *c);
 
+	/* Optional: the schema on the writer's connection is current.  The
+	 * SQLite engine keeps an image of an in-memory ledger then
+	 * (ledger_config.memory), and later in-memory ledgers start from it
+	 * instead of running every migration again. */
+	void (*migrated)(struct lconn *c);
+
 	/* Run a script of statements without parameters or rows (DDL). */
 	int (*exec)(struct lconn *c, const char *sql, const char *what, struct nrfca_err *err);
 	int (*begin)(struct lconn *c, enum ltxn kind, struct nrfca_err *err);

@@ -127,6 +127,7 @@ struct pconn {
 
 struct cred_slot {
 	int used;
+	unsigned long gen;           /* valid while it equals the ledger's cache_gen */
 	int by_cert;                 /* keyed by certificate, not by secret */
 	unsigned char key[32];       /* secret hash, or hash of (fingerprint, subject) */
 	struct ledger_cred_info info;

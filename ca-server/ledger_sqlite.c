@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +164,21 @@ static int s_open(const char *target, const struct ledger_config *cfg, struct le
 	}
 	e->cfg = cfg;
 	e->lock_fd = -1;
+	if (cfg->memory) {
+		/* a private memdb database, shared by this handle's connections */
+		static atomic_ulong seq;
+		char name[96];
+
+		snprintf(name, sizeof(name), "file:/nrfca-memory-%ld-%lu?vfs=memdb", (long)getpid(),
+			 atomic_fetch_add(&seq, 1));
+		free(e->path);
+		if ((e->path = strdup(name)) == NULL) {
+			free(e);
+			return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory opening the ledger");
+		}
+		*out = e;
+		return 0;
+	}
 	if ((cfg->exclusive && lock_take(e, err) != 0) || file_modes(e, err) != 0) {
 		free(e->lock_path);
 		free(e->path);
@@ -192,6 +209,48 @@ static const char *s_where(const struct leng *e)
 	return e->path;
 }
 
+/* ---- in-memory ledgers (tests only): start from a copy of a migrated one ---- */
+
+static pthread_mutex_t image_mu = PTHREAD_MUTEX_INITIALIZER;
+static sqlite3 *image;   /* a private in-memory copy of a migrated, empty ledger */
+
+/* Copy every page of `from` into `to` (SQLite's backup API). */
+static int copy_db(sqlite3 *to, sqlite3 *from)
+{
+	sqlite3_backup *b = sqlite3_backup_init(to, "main", from, "main");
+	int rc;
+
+	if (b == NULL)
+		return -1;
+	rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void s_migrated(struct lconn *c)
+{
+	if (!c->e->cfg->memory)
+		return;
+	pthread_mutex_lock(&image_mu);
+	if (image == NULL && sqlite3_open_v2(":memory:", &image, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	                                      NULL) == SQLITE_OK && copy_db(image, c->db) != 0) {
+		sqlite3_close(image);
+		image = NULL;
+	}
+	pthread_mutex_unlock(&image_mu);
+}
+
+/* The writer's connection of a new in-memory ledger: the copy (the
+ * migrations then find the schema current).  Without one, they run. */
+static void load_image(sqlite3 *db)
+{
+	pthread_mutex_lock(&image_mu);
+	if (image != NULL && copy_db(db, image) != 0) {
+		/* the migrations run instead */
+	}
+	pthread_mutex_unlock(&image_mu);
+}
+
 /* ---- connections ---- */
 
 static int pragma(struct leng *e, sqlite3 *db, const char *sql, struct nrfca_err *err)
@@ -214,12 +273,16 @@ static int s_connect(struct leng *e, enum lconn_role role, struct lconn **out, s
 		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory opening a database connection");
 	if (role == LC_WRITER)
 		flags |= SQLITE_OPEN_CREATE;
+	if (e->cfg->memory)
+		flags |= SQLITE_OPEN_URI;
 	rc = sqlite3_open_v2(e->path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		db_fail(e, err, rc, db, "opening");
 		goto out;
 	}
 	sqlite3_busy_timeout(db, e->cfg->busy_timeout_ms);
+	if (e->cfg->memory && role == LC_WRITER)
+		load_image(db);
 	if (sqlite3_db_readonly(db, "main") == 1) {
 		nrfca_err_set(err, NRFCA_E_DB, "database %s is read-only: the CA must be able to write it and its directory",
 		              e->path);
@@ -234,7 +297,7 @@ static int s_connect(struct leng *e, enum lconn_role role, struct lconn **out, s
 		db_fail(e, err, rc, db, "switching to WAL mode");
 		goto out;
 	}
-	if (sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") != 0) {
+	if (sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), e->cfg->memory ? "memory" : "wal") != 0) {
 		nrfca_err_set(err, NRFCA_E_DB, "database %s cannot use WAL mode (is it on a network file system?)", e->path);
 		goto out;
 	}
@@ -539,6 +602,7 @@ const struct ledger_engine ledger_engine_sqlite = {
 	.connect = s_connect,
 	.disconnect = s_disconnect,
 	.usable = s_usable,
+	.migrated = s_migrated,
 	.exec = s_exec,
 	.begin = s_begin,
 	.query = s_query,

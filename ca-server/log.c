@@ -28,8 +28,7 @@ void nlog_set_fd(int fd)
 	log_fd = fd;
 }
 
-/* A JSON string of s; bytes that are not UTF-8 become '?'. */
-static json_t *str_value(const char *s)
+json_t *nlog_json_str(const char *s)
 {
 	json_t *v;
 	char *copy;
@@ -64,7 +63,7 @@ static json_t *line_start(enum nlog_level level, const char *event)
 	n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + n, sizeof(when) - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	return json_pack("{s:s, s:s, s:o}", "ts", when, "level", level_names[level], "event",
-			 str_value(event));
+			 nlog_json_str(event));
 }
 
 /* The line as one buffer (with its newline), one write(2). */
@@ -117,7 +116,7 @@ static void vlog(enum nlog_level level, const char *event, const char *num_key, 
 		json_object_set_new(o, num_key, json_integer(num));
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
-		json_object_set_new(o, k, str_value(v ? v : ""));
+		json_object_set_new(o, k, nlog_json_str(v ? v : ""));
 	}
 	emit(o);
 	json_decref(o);
@@ -163,7 +162,7 @@ void nlog_fields(enum nlog_level level, const char *event, const struct nlog_fie
 			v = json_boolean(f[i].i);
 			break;
 		default:
-			v = str_value(f[i].s);
+			v = nlog_json_str(f[i].s);
 			break;
 		}
 		json_object_set_new(o, f[i].key, v);

@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 enum nlog_level { NLOG_DEBUG, NLOG_INFO, NLOG_WARN, NLOG_ERROR, NLOG_LEVEL_MAX };
 
 enum nlog_type { NLOG_T_STR, NLOG_T_INT, NLOG_T_REAL, NLOG_T_BOOL };
@@ -44,6 +46,11 @@ void nlog_num(enum nlog_level level, const char *event, const char *num_key, lon
 /* A line with n typed fields, in order. */
 void nlog_fields(enum nlog_level level, const char *event, const struct nlog_field *f, size_t n);
 void nlog_set_min_level(enum nlog_level level);
+
+/* A JSON string of s (new reference; JSON null for NULL) with every byte
+ * that is not ASCII replaced by '?' when s is not valid UTF-8: for text that
+ * comes from outside (a request's method or path) in log lines and answers. */
+json_t *nlog_json_str(const char *s);
 
 /* The log's destination: a file descriptor (default 2, stderr).  For tests
  * and tools; not thread-safe against concurrent logging. */

@@ -212,10 +212,9 @@ int main(int argc, char **argv)
 	if (http_start(cfg, ca, signer, ledger, &http, &e) != 0)
 		goto fail;
 	{
-		char port[16], url[300], aport[16];
+		char port[16], url[300];
 
 		snprintf(port, sizeof(port), "%d", http_port(http));
-		snprintf(aport, sizeof(aport), "%d", http_admin_port(http));
 		snprintf(url, sizeof(url), "%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http",
 			 strchr(cfg->listen_address, ':') ? "[" : "", cfg->listen_address,
 			 strchr(cfg->listen_address, ':') ? "]" : "", http_port(http));
@@ -232,11 +231,22 @@ int main(int argc, char **argv)
 			free(txt);
 			json_decref(d);
 		}
-		nlog(NLOG_INFO, "listening", "url", url, "port", port, "admin_port", aport, "key",
-		     signer_key_desc(signer), "tls", cfg->tls_cert ? "on" : "off", "client_certs",
-		     cfg->tls_client_ca ? (cfg->tls_client_crl ? "verified, with CRL" : "verified")
-					: "off",
-		     "admin_tls", cfg->tls_admin ? "on" : "off", NULL);
+		{
+			/* ports are numbers (0: no admin listener) */
+			struct nlog_field f[] = {
+				NLOG_STR("url", url),
+				NLOG_INT("port", http_port(http)),
+				NLOG_INT("admin_port", http_admin_port(http)),
+				NLOG_STR("key", signer_key_desc(signer)),
+				NLOG_STR("tls", cfg->tls_cert ? "on" : "off"),
+				NLOG_STR("client_certs", cfg->tls_client_ca ?
+					 (cfg->tls_client_crl ? "verified, with CRL" : "verified") :
+					 "off"),
+				NLOG_STR("admin_tls", cfg->tls_admin ? "on" : "off"),
+			};
+
+			nlog_fields(NLOG_INFO, "listening", f, sizeof(f) / sizeof(f[0]));
+		}
 		if (port_file != NULL) {
 			char tmp[4096];
 			FILE *f;

@@ -77,6 +77,10 @@ struct signer {
 	CK_KEY_TYPE ktype;
 	unsigned char tok_label[33], tok_serial[17];
 
+	/* tests only (signer_int.h): signs instead of the token; NULL for a token */
+	const struct signer_backend *backend;
+	void *backend_ctx;
+
 	EVP_PKEY *pub;          /* public half, fixed for the signer's life */
 	EVP_PKEY *pkey;         /* wraps the token key */
 	char key_desc[80];
@@ -821,11 +825,16 @@ int signer_token_op(struct signer *s, enum signer_mech mech, const unsigned char
 	sess = s->free_sess[--s->nfree];
 	pthread_mutex_unlock(&s->mu);
 
-	rv = s->f->C_SignInit(sess, &m, s->key);
-	if (rv == CKR_OK)
-		rv = s->f->C_Sign(sess, (CK_BYTE_PTR)in, (CK_ULONG)inlen, out, &outlen);
-	if (rv == CKR_OK)
-		rc = (int)outlen;
+	if (s->backend != NULL) {
+		rc = s->backend->sign(s->backend_ctx, mech, in, inlen, out, outmax);
+		rv = rc >= 0 ? CKR_OK : CKR_FUNCTION_FAILED;
+	} else {
+		rv = s->f->C_SignInit(sess, &m, s->key);
+		if (rv == CKR_OK)
+			rv = s->f->C_Sign(sess, (CK_BYTE_PTR)in, (CK_ULONG)inlen, out, &outlen);
+		if (rv == CKR_OK)
+			rc = (int)outlen;
+	}
 
 	pthread_mutex_lock(&s->mu);
 	s->free_sess[s->nfree++] = sess;
@@ -837,8 +846,9 @@ int signer_token_op(struct signer *s, enum signer_mech mech, const unsigned char
 
 		s->failures++;
 		snprintf(why, sizeof(why), "C_Sign: %s", rv_name(rv));
-		signer_set_thread_error(rv_is_gone(rv) ? NRFCA_E_TOKEN : NRFCA_E_CRYPTO,
-					"signing in the token failed: %s", rv_name(rv));
+		if (s->backend == NULL)
+			signer_set_thread_error(rv_is_gone(rv) ? NRFCA_E_TOKEN : NRFCA_E_CRYPTO,
+						"signing in the token failed: %s", rv_name(rv));
 		if (rv_is_gone(rv))
 			mark_down_locked(s, why);
 	}
@@ -897,6 +907,37 @@ static int resolve_paths(struct signer *s, const char *base_dir, struct nrfca_er
 	return 0;
 }
 
+static void init_sync(struct signer *s)
+{
+	pthread_condattr_t ca;
+
+	pthread_rwlock_init(&s->life, NULL);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_cond_init(&s->mon_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->state = ST_DOWN;
+}
+
+/* "EC P-256", "RSA 3072" */
+static void describe_key(struct signer *s)
+{
+	if (EVP_PKEY_get_base_id(s->pub) == EVP_PKEY_EC) {
+		char g[64] = "";
+		size_t gl = 0;
+
+		EVP_PKEY_get_utf8_string_param(s->pub, OSSL_PKEY_PARAM_GROUP_NAME, g, sizeof(g), &gl);
+		snprintf(s->key_desc, sizeof(s->key_desc), "EC %s",
+			 strcmp(g, "prime256v1") == 0 ? "P-256" :
+			 strcmp(g, "secp384r1") == 0 ? "P-384" :
+			 strcmp(g, "secp521r1") == 0 ? "P-521" : g);
+	} else {
+		snprintf(s->key_desc, sizeof(s->key_desc), "RSA %d", EVP_PKEY_get_bits(s->pub));
+	}
+}
+
 static int signer_alloc(const struct signer_config *cfg, struct signer **out,
 			struct nrfca_err *err)
 {
@@ -929,18 +970,7 @@ static int signer_alloc(const struct signer_config *cfg, struct signer **out,
 		s->pool_size = POOL_MAX;
 	s->notify = cfg->notify;
 	s->notify_arg = cfg->notify_arg;
-	pthread_rwlock_init(&s->life, NULL);
-	pthread_mutex_init(&s->mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->cv, &ca);
-		pthread_cond_init(&s->mon_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-	s->state = ST_DOWN;
+	init_sync(s);
 	*out = s;
 	return 0;
 }
@@ -948,7 +978,6 @@ static int signer_alloc(const struct signer_config *cfg, struct signer **out,
 int signer_open(const struct signer_config *cfg, struct signer **out, struct nrfca_err *err)
 {
 	struct signer *s = NULL;
-	int bits;
 
 	if (signer_alloc(cfg, &s, err) != 0)
 		return -1;
@@ -957,19 +986,7 @@ int signer_open(const struct signer_config *cfg, struct signer **out, struct nrf
 	s->pkey = signer_evp_wrap(s, s->pub, err);
 	if (s->pkey == NULL)
 		goto fail;
-	bits = EVP_PKEY_get_bits(s->pub);
-	if (s->ktype == CKK_EC) {
-		char g[64] = "";
-		size_t gl = 0;
-
-		EVP_PKEY_get_utf8_string_param(s->pub, OSSL_PKEY_PARAM_GROUP_NAME, g, sizeof(g), &gl);
-		snprintf(s->key_desc, sizeof(s->key_desc), "EC %s",
-			 strcmp(g, "prime256v1") == 0 ? "P-256" :
-			 strcmp(g, "secp384r1") == 0 ? "P-384" :
-			 strcmp(g, "secp521r1") == 0 ? "P-521" : g);
-	} else {
-		snprintf(s->key_desc, sizeof(s->key_desc), "RSA %d", bits);
-	}
+	describe_key(s);
 	s->state = ST_READY;
 	if (pthread_create(&s->monitor, NULL, monitor_main, s) != 0) {
 		nrfca_err_set(err, NRFCA_E_INTERNAL, "cannot start the token monitor thread");
@@ -981,6 +998,44 @@ int signer_open(const struct signer_config *cfg, struct signer **out, struct nrf
 fail:
 	signer_free(s);
 	return -1;
+}
+
+int signer_open_backend(const struct signer_backend *backend, void *ctx, EVP_PKEY *pub,
+			unsigned pool_size, struct signer **out, struct nrfca_err *err)
+{
+	struct signer *s = calloc(1, sizeof(*s));
+	unsigned i;
+
+	if (s == NULL) {
+		if (backend->free != NULL)
+			backend->free(ctx);
+		return nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+	}
+	init_sync(s);
+	s->backend = backend;
+	s->backend_ctx = ctx;
+	s->pool_size = pool_size == 0 ? 4 : pool_size > POOL_MAX ? POOL_MAX : pool_size;
+	if (EVP_PKEY_up_ref(pub) != 1) {
+		signer_free(s);
+		return nrfca_err_ssl(err, NRFCA_E_INTERNAL, "cannot keep the public key");
+	}
+	s->pub = pub;
+	s->pkey = signer_evp_wrap(s, s->pub, err);
+	if (s->pkey == NULL) {
+		signer_free(s);
+		return -1;
+	}
+	describe_key(s);
+	snprintf(s->key_desc + strlen(s->key_desc), sizeof(s->key_desc) - strlen(s->key_desc),
+		 " (%s)", backend->name);
+	/* the pool: stand-in session handles, so waits and statistics behave */
+	for (i = 0; i < s->pool_size; i++)
+		s->all_sess[s->nall++] = (CK_SESSION_HANDLE)(i + 1);
+	memcpy(s->free_sess, s->all_sess, s->nall * sizeof(s->all_sess[0]));
+	s->nfree = s->nall;
+	s->state = ST_READY;   /* no monitor: there is no token to lose */
+	*out = s;
+	return 0;
 }
 
 void signer_free(struct signer *s)
@@ -997,6 +1052,8 @@ void signer_free(struct signer *s)
 	pthread_rwlock_wrlock(&s->life);
 	teardown(s);
 	pthread_rwlock_unlock(&s->life);
+	if (s->backend != NULL && s->backend->free != NULL)
+		s->backend->free(s->backend_ctx);
 	/* The module stays mapped: unloading some modules (SoftHSM2 among them)
 	 * while OpenSSL is loaded crashes at exit. */
 	EVP_PKEY_free(s->pkey);
@@ -1066,6 +1123,9 @@ int signer_key_info(struct signer *s, struct signer_key_info *out, struct nrfca_
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	if (s->backend != NULL)
+		return nrfca_err_set(err, NRFCA_E_CONFIG, "the CA key is a %s, not a key in a token",
+				     s->backend->name);
 	pthread_rwlock_rdlock(&s->life);
 	if (!signer_ready(s, NULL, 0) || s->f == NULL) {
 		nrfca_err_set(err, NRFCA_E_TOKEN, "the token is not ready: %s", s->why);

@@ -3,8 +3,9 @@
 #
 # Runs every libFuzzer target BUILD_DIR/bin/fuzz_* for SECONDS each, on a
 # copy of its seed corpus (tests/fuzz/*/corpus/<target>/) in a temporary
-# directory under BUILD_DIR, and fails if any target crashes, leaks, hits a
-# sanitizer report or a timeout.  Build the targets first:
+# directory under BUILD_DIR, with its dictionary tests/fuzz/*/<target>.dict
+# if there is one, and fails if any target crashes, leaks, hits a sanitizer
+# report or a timeout.  Build the targets first:
 #   cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DNRFCA_FUZZ=ON
 #   cmake --build build-fuzz -j2
 # A failing target's log and crashing input are kept under BUILD_DIR/fuzz-run.*.
@@ -41,12 +42,17 @@ run_one() {
 		[ -d "$s" ] || continue
 		cp -- "$s"/* "$dir/corpus/" 2>/dev/null && seeds=$((seeds + $(ls "$s" | wc -l)))
 	done
-	"$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8400 \
+	dict=()
+	for d in "$here"/*/"$name".dict; do
+		[ -f "$d" ] && dict=(-dict="$d")
+	done
+	"$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8400 "${dict[@]}" \
 		-artifact_prefix="$dir/artifacts/" -print_final_stats=1 "$dir/corpus" >"$dir/log" 2>&1
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
 	if [ $rc -eq 0 ]; then
-		echo "fuzz $name: ok, ${runs:-?} runs in ${secs}s from $seeds seeds" >"$dir/result"
+		cov=$(grep -o 'cov: [0-9]*' "$dir/log" | tail -n 1)
+		echo "fuzz $name: ok, ${runs:-?} runs in ${secs}s ($((${runs:-0} / secs))/s, ${cov:-cov: ?}) from $seeds seeds" >"$dir/result"
 	else
 		{
 			echo "fuzz $name: FAILED (exit $rc); log: $dir/log"

@@ -71,6 +71,7 @@ expect_usage "needs the SERIAL" "$A" revoke --reason superseded
 expect_usage "--reason 'nope' is not an RFC 5280 reason; use one of .*keyCompromise.*superseded" "$A" revoke --reason nope 01
 expect_usage "--reason 'nope' is not an RFC 5280 reason" "$A" revoke 01 --reason nope
 expect_usage "unexpected argument '02'" "$A" revoke 01 02
+expect_usage "SERIAL 'xyz': the serial must be 1 to 32 hex digits \\(either case; colons" "$A" revoke xyz
 expect_usage "--limit '0' must be a whole number from 1 to 1000" "$A" list --limit 0
 expect_usage "--status 'gone' is not a status" "$A" list --status gone
 expect_usage "unknown or ambiguous option '--nope'.*nrfca-admin list --help" "$A" list --nope

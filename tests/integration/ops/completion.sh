@@ -23,6 +23,7 @@ expect() {
 expect "nrfca-admin to" "token"
 expect "nrfca-admin token " "add bind disable enable groups list rotate unbind"
 expect "nrfca-admin token a" "add"
+expect "nrfca-admin devices " "check import"
 expect "nrfca-admin --config x.json audit " "export list verify"
 expect "nrfca-admin revoke --re" "--reason"
 expect "nrfca-admin revoke --reason key" "keyCompromise"
