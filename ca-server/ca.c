@@ -59,6 +59,7 @@ struct ca {
 	unsigned long long crl_number;
 	long long crl_mark;           /* the ledger's revocation mark it was built at */
 	int shared_rate;              /* rate limits counted in the ledger (shared) */
+	int crl_fresh_needed;         /* sign before serving (ca_crl_fresh_at_start) */
 };
 
 static double mono_now(void)
@@ -1368,6 +1369,14 @@ static int crl_sync(struct ca *ca, struct nrfca_err *err)
 		return rc;
 	}
 	pthread_mutex_lock(&ca->crl_mu);
+	if (ca->crl_fresh_needed) {
+		if (crl_sign_locked(ca, err) == 0) {
+			ca->crl_fresh_needed = 0;
+			goto out;
+		}
+		nlog(NLOG_WARN, "crl_refresh_failed", "detail", err->msg, "serving",
+		     "the published CRL until a new one can be signed", NULL);
+	}
 	if (ca->crl_der != NULL && ca->crl_number >= st.number &&
 	    ca->crl_mark == st.revocation_mark && !crl_due(ca->crl_this, ca->crl_next, now))
 		goto out;
@@ -1378,6 +1387,13 @@ static int crl_sync(struct ca *ca, struct nrfca_err *err)
 out:
 	pthread_mutex_unlock(&ca->crl_mu);
 	return rc;
+}
+
+void ca_crl_fresh_at_start(struct ca *ca)
+{
+	pthread_mutex_lock(&ca->crl_mu);
+	ca->crl_fresh_needed = 1;
+	pthread_mutex_unlock(&ca->crl_mu);
 }
 
 void ca_crl_tick(struct ca *ca)
