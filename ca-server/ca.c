@@ -5,6 +5,7 @@
 #include "ca.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,8 @@ struct ca {
 	long long crl_revoked;        /* revoked certificates the current CRL lists */
 	unsigned long long crl_number;
 	long long crl_mark;           /* the ledger's revocation mark it was built at */
+	int shared_rate;              /* rate limits counted in the ledger (shared) */
+	int crl_fresh_needed;         /* sign before serving (ca_crl_fresh_at_start) */
 };
 
 static double mono_now(void)
@@ -113,6 +116,50 @@ static char *x509_to_pem(X509 *x)
 	return out;
 }
 
+/* The policy's rate limits counted in the ledger, for every instance on it:
+ * one bucket per (profile, station), one per profile, one per (profile,
+ * station) for supersedes, each in fixed windows of its period
+ * (ledger_rate_take_n), all counted or none. */
+static int shared_rate_take(void *ctx, const char *profile, const char *station,
+			    const struct nrfca_rate_req *req, size_t n, unsigned *retry_after,
+			    size_t *refused_by, struct nrfca_err *err)
+{
+	static const char *const prefix[NRFCA_RATE_SCOPE_MAX] = {
+		[NRFCA_RATE_PER_STATION] = "s", [NRFCA_RATE_PER_PROFILE] = "p",
+		[NRFCA_RATE_SUPERSEDE_PER_STATION] = "x",
+	};
+	char name[NRFCA_RATE_REQ_MAX][LEDGER_BUCKET_MAX + 1];
+	struct ledger_rate r[NRFCA_RATE_REQ_MAX];
+	size_t i, k = 0, map[NRFCA_RATE_REQ_MAX], by = 0;
+	int ra = 0, rc;
+
+	for (i = 0; i < n && i < NRFCA_RATE_REQ_MAX; i++) {
+		if (req[i].limit == 0)
+			continue;
+		if ((unsigned)req[i].scope >= NRFCA_RATE_SCOPE_MAX)
+			return nrfca_err_set(err, NRFCA_E_INTERNAL, "unknown rate-limit scope %d", req[i].scope);
+		if (req[i].scope == NRFCA_RATE_PER_PROFILE)
+			snprintf(name[k], sizeof(name[k]), "p/%s", profile);
+		else
+			snprintf(name[k], sizeof(name[k]), "%s/%s/%s", prefix[req[i].scope], profile, station);
+		r[k].bucket = name[k];
+		r[k].limit = req[i].limit > INT_MAX ? INT_MAX : (int)req[i].limit;
+		r[k].period_s = req[i].period_s < 60 ? 60 : (int)req[i].period_s;
+		map[k++] = i;
+	}
+	if (k == 0)
+		return 1;
+	rc = ledger_rate_take_n(ctx, r, k, &ra, &by, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return 1;
+	*retry_after = ra > 0 ? (unsigned)ra : 1;
+	if (refused_by != NULL)
+		*refused_by = map[by];
+	return 0;
+}
+
 int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, struct ca **out,
 	    struct nrfca_err *err)
 {
@@ -150,6 +197,12 @@ int ca_open(const struct ca_options *o, struct signer *s, struct ledger *l, stru
 	}
 	ca->md = EVP_PKEY_get_bits(signer_pkey(s)) >= 384 && EVP_PKEY_get_base_id(signer_pkey(s)) ==
 		 EVP_PKEY_EC ? nrfca_md_sha384() : nrfca_md_sha256();
+	/* several instances on one ledger: a rate limit is the cluster's */
+	if (ledger_shared(l)) {
+		if (policy_store_share_rate_limits(shared_rate_take, l, err) != 0)
+			goto fail;
+		ca->shared_rate = 1;
+	}
 	*out = ca;
 	return 0;
 fail:
@@ -161,6 +214,8 @@ void ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	if (ca->shared_rate)
+		policy_store_share_rate_limits(NULL, NULL, NULL);
 	reject_audit_free(ca->rejects);   /* writes the pending summaries */
 	sk_X509_pop_free(ca->chain, X509_free);
 	free(ca->chain_pem);
@@ -807,6 +862,12 @@ static enum enroll_step step_decide(struct enrollment *en)
 
 	en->f.no_charge = en->csr_seen || rq->dry_run || en->stale_tries > 0;
 	if (nrfca_policy_decide(en->pol, &en->f, d, &en->e) != 0) {
+		if (d->rule == NRFCA_RULE_NONE) { /* no verdict: the shared counters failed */
+			if (en->e.code == NRFCA_E_DB)
+				return db_unavailable(en);
+			fail_res(en->res, 500, "internal", NULL, "%s", en->e.msg);
+			return E_END;
+		}
 		st = status_for_rule(d->rule, &code);
 		fail_res(en->res, st, code, d->rule_name, "%s", d->detail);
 		en->res->retry_after = d->retry_after;
@@ -1411,6 +1472,14 @@ static int crl_sync(struct ca *ca, struct nrfca_err *err)
 		return rc;
 	}
 	pthread_mutex_lock(&ca->crl_mu);
+	if (ca->crl_fresh_needed) {
+		if (crl_sign_locked(ca, err) == 0) {
+			ca->crl_fresh_needed = 0;
+			goto out;
+		}
+		nlog(NLOG_WARN, "crl_refresh_failed", "detail", err->msg, "serving",
+		     "the published CRL until a new one can be signed", NULL);
+	}
 	if (ca->crl_der != NULL && ca->crl_number >= st.number &&
 	    ca->crl_mark == st.revocation_mark && !crl_due(ca->crl_this, ca->crl_next, now))
 		goto out;
@@ -1421,6 +1490,13 @@ static int crl_sync(struct ca *ca, struct nrfca_err *err)
 out:
 	pthread_mutex_unlock(&ca->crl_mu);
 	return rc;
+}
+
+void ca_crl_fresh_at_start(struct ca *ca)
+{
+	pthread_mutex_lock(&ca->crl_mu);
+	ca->crl_fresh_needed = 1;
+	pthread_mutex_unlock(&ca->crl_mu);
 }
 
 void ca_crl_tick(struct ca *ca)

@@ -97,6 +97,12 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r);
 int ca_crl_der(struct ca *ca, unsigned char **der, size_t *len, struct nrfca_err *err);
 /* Sign and publish a new CRL now (after a revocation; nrfca-admin crl). */
 int ca_crl_refresh(struct ca *ca, struct nrfca_err *err);
+/* The first CRL served is signed then, not taken from the ledger: its
+ * number (at least the time in ms) passes any CRL served before, also after
+ * the ledger was restored from a backup holding an older published CRL.  A
+ * server calls it before it listens and ca_crl_tick right after, so start-up
+ * does not wait for a large CRL and no request gets the older one. */
+void ca_crl_fresh_at_start(struct ca *ca);
 /* Called periodically: the same as ca_crl_der without the copy. */
 void ca_crl_tick(struct ca *ca);
 /* Called periodically (every few seconds): ca_crl_tick, and the audit

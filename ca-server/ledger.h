@@ -99,6 +99,10 @@ struct ledger_stats {
 	long long changes;
 };
 void ledger_get_stats(struct ledger *l, struct ledger_stats *out);
+/* 1 when several processes may write this ledger at the same time
+ * (PostgreSQL): what one process keeps in memory (rate-limit buckets) is then
+ * not the whole truth, and shared state must be counted in the ledger. */
+int ledger_shared(const struct ledger *l);
 /* The schema version this program writes. */
 int ledger_schema_version(void);
 
@@ -502,14 +506,31 @@ int ledger_expected_check(struct ledger *l, const char *device_id, const char *s
 
 /* ---- cluster-wide rate limits ---- */
 
-#define LEDGER_BUCKET_MAX 128
+#define LEDGER_BUCKET_MAX 160
+#define LEDGER_RATE_BUCKETS_MAX 4
 
 /* Count one event in bucket's current minute (fixed windows of 60 s, unix
  * time) shared by every process on the ledger.  Returns 0 allowed, 1 refused
- * (more than per_minute events this minute; *retry_after_s, may be NULL,
- * gets the seconds until the next window, at least 1), -1 error.  Old windows
- * are pruned.  Not audited. */
+ * (the event would be the (per_minute + 1)th of this minute; a refused event
+ * is not counted; *retry_after_s, may be NULL, gets the seconds until the
+ * next window, at least 1), -1 error.  Old windows are pruned.  Not audited.
+ * On PostgreSQL the count is committed without waiting for the disk
+ * (synchronous_commit off for that transaction only): a crash of the database
+ * may forget the last counts, never an issued certificate. */
 int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute,
                      int *retry_after_s, struct nrfca_err *err);
+/* The same for n (1..4) buckets at once, each with its own limit and window
+ * (period_s 60..86400: windows start at multiples of it in unix time): the
+ * event is counted in all of them or, when one would go over its limit, in
+ * none (e.g. a station's bucket and its profile's bucket).  On refusal
+ * *refused_by (may be NULL) gets the index of a bucket that refused and
+ * *retry_after_s the seconds until its window ends. */
+struct ledger_rate {
+	const char *bucket;
+	int limit;
+	int period_s;
+};
+int ledger_rate_take_n(struct ledger *l, const struct ledger_rate *r, size_t n, int *retry_after_s,
+                       size_t *refused_by, struct nrfca_err *err);
 
 #endif

@@ -550,54 +550,109 @@ int ledger_revoked_each(struct ledger *l, int (*cb)(const char *serial, long lon
 
 /* ---- rate windows ---- */
 
+#define RATE_PERIOD_MAX 86400
+
 struct rate_req {
-	const char *bucket;
-	long long window, prune_before, hits;
+	const struct ledger_rate *r;
+	size_t n;
+	long long now, prune_before;
+	int refused;       /* a bucket is over its limit: the whole take was undone */
+	size_t refused_by;
 };
 
+static long long window_of(long long now, int period)
+{
+	return now - now % period;
+}
+
+/* Count one hit in every bucket; if any goes over its limit, fail so that the
+ * transaction (or the writer's SAVEPOINT) undoes all of them: all or none. */
 static int apply_rate(struct wctx *w, void *arg, struct nrfca_err *err)
 {
 	struct rate_req *r = arg;
 	struct lq q;
-	int rc = lq_one(&q, w->l, w->c, Q_RATE_TAKE, err, "ti", r->bucket, r->window);
+	size_t i;
+	int rc;
 
-	if (rc < 0)
+	if (ledger_async_commit(w, err) != 0)
 		return -1;
-	if (rc == 0)
-		return lq_malformed(&q, "rate window (no count returned)", err);
-	r->hits = lq_int(&q, 0);
-	lq_end(&q);
+	for (i = 0; i < r->n; i++) {
+		rc = lq_one(&q, w->l, w->c, Q_RATE_TAKE, err, "ti", r->r[i].bucket,
+		            window_of(r->now, r->r[i].period_s));
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			return lq_malformed(&q, "rate window (no count returned)", err);
+		if (lq_int(&q, 0) > r->r[i].limit && !r->refused) {
+			r->refused = 1;
+			r->refused_by = i;
+		}
+		lq_end(&q);
+	}
+	if (r->refused)
+		return nrfca_err_set(err, NRFCA_E_POLICY, "rate limit reached");
 	if (r->prune_before > 0 && lq_exec(&q, w->l, w->c, Q_RATE_PRUNE, err, "i", r->prune_before) < 0)
 		return -1;
+	return 0;
+}
+
+int ledger_rate_take_n(struct ledger *l, const struct ledger_rate *rates, size_t n, int *retry_after_s,
+                       size_t *refused_by, struct nrfca_err *err)
+{
+	struct rate_req r = { 0 };
+	struct nrfca_err e = { 0 };
+	long long minute;
+	size_t i;
+
+	if (n == 0 || n > LEDGER_RATE_BUCKETS_MAX)
+		return nrfca_err_set(err, NRFCA_E_INPUT, "a rate take names 1 to %d buckets",
+		                     LEDGER_RATE_BUCKETS_MAX);
+	for (i = 0; i < n; i++) {
+		if (ledger_check_printable("rate bucket", rates[i].bucket, LEDGER_BUCKET_MAX, err) != 0)
+			return -1;
+		if (rates[i].limit <= 0)
+			return nrfca_err_set(err, NRFCA_E_INPUT, "a rate limit must allow at least 1 event");
+		if (rates[i].period_s < 60 || rates[i].period_s > RATE_PERIOD_MAX)
+			return nrfca_err_set(err, NRFCA_E_INPUT, "a rate window is 60 to %d seconds, not %d",
+			                     RATE_PERIOD_MAX, rates[i].period_s);
+	}
+	r.r = rates;
+	r.n = n;
+	r.now = ledger_now();
+	minute = window_of(r.now, 60);
+	/* the first take of a new minute (per process) removes windows that
+	 * ended (the longest is a day) */
+	pthread_mutex_lock(&l->cache_mu);
+	if (l->rate_pruned < minute) {
+		l->rate_pruned = minute;
+		r.prune_before = r.now - RATE_PERIOD_MAX;
+	}
+	pthread_mutex_unlock(&l->cache_mu);
+	if (ledger_write_small(l, apply_rate, &r, &e) != 0) {
+		if (!r.refused) {
+			if (err != NULL)
+				*err = e;
+			return -1;
+		}
+		if (refused_by != NULL)
+			*refused_by = r.refused_by;
+		if (retry_after_s != NULL) {
+			const struct ledger_rate *b = &rates[r.refused_by];
+			long long left = window_of(r.now, b->period_s) + b->period_s - r.now;
+
+			*retry_after_s = left > 0 ? (int)left : 1;
+		}
+		return 1;
+	}
 	return 0;
 }
 
 int ledger_rate_take(struct ledger *l, const char *bucket, int per_minute, int *retry_after_s,
                      struct nrfca_err *err)
 {
-	struct rate_req r = { 0 };
-	long long now = ledger_now();
+	const struct ledger_rate r = { bucket, per_minute, 60 };
 
-	if (ledger_check_printable("rate bucket", bucket, LEDGER_BUCKET_MAX, err) != 0)
-		return -1;
-	if (per_minute <= 0)
-		return nrfca_err_set(err, NRFCA_E_INPUT, "a rate limit must allow at least 1 per minute");
-	r.bucket = bucket;
-	r.window = now - now % 60;
-	/* the first take of a new minute (per process) removes finished windows */
-	pthread_mutex_lock(&l->cache_mu);
-	if (l->rate_pruned < r.window) {
-		l->rate_pruned = r.window;
-		r.prune_before = r.window - 60;
-	}
-	pthread_mutex_unlock(&l->cache_mu);
-	if (ledger_write_small(l, apply_rate, &r, err) != 0)
-		return -1;
-	if (r.hits <= per_minute)
-		return 0;
-	if (retry_after_s != NULL)
-		*retry_after_s = (int)(r.window + 60 - now) > 0 ? (int)(r.window + 60 - now) : 1;
-	return 1;
+	return ledger_rate_take_n(l, &r, 1, retry_after_s, NULL, err);
 }
 
 /* ---- migration 2: at most one active record per device ---- */

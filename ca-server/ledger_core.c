@@ -368,6 +368,20 @@ int ledger_write_small(struct ledger *l, apply_fn fn, void *arg, struct nrfca_er
 	return rc;
 }
 
+int ledger_shared(const struct ledger *l)
+{
+	return l->eng->concurrent_writers;
+}
+
+int ledger_async_commit(struct wctx *w, struct nrfca_err *err)
+{
+	const char *sql = w->l->eng->dialect[LD_ASYNC_COMMIT];
+
+	if (sql == NULL || sql[0] == '\0' || !w->l->eng->concurrent_writers)
+		return 0; /* a writer's batch: the others in it need their commit */
+	return w->l->eng->exec(w->c, sql, "configuring the transaction", err);
+}
+
 /* ---- migrations ---- */
 
 static int apply_migration(struct ledger *l, const struct migration *m, struct nrfca_err *err)

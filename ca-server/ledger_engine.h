@@ -44,6 +44,9 @@ enum ldialect {
 	LD_BLOB,        /* {BLOB}: a byte string column type */
 	LD_INT,         /* {INT}: a 64-bit integer column type */
 	LD_FOR_UPDATE,  /* {FOR_UPDATE}: lock the selected rows until COMMIT */
+	LD_ASYNC_COMMIT, /* a statement that lets the running transaction commit
+	                    without waiting for the disk ("" where the engine has
+	                    none): only for writes that may be lost in a crash */
 	LD_IDX_LIST,    /* {IDX_LIST}: after "FROM certificates", walk certificates_list */
 	LD_IDX_REVOKED, /* {IDX_REVOKED}: the same for certificates_revoked */
 	LD_MAX

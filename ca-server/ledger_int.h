@@ -254,6 +254,9 @@ int ledger_submit(struct ledger *l, apply_fn fn, void *arg, unsigned flags,
 /* A small un-audited change: on engines with concurrent writers in its own
  * transaction on a pool connection, else through the writer. */
 int ledger_write_small(struct ledger *l, apply_fn fn, void *arg, struct nrfca_err *err);
+/* Inside a small write's fn: let its transaction commit without waiting for
+ * the disk (LD_ASYNC_COMMIT), for counts a crash may lose (rate windows). */
+int ledger_async_commit(struct wctx *w, struct nrfca_err *err);
 
 const char *ledger_where(const struct ledger *l);
 /* An error that undoes the whole batch rather than the one request. */

@@ -489,6 +489,7 @@ static const char *const pg_dialect[LD_MAX] = {
 	[LD_BLOB] = "BYTEA",
 	[LD_INT] = "BIGINT",
 	[LD_FOR_UPDATE] = "FOR UPDATE",
+	[LD_ASYNC_COMMIT] = "SET LOCAL synchronous_commit TO OFF",
 	/* PostgreSQL's planner has statistics (autovacuum analyzes) and picks
 	 * certificates_list / certificates_revoked itself */
 	[LD_IDX_LIST] = "",

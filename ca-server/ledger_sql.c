@@ -321,6 +321,7 @@ static size_t expand(const char *sql, const char *const *dialect, char *out)
 		[LD_BLOB] = "{BLOB}",
 		[LD_INT] = "{INT}",
 		[LD_FOR_UPDATE] = "{FOR_UPDATE}",
+		[LD_ASYNC_COMMIT] = "{ASYNC_COMMIT}",
 		[LD_IDX_LIST] = "{IDX_LIST}",
 		[LD_IDX_REVOKED] = "{IDX_REVOKED}",
 	};

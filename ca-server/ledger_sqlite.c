@@ -584,6 +584,7 @@ static const char *const s_dialect[LD_MAX] = {
 	[LD_BLOB] = "BLOB",
 	[LD_INT] = "INTEGER",
 	[LD_FOR_UPDATE] = "",
+	[LD_ASYNC_COMMIT] = "", /* the writer's batch commits with the others */
 	/* SQLite has no statistics unless ANALYZE ran, and without them it walks
 	 * the serial index and reads every row to test the filters; the list
 	 * indexes hold the filter columns, so only matching rows are read */

@@ -202,13 +202,7 @@ int main(int argc, char **argv)
 	co.identity = identity;
 	if (ca_open(&co, signer, ledger, &ca, &e) != 0)
 		goto fail;
-	/* A fresh CRL at every start: its number (at least the time in ms)
-	 * passes any CRL served before, also after a ledger was restored from
-	 * a backup that holds an older published CRL. */
-	if (ca_crl_refresh(ca, &e) != 0) {
-		nlog(NLOG_WARN, "crl_refresh_failed", "detail", e.msg, NULL);
-		ca_crl_tick(ca);
-	}
+	ca_crl_fresh_at_start(ca);
 	if (http_start(cfg, ca, signer, ledger, &http, &e) != 0)
 		goto fail;
 	{
@@ -261,6 +255,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	ca_crl_tick(ca);   /* the fresh CRL, while requests are already served */
 	for (;;) {
 		struct timespec ts = { 10, 0 };
 		siginfo_t si;

@@ -20,50 +20,13 @@ cd "$top"
 var=${NRFCA_VAR:-$top/var}
 port=${NRFCA_PORT:-8080}
 
-# bold headings on a terminal only: piped or logged output has no escape codes
-if [ -t 1 ]; then
-	say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
-else
-	say() { printf '==> %s\n' "$*"; }
-fi
-
-if [ -n "${NRFCA_BIN:-}" ]; then
-	bin=$(cd "$NRFCA_BIN" && pwd)
-else
-	say "checking packages"
-	bash deploy/install-packages.sh
-	say "building"
-	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	cmake --build build -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
-	bin=$top/build/bin
-fi
-
-module=
-for m in /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so; do
-	[ -f "$m" ] && module=$m && break
-done
-[ -n "$module" ] || { echo "quickstart: libsofthsm2.so not found" >&2; exit 1; }
-
-mkdir -p "$var/softhsm/tokens"
+. "$top/deploy/setup-lib.sh"
+setup_programs
+setup_module quickstart
+mkdir -p "$var"
 var=$(cd "$var" && pwd)
-chmod 700 "$var" "$var/softhsm" "$var/softhsm/tokens"
-cat >"$var/softhsm/softhsm2.conf" <<CONF
-directories.tokendir = $var/softhsm/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-CONF
-export SOFTHSM2_CONF=$var/softhsm/softhsm2.conf
-
-if [ ! -f "$var/token.pin" ]; then
-	say "creating the token PIN in $var/token.pin"
-	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.pin" )
-fi
-if ! softhsm2-util --show-slots 2>/dev/null | grep -q "Label:.*nrfca-quickstart"; then
-	say "creating the SoftHSM2 token 'nrfca-quickstart' in $var/softhsm"
-	( umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$var/token.so-pin" )
-	SOFTHSM_MODULE=$module bash deploy/softhsm-init-token.sh nrfca-quickstart "$var/token.so-pin" "$var/token.pin"
-fi
+chmod 700 "$var"
+setup_token "$var" nrfca-quickstart
 
 # Paths are relative to this file; token.env gives the module its configuration.
 cat >"$var/nrfca.json" <<CONF
@@ -79,26 +42,12 @@ cat >"$var/nrfca.json" <<CONF
   "policy": "$top/policies/default.json"
 }
 CONF
-admin() { "$bin/nrfca-admin" --config "$var/nrfca.json" "$@"; }
-
-if [ ! -f "$var/ca-chain.pem" ]; then
-	say "key ceremony: generating the CA key inside the token and a self-signed root"
-	admin init --subject "CN=nrfca quickstart root CA,O=nrfca" --days 7300
-fi
-say "checking token, key and chain"
-admin check
-
-for role in station operator; do
-	if [ ! -s "$var/$role.token" ]; then
-		say "creating the $role credential in $var/$role.token"
-		( umask 077; admin token add --name "quickstart-$role" --role "$role" --quiet >"$var/$role.token" )
-	fi
-done
+setup_ca "$var/nrfca.json" "CN=nrfca quickstart root CA,O=nrfca" "checking token, key and chain"
+setup_credentials "$var/nrfca.json" "$var" quickstart
 
 url=http://127.0.0.1:$port
-# A request body holding one real %KEYGEN answer (the quotes JSON-escaped).
-sample=$top/tests/data/vectors/keygen-line-sectag52.txt
-printf '{"keygen": "%s"}\n' "$(tr -d '\r\n' <"$sample" | sed 's/"/\\"/g')" >"$var/sample-enroll.json"
+# A request body holding one real %KEYGEN answer.
+setup_sample "$var"
 q() { printf '%q' "$1"; }
 cat <<MSG
 

@@ -297,7 +297,10 @@ void nrfca_policy_unref(struct nrfca_policy *p);
 int policy_check_file(const char *path, FILE *report, struct nrfca_err *err);
 
 /* Decide one enrollment.  Always fills *d (also on deny).  Returns 0 when
- * allowed, -1 when denied (err gets NRFCA_E_POLICY and the same sentence). */
+ * allowed, -1 when denied (err gets NRFCA_E_POLICY and the same sentence).
+ * -1 with d->rule NRFCA_RULE_NONE is no verdict: the shared rate-limit
+ * counters (policy_store_share_rate_limits) failed; err says why (e.g.
+ * NRFCA_E_DB: answer "retry later"). */
 int nrfca_policy_decide(const struct nrfca_policy *p, const struct nrfca_policy_facts *f,
 			struct nrfca_policy_decision *d, struct nrfca_err *err);
 

@@ -734,8 +734,10 @@ static int charge(const struct nrfca_policy *p, const struct nrfca_profile *pr,
 		  struct nrfca_err *err)
 {
 	struct nrfca_rate_req req[3];
+	struct nrfca_err e = { 0 };
 	size_t n = 0, which = 0, sup = 3;
 	unsigned retry;
+	int rc;
 
 	if (!f->no_charge) {
 		req[n++] = (struct nrfca_rate_req){ NRFCA_RATE_PER_STATION, pr->rl_station, 60 };
@@ -748,11 +750,21 @@ static int charge(const struct nrfca_policy *p, const struct nrfca_profile *pr,
 	}
 	if (n == 0)
 		return 0;
-	if (nrfca_ratelimit_take_all(p->rl, pr->name, f->station, req, n,
-				     nrfca_ratelimit_now_ms(), &retry, &which)) {
+	rc = nrfca_ratelimit_charge_all(p->rl, pr->name, f->station, req, n, nrfca_ratelimit_now_ms(),
+					&retry, &which, &e);
+	if (rc == 1) {
 		d->charged = !f->no_charge && (pr->rl_station || pr->rl_profile);
 		d->charged_supersede = sup < 3;
 		return 0;
+	}
+	if (rc < 0) { /* the shared counters did not answer: no verdict */
+		d->allow = 0;
+		d->rule = NRFCA_RULE_NONE;
+		d->rule_name = rule_names[NRFCA_RULE_NONE];
+		snprintf(d->detail, sizeof(d->detail), "%s", e.msg);
+		if (err != NULL)
+			*err = e;
+		return -1;
 	}
 	if (which == sup)
 		deny(d, err, NRFCA_RULE_SUPERSEDE_RATE,

@@ -111,6 +111,17 @@ unsigned long policy_store_generation(void)
 	return g;
 }
 
+int policy_store_share_rate_limits(nrfca_ratelimit_shared_fn fn, void *ctx, struct nrfca_err *err)
+{
+	pthread_mutex_lock(&store_lock);
+	if (limiter == NULL)
+		limiter = nrfca_ratelimit_new();
+	if (limiter != NULL)
+		nrfca_ratelimit_share(limiter, fn, ctx);
+	pthread_mutex_unlock(&store_lock);
+	return limiter != NULL ? 0 : nrfca_err_set(err, NRFCA_E_NOMEM, "out of memory");
+}
+
 void policy_store_shutdown(void)
 {
 	struct nrfca_policy *old;

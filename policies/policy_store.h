@@ -18,6 +18,7 @@
 #define NRFCA_POLICY_STORE_H
 
 #include "policy.h"
+#include "ratelimit.h"
 
 /* A check every policy must pass before it becomes current (e.g. the
  * server refuses a policy whose profiles ask an identity service it has not
@@ -35,6 +36,10 @@ struct nrfca_policy *policy_acquire(void);
 void policy_release(struct nrfca_policy *p);
 /* How many successful loads and reloads so far (for /metrics and logs). */
 unsigned long policy_store_generation(void);
+/* Count rate limits in a store shared by several processes from now on
+ * (nrfca_ratelimit_share; NULL: back to the in-memory buckets).  Survives
+ * reloads like the buckets do. */
+int policy_store_share_rate_limits(nrfca_ratelimit_shared_fn fn, void *ctx, struct nrfca_err *err);
 /* Drop the current policy (policies still held stay valid until released). */
 void policy_store_shutdown(void);
 

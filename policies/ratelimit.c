@@ -24,6 +24,8 @@ struct nrfca_ratelimit {
 	struct bucket *tab;  /* open addressing, linear probing */
 	size_t cap;          /* power of two */
 	size_t n;
+	nrfca_ratelimit_shared_fn shared; /* under lock */
+	void *shared_ctx;
 };
 
 static uint64_t hash_str(const char *s)
@@ -293,4 +295,46 @@ int nrfca_ratelimit_take(struct nrfca_ratelimit *rl, const char *profile, const 
 	};
 
 	return nrfca_ratelimit_take_all(rl, profile, station, req, 2, now_ms, retry_after, NULL);
+}
+
+void nrfca_ratelimit_share(struct nrfca_ratelimit *rl, nrfca_ratelimit_shared_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&rl->lock);
+	rl->shared = fn;
+	rl->shared_ctx = ctx;
+	pthread_mutex_unlock(&rl->lock);
+}
+
+int nrfca_ratelimit_charge_all(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			       const struct nrfca_rate_req *req, size_t n, uint64_t now_ms,
+			       unsigned *retry_after, size_t *refused_by, struct nrfca_err *err)
+{
+	nrfca_ratelimit_shared_fn fn;
+	void *ctx;
+	size_t i, active = 0;
+	int rc;
+
+	pthread_mutex_lock(&rl->lock);
+	fn = rl->shared;
+	ctx = rl->shared_ctx;
+	pthread_mutex_unlock(&rl->lock);
+	if (fn == NULL)
+		return nrfca_ratelimit_take_all(rl, profile, station, req, n, now_ms, retry_after,
+						refused_by);
+	*retry_after = 0;
+	if (refused_by != NULL)
+		*refused_by = 0;
+	for (i = 0; i < n; i++)
+		if (req[i].limit != 0)
+			active++;
+	if (active == 0)
+		return 1;
+	if (n > NRFCA_RATE_REQ_MAX) {
+		*retry_after = 60;
+		return 0;
+	}
+	rc = fn(ctx, profile, station != NULL ? station : "", req, n, retry_after, refused_by, err);
+	if (rc == 0 && *retry_after == 0)
+		*retry_after = 1;
+	return rc;
 }

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
+
 #define NRFCA_RATELIMIT_MAX_BUCKETS 65536
 
 struct nrfca_ratelimit;
@@ -66,5 +68,31 @@ int nrfca_ratelimit_take_all(struct nrfca_ratelimit *rl, const char *profile, co
 int nrfca_ratelimit_take(struct nrfca_ratelimit *rl, const char *profile, const char *station,
 			 unsigned per_station_per_minute, unsigned per_profile_per_minute,
 			 uint64_t now_ms, unsigned *retry_after);
+
+/*
+ * Counters shared by several processes (several nrfca-server instances on
+ * one database): once set, nrfca_ratelimit_charge_all() asks fn instead of
+ * the in-memory buckets, so a limit holds for the whole cluster.  fn gets the
+ * same requests as nrfca_ratelimit_take_all and returns 1 taken (from all),
+ * 0 refused (from none; *retry_after >= 1, *refused_by the index in req of
+ * a bucket that refused), -1 when it cannot tell (err set; the caller
+ * answers "retry later").  ctx must stay valid until the limiter is set back
+ * to NULL.  A shared store may count differently from the token buckets
+ * (e.g. fixed windows of one period): it says how in its documentation.
+ */
+typedef int (*nrfca_ratelimit_shared_fn)(void *ctx, const char *profile, const char *station,
+					 const struct nrfca_rate_req *req, size_t n,
+					 unsigned *retry_after, size_t *refused_by,
+					 struct nrfca_err *err);
+void nrfca_ratelimit_share(struct nrfca_ratelimit *rl, nrfca_ratelimit_shared_fn fn, void *ctx);
+
+/*
+ * nrfca_ratelimit_take_all() through the shared store when one is set: 1
+ * taken, 0 refused (*retry_after, *refused_by set), -1 the shared store
+ * failed (err set).
+ */
+int nrfca_ratelimit_charge_all(struct nrfca_ratelimit *rl, const char *profile, const char *station,
+			       const struct nrfca_rate_req *req, size_t n, uint64_t now_ms,
+			       unsigned *retry_after, size_t *refused_by, struct nrfca_err *err);
 
 #endif

@@ -11,8 +11,10 @@
  *
  * Also used by the integration tests as a load source: --seconds S runs until
  * S seconds passed (or the pool is used up), tolerating refused connections
- * and errors (a request not answered or answered 503/429 is retried after 50 ms
- * with the same CSR, so an issued one comes back as a 200 replay), and --save DIR writes the body of every 201 answer to
+ * and errors (a request not answered or answered 503/429, or 502/504 from a
+ * load balancer whose instance died, is retried after 50 ms with the same CSR,
+ * so an issued one comes back as a 200 replay; at the end a CSR being retried
+ * gets up to 20 s more to be answered, else it counts as "unfinished"), and --save DIR writes the body of every 201 answer to
  * DIR/c<thread>-<n>.json and every other answer's status to DIR/status.log
  * ("c<thread>-<n> <status> <body>", or "... 0 curl=<CURLcode> http=<status of a
  * response that began, else 0>" when no complete answer arrived).
@@ -46,6 +48,7 @@
 #define MAX_CLIENTS 256
 #define MAX_RUNS 8
 #define MAX_BODY (64 * 1024)
+#define FINISH_S 20.0 /* seconds mode: time to finish the CSR being retried */
 
 struct pool {
 	char **body;
@@ -65,7 +68,7 @@ struct client {
 	size_t count;
 	double *lat;     /* count entries (count mode) or grown (seconds mode) */
 	size_t nlat, caplat;
-	unsigned long ok, replays, http_err, conn_err;
+	unsigned long ok, replays, http_err, conn_err, unfinished;
 	char resp[MAX_BODY];
 	size_t resp_len;
 	int resp_over;
@@ -220,10 +223,19 @@ static void *client_main(void *arg)
 		long code = 0;
 		CURLcode rc;
 
-		if (c->deadline > 0 ? now() >= c->deadline : n >= c->count)
-			break;
-		/* seconds mode: a request that was not answered, or answered 503/429,
-		 * is sent again after 50 ms with the same CSR (a replay if it was issued) */
+		if (c->deadline > 0 ? now() >= c->deadline : n >= c->count) {
+			/* seconds mode: a CSR being retried is finished first (up to
+			 * FINISH_S more), so every CSR sent got its final answer */
+			if (c->deadline > 0 && i != (size_t)-1 && now() < c->deadline + FINISH_S) {
+				/* retry below */
+			} else {
+				if (i != (size_t)-1)
+					c->unfinished++;
+				break;
+			}
+		}
+		/* seconds mode: a request that was not answered, or answered 503/429
+		 * (or 502/504 from a load balancer), is sent again after 50 ms with the same CSR (a replay if it was issued) */
 		if (i == (size_t)-1)
 			i = atomic_fetch_add(&c->pool->next, 1);
 		if (i >= c->pool->n)
@@ -255,7 +267,7 @@ static void *client_main(void *arg)
 			c->http_err++;
 		if (c->save)
 			save_answer(c, code, n, 0, code);
-		if (c->deadline > 0 && (code == 503 || code == 429))
+		if (c->deadline > 0 && (code == 503 || code == 429 || code == 502 || code == 504))
 			backoff();
 		else
 			i = (size_t)-1;
@@ -415,7 +427,7 @@ int main(int argc, char **argv)
 		struct client *cl = calloc((size_t)nc, sizeof(*cl));
 		double t0, el, *all;
 		size_t nall = 0;
-		unsigned long ok = 0, rep = 0, herr = 0, cerr = 0;
+		unsigned long ok = 0, rep = 0, herr = 0, cerr = 0, unf = 0;
 
 		if (cl == NULL)
 			die("out of memory");
@@ -448,6 +460,7 @@ int main(int argc, char **argv)
 			rep += cl[k].replays;
 			herr += cl[k].http_err;
 			cerr += cl[k].conn_err;
+			unf += cl[k].unfinished;
 			free(cl[k].lat);
 		}
 		qsort(all, nall, sizeof(*all), cmp_d);
@@ -458,8 +471,8 @@ int main(int argc, char **argv)
 
 			if (seconds > 0) {
 				printf("clients %d: %.1f s, %lu certificates (%.0f/s), %lu replays, %lu HTTP errors, "
-				       "%lu connection errors, p50 %.1f ms, p99 %.1f ms\n",
-				       nc, el, ok, rate, rep, herr, cerr, p50, p99);
+				       "%lu connection errors, %lu unfinished, p50 %.1f ms, p99 %.1f ms\n",
+				       nc, el, ok, rate, rep, herr, cerr, unf, p50, p99);
 			} else {
 				printf("%-8d %10lu %12.0f %10.2f %10.2f %8lu", nc, ok, rate, p50, p99,
 				       rep + herr + cerr);

@@ -3,9 +3,11 @@
 #   server_setup DIR [POLICY]  token + ceremony + database + credentials in DIR;
 #                              writes DIR/station.token, DIR/operator.token,
 #                              DIR/auditor.token; exports NRFCA_CONFIG
+#   server_launch CONFIG PORTFILE LOG   one nrfca-server in the background:
+#                              LAUNCH_PID, LAUNCH_URL
 #   server_start DIR           starts nrfca-server on a free loopback port;
 #                              exports SERVER_URL, SERVER_PID; log in DIR/server.log
-#   server_stop                SIGTERM, waits for exit (kill -9 after 10 s)
+#   server_stop [SIGNAL]       SIGTERM (or SIGNAL), waits for exit (kill -9 after 10 s)
 #   curl_json METHOD PATH TOKENFILE [BODYFILE]   prints body, then "HTTP <code>" line
 #
 #   server_db_teardown         stops the ledger's PostgreSQL cluster, if any
@@ -51,24 +53,37 @@ CONF
 	done
 }
 
-server_start() {
-	local dir=$1 i
-	rm -f "$dir/port"
-	"$BUILD/bin/nrfca-server" --config "$dir/nrfca.json" --port-file "$dir/port" 2>>"$dir/server.log" &
-	SERVER_PID=$!
+# nrfca-server with CONFIG in the background, its port (0: the kernel's) in
+# PORTFILE, stderr appended to LOG; NRFCA_PORT of the caller's environment is
+# not passed on.  Sets LAUNCH_PID (the server's own pid) and LAUNCH_URL once it
+# listens.
+server_launch() {
+	local conf=$1 pf=$2 log=$3 i
+	rm -f "$pf"
+	env -u NRFCA_PORT "$BUILD/bin/nrfca-server" --config "$conf" --port-file "$pf" 2>>"$log" &
+	LAUNCH_PID=$!
 	for i in $(seq 1 200); do
-		[ -s "$dir/port" ] && break
-		kill -0 "$SERVER_PID" 2>/dev/null || { echo "nrfca-server exited at start:" >&2; tail -5 "$dir/server.log" >&2; return 1; }
+		[ -s "$pf" ] && break
+		kill -0 "$LAUNCH_PID" 2>/dev/null || { echo "nrfca-server exited at start:" >&2; tail -5 "$log" >&2; return 1; }
 		sleep 0.05
 	done
-	[ -s "$dir/port" ] || { echo "nrfca-server did not start" >&2; return 1; }
-	SERVER_URL=http://127.0.0.1:$(cat "$dir/port")
+	[ -s "$pf" ] || { echo "nrfca-server did not start" >&2; return 1; }
+	LAUNCH_URL=http://127.0.0.1:$(cat "$pf")
+}
+
+server_start() {
+	local dir=$1 rc
+	server_launch "$dir/nrfca.json" "$dir/port" "$dir/server.log"
+	rc=$?
+	SERVER_PID=$LAUNCH_PID
+	[ $rc = 0 ] || return 1
+	SERVER_URL=$LAUNCH_URL
 	export SERVER_URL SERVER_PID
 }
 
-server_stop() {
+server_stop() { # [SIGNAL]
 	[ -n "${SERVER_PID:-}" ] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null
+	kill "-${1:-TERM}" "$SERVER_PID" 2>/dev/null
 	local i
 	for i in $(seq 1 100); do
 		kill -0 "$SERVER_PID" 2>/dev/null || break

@@ -10,6 +10,8 @@
 #                            prints the HTTP status
 #   jf FIELD [FILE]          a top-level JSON field of FILE (default out.json)
 #   cert_count               number of certificates in the ledger (operator)
+#   cert_field_all FIELD [QUERY]  FIELD of every certificate (all pages)
+#   ledger_serials           every serial in the ledger, sorted
 #   csr_body PEM_FILE DST [PROFILE]   {"csr": PEM, "profile": ...} body
 #   load_start CLIENTS SECONDS POOL MIN   bench_enroll in the background saving
 #                            every answer in $DIR/got; returns once MIN are in
@@ -56,17 +58,20 @@ cert_count() {
 	curl -s -H "Authorization: Bearer $(cat "$DIR/operator.token")" "$SERVER_URL/v1/certificates?limit=1000" |
 		jq '.certificates | length'
 }
-# every serial in the ledger (API paging), sorted
-ledger_serials() {
+# FIELD of every certificate (API paging; QUERY adds filters, e.g.
+# "&status=active"), one per line, in serial order
+cert_field_all() {
 	local after= i
 	for i in $(seq 1 200); do
 		curl -s -H "Authorization: Bearer $(cat "$DIR/operator.token")" \
-			"$SERVER_URL/v1/certificates?limit=1000${after:+&after=$after}" -o "$DIR/page.json"
-		jq -r '.certificates[].serial' "$DIR/page.json"
+			"$SERVER_URL/v1/certificates?limit=1000${2:-}${after:+&after=$after}" -o "$DIR/page.json"
+		jq -r ".certificates[].$1" "$DIR/page.json"
 		after=$(jq -r '.next // empty' "$DIR/page.json")
 		[ -n "$after" ] || break
-	done | sort -u
+	done
 }
+# every serial in the ledger, sorted
+ledger_serials() { cert_field_all serial | sort -u; }
 # serials of the 201 bodies bench_enroll --save wrote to DIR, sorted
 saved_serials() { find "$1" -name 'c*.json' -print0 | xargs -0 -r grep -ho '"serial":"[0-9a-f]*"' | cut -d'"' -f4 | sort; }
 csr_body() { jq -n --rawfile c "$1" --arg p "${3:-host-key}" '{csr: $c, profile: $p}' >"$2"; }

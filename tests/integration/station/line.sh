@@ -183,13 +183,13 @@ watch)
 		ok "killed in %CMNG writing: FAIL at step 9 with the modem state: $(jq -r 'select(.event == "fail" and .slot == "slot-2") | .modem_state' "$dir/out")" ||
 		fail "kill: $(jq -c 'select(.event == "fail")' "$dir/out")"
 	k1=$(state_cred b22 2 public_key_pem)
+	# slot-2 passed boards in the rounds above: wait for one pass more
+	n2=$(jq -c 'select(.event == "pass" and .slot == "slot-2")' "$dir/out" | wc -l)
 	rm -f "$links/slot-2"
 	sleep 0.5
 	start_sim b22 --imei "$(imei_of 35265611000022)" --uuid "$(uuid_of 5022)"
 	ln -sfn "$port" "$links/slot-2"
-	# wait for this board's own pass (slot-2 passed boards in the rounds before)
-	wait_events "$dir/out" ".event == \"pass\" and .slot == \"slot-2\" and .device == \"$(uuid_of 5022)\"" 1 ||
-		fail "plugged back: no pass"
+	wait_events "$dir/out" '.event == "pass" and .slot == "slot-2"' $((n2 + 1)) || fail "plugged back: no pass"
 	has_event "$dir/out" '.event == "pass" and .slot == "slot-2" and .resumed == true' &&
 		ok "plugged back: resumed from the journal" || fail "not resumed: $(jq -c 'select(.slot == "slot-2" and .event == "pass")' "$dir/out")"
 	[ "$(state_cred b22 2 public_key_pem)" = "$k1" ] && [ "$(count_type b22 2)" = 1 ] &&

@@ -543,6 +543,39 @@ static void test_rate(void **state)
 	assert_true(retry >= 1 && retry <= 60);
 	/* another bucket is counted apart */
 	assert_int_equal(ledger_rate_take(l, "profile:p1/station:s2", 3, &retry, &err), 0);
+	/* several buckets: counted in all or, when one is full, in none */
+	{
+		const struct ledger_rate b[2] = { { "profile:p2/station:s1", 2, 60 }, { "profile:p2", 3, 60 } };
+		const struct ledger_rate b2[2] = { { "profile:p2/station:s2", 2, 60 }, { "profile:p2", 3, 60 } };
+		const struct ledger_rate hour = { "supersede:p2/station:s1", 1, 3600 }, bad = { "x", 1, 59 };
+		size_t by = 9;
+
+		assert_int_equal(ledger_rate_take_n(l, b, 2, &retry, &by, &err), 0);
+		assert_int_equal(ledger_rate_take_n(l2, b, 2, &retry, &by, &err), 0);
+		rc = ledger_rate_take_n(l, b, 2, &retry, &by, &err); /* the station's is full */
+		if (time(NULL) / 60 != t0 / 60)
+			skip();
+		assert_int_equal(rc, 1);
+		assert_int_equal(by, 0);
+		/* the refused take did not count in the profile's bucket: one left */
+		assert_int_equal(ledger_rate_take_n(l2, b2, 2, &retry, &by, &err), 0);
+		rc = ledger_rate_take_n(l, b2, 2, &retry, &by, &err); /* now the profile's is full */
+		if (time(NULL) / 60 != t0 / 60)
+			skip();
+		assert_int_equal(rc, 1);
+		assert_int_equal(by, 1);
+		/* an hour's window */
+		assert_int_equal(ledger_rate_take_n(l, &hour, 1, &retry, &by, &err), 0);
+		rc = ledger_rate_take_n(l2, &hour, 1, &retry, &by, &err);
+		if (time(NULL) / 3600 != t0 / 3600)
+			skip();
+		assert_int_equal(rc, 1);
+		assert_true(retry >= 1 && retry <= 3600);
+		assert_int_equal(ledger_rate_take_n(l, b, 0, &retry, &by, &err), -1);
+		assert_int_equal(err.code, NRFCA_E_INPUT);
+		assert_int_equal(ledger_rate_take_n(l, &bad, 1, &retry, &by, &err), -1);
+		assert_int_equal(err.code, NRFCA_E_INPUT);
+	}
 	assert_int_equal(ledger_rate_take(l, "", 3, &retry, &err), -1);
 	assert_int_equal(err.code, NRFCA_E_INPUT);
 	assert_int_equal(ledger_rate_take(l, "x", 0, &retry, &err), -1);
@@ -551,6 +584,11 @@ static void test_rate(void **state)
 	{
 		struct raw *db = raw_open("rate.db");
 		assert_int_equal(raw_exec(db, "INSERT INTO rate_windows VALUES ('old', 60, 5)"), 0);
+		/* an hour's window that began 30 minutes ago stays */
+		char sql[128];
+		snprintf(sql, sizeof(sql), "INSERT INTO rate_windows VALUES ('hour', %lld, 1)",
+		         (long long)time(NULL) - 1800);
+		assert_int_equal(raw_exec(db, sql), 0);
 		raw_close(db);
 	}
 	ledger_close(l2);
@@ -559,6 +597,7 @@ static void test_rate(void **state)
 	{
 		struct raw *db = raw_open("rate.db");
 		assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM rate_windows WHERE bucket = 'old'"), 0);
+		assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM rate_windows WHERE bucket = 'hour'"), 1);
 		raw_close(db);
 	}
 	ledger_close(l2);

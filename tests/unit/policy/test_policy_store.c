@@ -165,6 +165,90 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* A shared counter store (the cluster's ledger): decisions ask it with the
+ * profile's limits; a refusal is the rate_limit rule with its Retry-After; a
+ * failure of the store is no verdict (rule none, the store's error); set back
+ * to NULL the in-memory buckets count again. */
+struct fake_store {
+	int calls, answer;
+	unsigned per_station, per_profile;
+	char station[64];
+};
+
+static int fake_take(void *ctx, const char *profile, const char *station,
+		     const struct nrfca_rate_req *req, size_t n, unsigned *retry_after,
+		     size_t *refused_by, struct nrfca_err *err)
+{
+	struct fake_store *fs = ctx;
+	size_t i;
+
+	(void)profile;
+	fs->calls++;
+	for (i = 0; i < n; i++) {
+		if (req[i].scope == NRFCA_RATE_PER_STATION && req[i].period_s == 60)
+			fs->per_station = req[i].limit;
+		if (req[i].scope == NRFCA_RATE_PER_PROFILE && req[i].period_s == 60)
+			fs->per_profile = req[i].limit;
+	}
+	snprintf(fs->station, sizeof(fs->station), "%s", station);
+	if (fs->answer == 0) {
+		*retry_after = 17;
+		*refused_by = 0;
+	}
+	if (fs->answer < 0)
+		nrfca_err_set(err, NRFCA_E_DB, "the ledger is down");
+	return fs->answer;
+}
+
+static void test_shared_rate_limits(void **state)
+{
+	struct fake_store fs = { 0 };
+	struct nrfca_policy_decision d;
+	struct nrfca_policy_facts f;
+	struct nrfca_err err = { 0 };
+	struct nrfca_policy *p;
+	char *json;
+
+	(void)state;
+	json = profile_policy((const char *const[]){ "rate_limit",
+		"{\"per_station_per_minute\": 2, \"per_profile_per_minute\": 5}", NULL });
+	snprintf(policy_path, sizeof(policy_path), "%s", scratch_write("rate.json", json));
+	free(json);
+	assert_int_equal(policy_store_share_rate_limits(fake_take, &fs, &err), 0);
+	if (policy_store_load(policy_path, &err) != 0)
+		fail_msg("%s", err.msg);
+	p = policy_acquire();
+	facts(&f);
+	fs.answer = 1;
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+	assert_int_equal(fs.calls, 1);
+	assert_int_equal(fs.per_station, 2);
+	assert_int_equal(fs.per_profile, 5);
+	assert_string_equal(fs.station, "line-1");
+	fs.answer = 0;
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), -1);
+	assert_string_equal(d.rule_name, "rate_limit");
+	assert_int_equal(d.retry_after, 17);
+	fs.answer = -1;
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), -1);
+	assert_int_equal(d.rule, NRFCA_RULE_NONE);
+	assert_int_equal(err.code, NRFCA_E_DB);
+	assert_non_null(strstr(d.detail, "the ledger is down"));
+	/* nothing is charged for a replay or a dry run */
+	f.no_charge = 1;
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+	assert_int_equal(fs.calls, 3);
+	/* back to the in-memory buckets: 2 per minute for this station */
+	f.no_charge = 0;
+	assert_int_equal(policy_store_share_rate_limits(NULL, NULL, &err), 0);
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), 0);
+	assert_int_equal(nrfca_policy_decide(p, &f, &d, &err), -1);
+	assert_string_equal(d.rule_name, "rate_limit");
+	assert_int_equal(fs.calls, 3);
+	policy_release(p);
+}
+
 static void test_concurrent_reload(void **state)
 {
 	struct nrfca_err err = { 0 };
@@ -203,6 +287,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reload_keeps_old_on_error),
 		cmocka_unit_test(test_concurrent_reload),
+		cmocka_unit_test(test_shared_rate_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
