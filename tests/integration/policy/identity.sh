@@ -16,15 +16,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/server.sh"
 . "$here/../lib/sim.sh"
 . "$here/lib.sh"
-for b in nrfca-server nrfca-admin nrf91-sim; do
-	[ -x "$BUILD/bin/$b" ] || { echo "SKIP: $b not built"; exit 77; }
-done
+policy_require bin/nrfca-server bin/nrfca-admin bin/nrf91-sim tests/policy_keygen_helper tests/identity_standin -- jq curl sqlite3
 standin=$BUILD/tests/identity_standin
-[ -x "$BUILD/tests/policy_keygen_helper" ] && [ -x "$standin" ] ||
-	{ echo "SKIP: test helpers not built"; exit 77; }
-for t in jq curl sqlite3; do
-	command -v $t >/dev/null || { echo "SKIP: $t is not installed"; exit 77; }
-done
 dir=$BUILD/tmp/policy-identity.$$
 policy_test_begin "$dir"
 

@@ -14,7 +14,26 @@
 #   expect NAME STATUS RULE   check $code and the answer's rule
 #   metric NAME{LABELS}       a value from /metrics (0 when absent)
 #   retry_after               the Retry-After header of the last answer
+#   policy_require FILE... -- TOOL...
+#                             exit 77 (skip) naming what is missing: FILEs are
+#                             programs under $BUILD (bin/nrfca-server,
+#                             tests/policy_keygen_helper, /usr/bin/python3 as is),
+#                             TOOLs commands on PATH
 : "${BUILD:?set BUILD to the build tree}"
+
+policy_require() {
+	local p
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		p=$1
+		[ "${p#/}" = "$p" ] && p=$BUILD/$p
+		[ -x "$p" ] || { echo "SKIP: $p not built or installed"; exit 77; }
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	for p in "$@"; do
+		command -v "$p" >/dev/null || { echo "SKIP: $p is not installed"; exit 77; }
+	done
+}
 
 policy_test_begin() {
 	PT_DIR=$1
