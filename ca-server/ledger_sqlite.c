@@ -590,6 +590,7 @@ static const char *const s_dialect[LD_MAX] = {
 	 * indexes hold the filter columns, so only matching rows are read */
 	[LD_IDX_LIST] = "INDEXED BY certificates_list",
 	[LD_IDX_REVOKED] = "INDEXED BY certificates_revoked",
+	[LD_IDX_PROFILE] = "INDEXED BY certificates_profile",
 };
 
 const struct ledger_engine ledger_engine_sqlite = {
