@@ -34,6 +34,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "openapi.h"
+#include "page_json.h"
 #include "policy.h"
 #include "policy_status.h"
 #include "policy_store.h"
@@ -164,14 +165,9 @@ static double mono_now(void)
 /* ------------------------------------------------------------------ */
 /* responses */
 
-static void respond_buf(struct request *rq, int status, const char *ctype, const void *data,
-			size_t len)
+/* Send r (NULL: nothing is sent) with the headers of every answer. */
+static void respond_with(struct request *rq, int status, const char *ctype, struct MHD_Response *r)
 {
-	struct MHD_Response *r;
-
-	if (rq->responded)
-		return;
-	r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return;
 	MHD_add_response_header(r, "Content-Type", ctype);
@@ -180,6 +176,29 @@ static void respond_buf(struct request *rq, int status, const char *ctype, const
 	rq->resp = r;
 	rq->status = status;
 	rq->responded = 1;
+}
+
+static void respond_buf(struct request *rq, int status, const char *ctype, const void *data,
+			size_t len)
+{
+	if (rq->responded)
+		return;
+	respond_with(rq, status, ctype,
+		     MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY));
+}
+
+/* As respond_buf, for a malloc'd body that the answer takes over (no copy). */
+static void respond_owned(struct request *rq, int status, const char *ctype, char *data, size_t len)
+{
+	struct MHD_Response *r = NULL;
+
+	if (!rq->responded)
+		r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(data);
+		return;
+	}
+	respond_with(rq, status, ctype, r);
 }
 
 static void respond_json(struct request *rq, int status, json_t *body)
@@ -667,8 +686,7 @@ static void h_enroll(struct request *rq)
 }
 
 struct list_ctx {
-	struct ca *ca;
-	json_t *arr;
+	struct page_json *page;
 	char last[LEDGER_SERIAL_MAX + 1];
 	int n;
 };
@@ -676,12 +694,9 @@ struct list_ctx {
 static int list_cb(const struct cert_record *r, void *arg)
 {
 	struct list_ctx *lc = arg;
-	json_t *o = ca_record_json(lc->ca, r);
 
-	if (o == NULL)
+	if (page_json_add(lc->page, r) != 0)
 		return 1;
-	json_object_del(o, "certificate");
-	json_array_append_new(lc->arr, o);
 	snprintf(lc->last, sizeof(lc->last), "%s", r->serial);
 	lc->n++;
 	return 0;
@@ -708,7 +723,8 @@ static void h_certs(struct request *rq)
 	struct nrfca_err e = { 0 };
 	const char *v, *limit_s, *after_s, *after;
 	char after_norm[LEDGER_SERIAL_MAX + 1], why[200];
-	json_t *o;
+	char *body;
+	size_t len;
 	char *end;
 
 	memset(&f, 0, sizeof(f));
@@ -759,17 +775,23 @@ static void h_certs(struct request *rq)
 		return;
 	}
 	memset(&lc, 0, sizeof(lc));
-	lc.ca = rq->srv->ca;
-	lc.arr = json_array();
+	lc.page = page_json_new(rq->srv->ca);
+	if (lc.page == NULL) {
+		respond_error(rq, 500, "internal", NULL, 0, "out of memory");
+		return;
+	}
 	if (ledger_list(rq->srv->ledger, &f, list_cb, &lc, &e) != 0) {
-		json_decref(lc.arr);
+		page_json_free(lc.page);
 		respond_error(rq, 503, "database_unavailable", NULL, 2, "%s", e.msg);
 		return;
 	}
-	o = json_pack("{s:o}", "certificates", lc.arr);
-	json_object_set_new(o, "next", lc.n == f.limit ? json_string(lc.last) : json_null());
-	respond_json(rq, 200, o);
-	json_decref(o);
+	/* the page is written as it is read (page_json.h), and handed to
+	 * libmicrohttpd without a copy */
+	if (page_json_finish(lc.page, lc.n == f.limit ? lc.last : NULL, &body, &len) != 0) {
+		respond_error(rq, 500, "internal", NULL, 0, "out of memory");
+		return;
+	}
+	respond_owned(rq, 200, "application/json", body, len);
 }
 
 static void h_cert(struct request *rq)

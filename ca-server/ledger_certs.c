@@ -537,13 +537,17 @@ int ledger_list(struct ledger *l, const struct ledger_filter *f,
 	/* a device's few records through its index; otherwise the walk in
 	 * serial order that tests the filters on certificates_list (or, for
 	 * revoked records, certificates_revoked, whose condition the query must
-	 * state literally) */
+	 * state literally; for one profile's records, certificates_profile,
+	 * which starts with the profile) */
 	if (f->device_id != NULL) {
 		sqlb_start(&b, l->q[Q_CERT_SELECT]);
 		sqlb_text(&b, "status =", f->status);
 	} else if (f->status != NULL && strcmp(f->status, "revoked") == 0) {
 		sqlb_start(&b, l->q[Q_CERT_LIST_REVOKED]);
 		sqlb_raw(&b, "status = 'revoked'");
+	} else if (f->profile != NULL) {
+		sqlb_start(&b, l->q[Q_CERT_LIST_PROFILE]);
+		sqlb_text(&b, "status =", f->status);
 	} else {
 		sqlb_start(&b, l->q[Q_CERT_LIST]);
 		sqlb_text(&b, "status =", f->status);

@@ -49,6 +49,7 @@ enum ldialect {
 	                    none): only for writes that may be lost in a crash */
 	LD_IDX_LIST,    /* {IDX_LIST}: after "FROM certificates", walk certificates_list */
 	LD_IDX_REVOKED, /* {IDX_REVOKED}: the same for certificates_revoked */
+	LD_IDX_PROFILE, /* {IDX_PROFILE}: the same for certificates_profile */
 	LD_MAX
 };
 

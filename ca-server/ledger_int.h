@@ -39,7 +39,7 @@
 enum qid {
 	Q_SCHEMA_VERSION, Q_SCHEMA_CREATE, Q_SCHEMA_INSERT,
 	/* certificates */
-	Q_CERT_SELECT, Q_CERT_LIST, Q_CERT_LIST_REVOKED, Q_GET, Q_BY_CSR, Q_ACTIVE_BY_DEVICE, Q_HOLDER, Q_CSR_OR_HOLDER, Q_SERIAL_EXISTS, Q_REVOKED_EACH,
+	Q_CERT_SELECT, Q_CERT_LIST, Q_CERT_LIST_REVOKED, Q_CERT_LIST_PROFILE, Q_GET, Q_BY_CSR, Q_ACTIVE_BY_DEVICE, Q_HOLDER, Q_CSR_OR_HOLDER, Q_SERIAL_EXISTS, Q_REVOKED_EACH,
 	Q_COUNT, Q_INSERT_CERT, Q_REVOKE, Q_CERT_STATUS, Q_REVOCATION_BUMP,
 	Q_REVOCATION_MARK, Q_CRL_NEXT, Q_CRL_STATE, Q_CRL_PUBLISHED, Q_CRL_PUBLISH,
 	/* audit */
@@ -82,7 +82,7 @@ struct migration {
 };
 extern const struct migration ledger_migrations[];
 extern const int ledger_n_migrations;
-#define LEDGER_SCHEMA_VERSION 4
+#define LEDGER_SCHEMA_VERSION 5
 
 /* Expand {BLOB} {INT} {FOR_UPDATE}; NULL when out of memory. */
 char *ledger_sql_expand(const char *sql, const char *const *dialect);

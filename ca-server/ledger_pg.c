@@ -494,6 +494,7 @@ static const char *const pg_dialect[LD_MAX] = {
 	 * certificates_list / certificates_revoked itself */
 	[LD_IDX_LIST] = "",
 	[LD_IDX_REVOKED] = "",
+	[LD_IDX_PROFILE] = "",
 };
 
 const struct ledger_engine ledger_engine_pg = {

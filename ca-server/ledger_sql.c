@@ -151,11 +151,27 @@ static const struct mstep v4[] = {
 	{ MS_SQL, NULL, NULL },
 };
 
+/* Schema 5: lists by profile.  A profile filter walked certificates_list in
+ * serial order and kept the records of that profile: with another filter
+ * on top (issued_after, station) a page of 1,000 read 20,000 to 85,000
+ * entries of a 1,000,000-record ledger (10-20 ms).  certificates_profile
+ * holds the same columns after the profile, so such a page walks only that
+ * profile's entries (a quarter of the ledger in bench_scale's mix, about
+ * 7 ms).  An issuance updates one more index. */
+static const struct mstep v5[] = {
+	{ MS_SQL,
+	  "CREATE INDEX certificates_profile ON certificates"
+	  " (profile, serial, status, kind, station, issued_at);",
+	  NULL },
+	{ MS_SQL, NULL, NULL },
+};
+
 const struct migration ledger_migrations[] = {
 	{ 1, v1 },
 	{ 2, v2 },
 	{ 3, v3 },
 	{ 4, v4 },
+	{ 5, v5 },
 };
 const int ledger_n_migrations = sizeof(ledger_migrations) / sizeof(ledger_migrations[0]);
 _Static_assert(sizeof(ledger_migrations) / sizeof(ledger_migrations[0]) == LEDGER_SCHEMA_VERSION,
@@ -181,6 +197,7 @@ const char *const ledger_sql[Q_MAX] = {
 	[Q_CERT_SELECT] = "SELECT " CERT_COLS " FROM certificates",
 	[Q_CERT_LIST] = "SELECT " CERT_COLS " FROM certificates {IDX_LIST}",
 	[Q_CERT_LIST_REVOKED] = "SELECT " CERT_COLS " FROM certificates {IDX_REVOKED}",
+	[Q_CERT_LIST_PROFILE] = "SELECT " CERT_COLS " FROM certificates {IDX_PROFILE}",
 	[Q_GET] = "SELECT " CERT_COLS " FROM certificates WHERE serial = $1",
 	[Q_BY_CSR] = "SELECT " CERT_COLS " FROM certificates WHERE csr_sha256 = $1",
 	[Q_ACTIVE_BY_DEVICE] = "SELECT " CERT_COLS " FROM certificates"
@@ -330,6 +347,7 @@ static size_t expand(const char *sql, const char *const *dialect, char *out)
 		[LD_ASYNC_COMMIT] = "{ASYNC_COMMIT}",
 		[LD_IDX_LIST] = "{IDX_LIST}",
 		[LD_IDX_REVOKED] = "{IDX_REVOKED}",
+		[LD_IDX_PROFILE] = "{IDX_PROFILE}",
 	};
 	size_t n = 0, wl;
 	const char *p = sql;

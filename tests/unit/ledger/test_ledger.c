@@ -345,6 +345,116 @@ static void test_list_filters_paging(void **state)
 	db_remove("list.db");
 }
 
+/* Every combination of the list filters, paged by 3, gives exactly the
+ * records that match, in serial order, whichever index the ledger walks
+ * (certificates_list, certificates_revoked, certificates_profile). */
+#define COMBO_N 40
+static const char *const combo_profiles[] = { NULL, "pa", "pb", "none" };
+static const char *const combo_status[] = { NULL, "active", "revoked" };
+static const char *const combo_station[] = { NULL, "s2" };
+static const long long combo_after[] = { 0, 2500 };
+static const char *const combo_kind[] = { NULL, "certificate", "public_key" };
+
+struct combo_rec {
+	char serial[LEDGER_SERIAL_MAX + 1];
+	const char *profile, *station, *kind;
+	int revoked;
+	long long issued_at;
+};
+
+static int combo_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct combo_rec *)a)->serial, ((const struct combo_rec *)b)->serial);
+}
+
+static int combo_match(const struct combo_rec *r, const struct ledger_filter *f)
+{
+	return (f->profile == NULL || strcmp(f->profile, r->profile) == 0) &&
+	       (f->status == NULL || strcmp(f->status, r->revoked ? "revoked" : "active") == 0) &&
+	       (f->station == NULL || strcmp(f->station, r->station) == 0) &&
+	       (f->kind == NULL || strcmp(f->kind, r->kind) == 0) && r->issued_at > f->issued_after;
+}
+
+static void test_list_filter_combinations(void **state)
+{
+	static struct combo_rec recs[COMBO_N];
+	struct nrfca_err err = { 0 };
+	struct ledger *l = open_fresh("combo.db", NULL);
+	struct ledger_filter f;
+	struct collect c;
+	struct cert_record r;
+	char after[LEDGER_SERIAL_MAX + 1];
+	size_t p, s, t, a, k;
+	int i, want, got, combos = 0;
+
+	(void)state;
+	for (i = 0; i < COMBO_N; i++) {
+		char dev[8];
+
+		snprintf(dev, sizeof(dev), "c%d", i);
+		/* serial order is not issuing order */
+		make_rec(&r, 9, (unsigned)((i * 17) % COMBO_N + 1), dev, i % 3 == 0 ? "pa" : "pb",
+		         i % 4 == 1 ? "s2" : "s1", 100LL * (i + 1));
+		if (i % 5 == 2)
+			r.kind = CERT_KIND_PUBLIC_KEY;
+		issue(l, &r);
+		snprintf(recs[i].serial, sizeof(recs[i].serial), "%s", r.serial);
+		recs[i].profile = i % 3 == 0 ? "pa" : "pb";
+		recs[i].station = i % 4 == 1 ? "s2" : "s1";
+		recs[i].kind = cert_kind_name(r.kind);
+		recs[i].issued_at = r.issued_at;
+		if (i % 6 == 1) {
+			assert_int_equal(ledger_revoke(l, r.serial, 1, "op", NULL, &err), 0);
+			recs[i].revoked = 1;
+		}
+		cert_record_clear(&r);
+	}
+	qsort(recs, COMBO_N, sizeof(recs[0]), combo_cmp);
+	for (p = 0; p < sizeof(combo_profiles) / sizeof(combo_profiles[0]); p++)
+	for (s = 0; s < sizeof(combo_status) / sizeof(combo_status[0]); s++)
+	for (t = 0; t < sizeof(combo_station) / sizeof(combo_station[0]); t++)
+	for (a = 0; a < sizeof(combo_after) / sizeof(combo_after[0]); a++)
+	for (k = 0; k < sizeof(combo_kind) / sizeof(combo_kind[0]); k++) {
+		memset(&f, 0, sizeof(f));
+		f.profile = combo_profiles[p];
+		f.status = combo_status[s];
+		f.station = combo_station[t];
+		f.issued_after = combo_after[a];
+		f.kind = combo_kind[k];
+		f.limit = 3;
+		want = 0;
+		got = 0;
+		after[0] = '\0';
+		for (i = 0; i < COMBO_N; i++)
+			if (combo_match(&recs[i], &f))
+				want++;
+		i = 0;  /* the next expected record in recs */
+		for (;;) {
+			int n, j;
+
+			f.after_serial = after[0] ? after : NULL;
+			n = list_n(l, &f, &c);
+			assert_true(n <= 3);
+			for (j = 0; j < n; j++) {
+				while (i < COMBO_N && !combo_match(&recs[i], &f))
+					i++;
+				assert_true(i < COMBO_N);
+				assert_string_equal(c.serials[j], recs[i].serial);
+				i++;
+			}
+			got += n;
+			if (n < 3)
+				break;
+			snprintf(after, sizeof(after), "%s", c.serials[n - 1]);
+		}
+		assert_int_equal(got, want);
+		combos++;
+	}
+	assert_int_equal(combos, 4 * 3 * 2 * 2 * 3);
+	ledger_close(l);
+	db_remove("combo.db");
+}
+
 struct revoked_seen {
 	int n;
 	char serial[LEDGER_SERIAL_MAX + 1];
@@ -1093,6 +1203,7 @@ const struct CMUnitTest ledger_core_tests[] = {
 	cmocka_unit_test(test_corrupt_file),
 	cmocka_unit_test(test_insert_and_find),
 	cmocka_unit_test(test_list_filters_paging),
+	cmocka_unit_test(test_list_filter_combinations),
 	cmocka_unit_test(test_revoke),
 	cmocka_unit_test(test_supersede),
 	cmocka_unit_test(test_collision_in_batch),

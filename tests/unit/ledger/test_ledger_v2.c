@@ -432,14 +432,15 @@ static void test_migrate_v1(void **state)
 	db = raw_open("v1.db");
 	assert_int_equal(raw_int(db, "SELECT MAX(version) FROM schema_version"), ledger_schema_version());
 	assert_int_equal(raw_int(db, "SELECT last_id FROM audit_head"), 3);
-	/* schema 4: the list indexes replace certificates_status */
+	/* schema 4: the list indexes replace certificates_status; schema 5: by profile */
 	if (g_pg) {
 		assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'certificates'"
-					 " AND indexname IN ('certificates_list', 'certificates_revoked')"), 2);
+					 " AND indexname IN ('certificates_list', 'certificates_revoked',"
+					 " 'certificates_profile')"), 3);
 		assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'certificates_status'"), 0);
 	} else {
 		assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN"
-					 " ('certificates_list', 'certificates_revoked')"), 2);
+					 " ('certificates_list', 'certificates_revoked', 'certificates_profile')"), 3);
 		assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'certificates_status'"), 0);
 	}
 	raw_close(db);
