@@ -758,7 +758,7 @@ static int known_device_facts(struct enrollment *en)
 static int ledger_facts(struct enrollment *en)
 {
 	struct nrfca_policy_facts *f = &en->f;
-	int rc;
+	int rc, holder = 0;
 
 	cert_record_clear(&en->old);
 	memset(&en->old, 0, sizeof(en->old));
@@ -769,10 +769,21 @@ static int ledger_facts(struct enrollment *en)
 	f->csr_replay = 0;
 	if (en->csr == NULL && !en->public_key)
 		return 0;
-	rc = ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, &en->e);
-	if (rc < 0)
-		return -1;
-	en->csr_seen = rc == 0;
+	if (device_of(en) != NULL) {
+		/* both in one read: this CSR's record first, else the holder */
+		rc = ledger_find_csr_or_holder(en->ca->ledger, en->csr_hash, device_of(en), en->public_key ?
+					       CERT_KIND_PUBLIC_KEY : CERT_KIND_CERTIFICATE, &en->old,
+					       &holder, &en->e);
+		if (rc < 0)
+			return -1;
+	} else {
+		rc = ledger_find_by_csr(en->ca->ledger, en->csr_hash, &en->old, &en->e);
+		if (rc < 0)
+			return -1;
+		if (rc != 0)
+			return 0;
+	}
+	en->csr_seen = rc == 0 && !holder;
 	if (en->csr_seen) {
 		/* a replay: answered only to a station in that record's scope */
 		f->csr_replay = 1;
@@ -781,14 +792,9 @@ static int ledger_facts(struct enrollment *en)
 		f->existing_serial = en->old.serial;
 		return holder_groups(en);
 	}
-	if (device_of(en) == NULL)
-		return 0;
-	rc = ledger_find_holder(en->ca->ledger, device_of(en), en->public_key ?
-				CERT_KIND_PUBLIC_KEY : CERT_KIND_CERTIFICATE, &en->old, &en->e);
-	if (rc < 0)
-		return -1;
 	if (rc == 0 && memcmp(en->old.csr_sha256, en->csr_hash, 32) == 0) {
-		/* recorded between the two reads: a replay, in the same scope rule */
+		/* the holder for this very CSR (its record would have come first: a
+		 * guard) is a replay, in the same scope rule */
 		en->csr_seen = 1;
 		f->csr_replay = 1;
 	}

@@ -249,6 +249,12 @@ int ledger_find_active_by_device(struct ledger *l, const char *device_id,
  * passes as expected_active to ledger_record_issuance. */
 int ledger_find_holder(struct ledger *l, const char *device_id, enum cert_kind kind,
                        struct cert_record *out, struct nrfca_err *err);
+/* Both lookups of an enrollment in one read: the record of this CSR (in
+ * any status; *holder = 0), else the device's holder as ledger_find_holder
+ * finds it (*holder = 1). */
+int ledger_find_csr_or_holder(struct ledger *l, const unsigned char csr_sha256[32],
+                              const char *device_id, enum cert_kind kind,
+                              struct cert_record *out, int *holder, struct nrfca_err *err);
 /* *exists = 1 or 0; returns 0, or -1 on error. */
 int ledger_serial_exists(struct ledger *l, const char *serial, int *exists,
                          struct nrfca_err *err);

@@ -465,6 +465,34 @@ int ledger_find_holder(struct ledger *l, const char *device_id, enum cert_kind k
 	return lookup(l, Q_HOLDER, "tt", device_id, cert_kind_name(kind), out, err);
 }
 
+int ledger_find_csr_or_holder(struct ledger *l, const unsigned char csr_sha256[32], const char *device_id,
+                              enum cert_kind kind, struct cert_record *out, int *holder,
+                              struct nrfca_err *err)
+{
+	struct lconn *c;
+	struct lq q;
+	int rc;
+
+	if (csr_sha256 == NULL)
+		return nrfca_err_set(err, NRFCA_E_INPUT, "no CSR hash given");
+	if (device_id == NULL || device_id[0] == '\0')
+		return nrfca_err_set(err, NRFCA_E_INPUT, "no device id given");
+	if (cert_kind_name(kind) == NULL)
+		return nrfca_err_set(err, NRFCA_E_INPUT, "unknown record kind %d", (int)kind);
+	if ((c = pool_get(l, err)) == NULL)
+		return -1;
+	rc = lq_one(&q, l, c, Q_CSR_OR_HOLDER, err, "htt", csr_sha256, device_id, cert_kind_name(kind));
+	if (rc == 1) {
+		*holder = lq_int(&q, 21) != 0;
+		rc = row_record(&q, out, err) == 0 ? 0 : -1;
+		lq_end(&q);
+	} else if (rc == 0) {
+		rc = 1;
+	}
+	pool_put(l, c);
+	return rc;
+}
+
 int ledger_serial_exists(struct ledger *l, const char *serial, int *exists, struct nrfca_err *err)
 {
 	if (ledger_serial_input(serial, err) != 0)

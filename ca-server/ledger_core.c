@@ -297,6 +297,11 @@ static void *writer_main(void *arg)
 			pthread_cond_signal(&r->cv);
 		}
 		l->last_progress = time(NULL);
+		if (l->eng->idle != NULL && l->wc != NULL) {
+			pthread_mutex_unlock(&l->mu);
+			l->eng->idle(l->wc);
+			pthread_mutex_lock(&l->mu);
+		}
 	}
 	pthread_mutex_unlock(&l->mu);
 	return NULL;

@@ -97,6 +97,11 @@ struct ledger_engine {
 	 * instead of running every migration again. */
 	void (*migrated)(struct lconn *c);
 
+	/* Optional: the writer thread has answered a batch and holds no
+	 * transaction; upkeep that must not delay an answer (SQLite: the tail
+	 * of a background checkpoint). */
+	void (*idle)(struct lconn *writer);
+
 	/* Run a script of statements without parameters or rows (DDL). */
 	int (*exec)(struct lconn *c, const char *sql, const char *what, struct nrfca_err *err);
 	int (*begin)(struct lconn *c, enum ltxn kind, struct nrfca_err *err);

@@ -205,6 +205,12 @@ const char *const ledger_sql[Q_MAX] = {
 		" ORDER BY issued_at DESC, serial DESC LIMIT 1",
 	[Q_HOLDER] = "SELECT " CERT_COLS " FROM certificates"
 		" WHERE device_id = $1 AND kind = $2 AND status = 'active' AND one_active = 1",
+	/* both of an enrollment's facts in one snapshot: the record of its CSR
+	 * (0) before the device's holder (1); column 22 says which */
+	[Q_CSR_OR_HOLDER] = "SELECT " CERT_COLS ", 0 FROM certificates WHERE csr_sha256 = $1"
+		" UNION ALL SELECT " CERT_COLS ", 1 FROM certificates"
+		" WHERE device_id = $2 AND kind = $3 AND status = 'active' AND one_active = 1"
+		" ORDER BY 22 LIMIT 1",
 	[Q_SERIAL_EXISTS] = "SELECT 1 FROM certificates WHERE serial = $1",
 	[Q_REVOKED_EACH] = "SELECT serial, revoked_at, revocation_reason FROM certificates"
 		" {IDX_REVOKED} WHERE status = 'revoked' AND kind = 'certificate' ORDER BY serial",

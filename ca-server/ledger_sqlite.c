@@ -23,11 +23,40 @@
 
 #include <sqlite3.h>
 
+#include "sqlite_walbuf.h"
+
+/* Checkpoints (copying the WAL's pages into the database so the WAL can
+ * start over) run on a thread of their own instead of inside a COMMIT of
+ * the writer: SQLite's automatic checkpoint would make every ~100th group
+ * commit wait for a thousand page copies and an fsync of the database.
+ * The writer's WAL hook wakes the checkpointer once the WAL holds
+ * CKPT_PAGES pages; its PASSIVE checkpoint runs beside the writer.  Frames
+ * committed meanwhile are left, so after each background pass the writer
+ * copies that short tail itself between batches (s_idle), which lets the
+ * next transaction restart the WAL from its beginning.  Should the WAL
+ * still reach CKPT_PAGES_MAX (a reader holding an old snapshot, a slow
+ * disk), the writer checkpoints inline as SQLite would. */
+#define CKPT_PAGES 4000        /* ~16 MB of WAL */
+#define CKPT_PAGES_MAX 64000   /* ~256 MB */
+#define WAL_SIZE_LIMIT (64LL * 1024 * 1024)
+
+struct ckpt {
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int want, stop;
+	atomic_int done;       /* a background pass ended: the writer copies the tail */
+	sqlite3 *db;           /* the checkpointer's own connection */
+	atomic_llong passes;   /* background checkpoints run (for tests and logs) */
+};
+
 struct leng {
 	char *path;
 	const struct ledger_config *cfg;
 	int lock_fd;
 	char *lock_path;
+	struct ckpt ck;
 };
 
 struct lres {
@@ -189,10 +218,13 @@ static int s_open(const char *target, const struct ledger_config *cfg, struct le
 	return 0;
 }
 
+static void ckpt_stop(struct leng *e);
+
 static void s_close(struct leng *e)
 {
 	if (e == NULL)
 		return;
+	ckpt_stop(e);
 	if (e->lock_fd >= 0) {
 		if (ftruncate(e->lock_fd, 0) != 0) {
 			/* the stale pid is harmless: the lock is what counts */
@@ -251,6 +283,105 @@ static void load_image(sqlite3 *db)
 	pthread_mutex_unlock(&image_mu);
 }
 
+/* ---- checkpoints ---- */
+
+static void *ckpt_main(void *arg)
+{
+	struct leng *e = arg;
+	struct ckpt *k = &e->ck;
+
+	pthread_mutex_lock(&k->mu);
+	for (;;) {
+		while (!k->want && !k->stop)
+			pthread_cond_wait(&k->cv, &k->mu);
+		if (k->stop)
+			break;
+		k->want = 0;
+		pthread_mutex_unlock(&k->mu);
+		/* BUSY (another checkpoint running) or an I/O error: the next
+		 * wake-up or the writer's inline checkpoint tries again */
+		if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK) {
+			atomic_fetch_add(&k->passes, 1);
+			atomic_store(&k->done, 1);
+		}
+		pthread_mutex_lock(&k->mu);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+/* The checkpointer of a file ledger, started with its writer connection.
+ * Without it (no memory, no thread), SQLite's automatic checkpoints stay. */
+static int ckpt_start(struct leng *e)
+{
+	struct ckpt *k = &e->ck;
+
+	if (k->started)
+		return 0;
+	if (sqlite3_open_v2(e->path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(k->db);
+		k->db = NULL;
+		return -1;
+	}
+	sqlite3_busy_timeout(k->db, e->cfg->busy_timeout_ms);
+	if (pthread_mutex_init(&k->mu, NULL) != 0)
+		goto fail_db;
+	if (pthread_cond_init(&k->cv, NULL) != 0)
+		goto fail_mu;
+	k->want = k->stop = 0;
+	if (pthread_create(&k->thread, NULL, ckpt_main, e) != 0)
+		goto fail_cv;
+	k->started = 1;
+	return 0;
+fail_cv:
+	pthread_cond_destroy(&k->cv);
+fail_mu:
+	pthread_mutex_destroy(&k->mu);
+fail_db:
+	sqlite3_close(k->db);
+	k->db = NULL;
+	return -1;
+}
+
+static void ckpt_stop(struct leng *e)
+{
+	struct ckpt *k = &e->ck;
+
+	if (!k->started)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->stop = 1;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	sqlite3_close(k->db);
+	k->db = NULL;
+	k->started = 0;
+}
+
+/* After every commit of the writer: wake the checkpointer, or checkpoint
+ * here when the WAL has grown past what a background pass keeps up with. */
+static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct ckpt *k = &((struct leng *)arg)->ck;
+
+	if (pages >= CKPT_PAGES_MAX) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (pages >= CKPT_PAGES) {
+		pthread_mutex_lock(&k->mu);
+		if (!k->want) {
+			k->want = 1;
+			pthread_cond_signal(&k->cv);
+		}
+		pthread_mutex_unlock(&k->mu);
+	}
+	return SQLITE_OK;
+}
+
 /* ---- connections ---- */
 
 static int pragma(struct leng *e, sqlite3 *db, const char *sql, struct nrfca_err *err)
@@ -275,7 +406,9 @@ static int s_connect(struct leng *e, enum lconn_role role, struct lconn **out, s
 		flags |= SQLITE_OPEN_CREATE;
 	if (e->cfg->memory)
 		flags |= SQLITE_OPEN_URI;
-	rc = sqlite3_open_v2(e->path, &db, flags, NULL);
+	/* file ledgers: the WAL's writes of a commit gathered into one system
+	 * call (sqlite_walbuf.c; needs the synchronous=FULL set below) */
+	rc = sqlite3_open_v2(e->path, &db, flags, e->cfg->memory ? NULL : nrfca_walbuf_vfs());
 	if (rc != SQLITE_OK) {
 		db_fail(e, err, rc, db, "opening");
 		goto out;
@@ -309,6 +442,14 @@ static int s_connect(struct leng *e, enum lconn_role role, struct lconn **out, s
 	if (role != LC_WRITER && (pragma(e, db, "PRAGMA query_only=1", err) ||
 	                          pragma(e, db, "PRAGMA cache_size=-8192", err)))
 		goto out;
+	if (role == LC_WRITER && !e->cfg->memory && ckpt_start(e) == 0) {
+		char lim[64];
+
+		snprintf(lim, sizeof(lim), "PRAGMA journal_size_limit=%lld", WAL_SIZE_LIMIT);
+		if (pragma(e, db, lim, err))
+			goto out;
+		sqlite3_wal_hook(db, on_wal, e); /* replaces the automatic checkpoint */
+	}
 	if (role == LC_WRITER && e->cfg->max_db_pages > 0) {
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld", e->cfg->max_db_pages);
 		if (pragma(e, db, sql, err))
@@ -344,6 +485,12 @@ static int s_usable(const struct lconn *c)
 {
 	(void)c;
 	return 1; /* a local file does not go away like a server */
+}
+
+static void s_idle(struct lconn *c)
+{
+	if (atomic_exchange(&c->e->ck.done, 0))
+		sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 }
 
 static int s_exec(struct lconn *c, const char *sql, const char *what, struct nrfca_err *err)
@@ -606,6 +753,7 @@ const struct ledger_engine ledger_engine_sqlite = {
 	.where = s_where,
 	.describe = s_describe,
 	.connect = s_connect,
+	.idle = s_idle,
 	.disconnect = s_disconnect,
 	.usable = s_usable,
 	.migrated = s_migrated,

@@ -1144,6 +1144,47 @@ static void test_readonly_dir(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* SQLite: the WAL writes of a commit are gathered before the sync
+ * (sqlite_walbuf.c) and checkpoints run on a thread of their own.  Every
+ * answered commit must be in the file for another connection at once, and
+ * the WAL must stay bounded while commits keep coming (a checkpointer that
+ * never ran would let it grow by every frame). */
+static void test_wal_visible_and_bounded(void **state)
+{
+	struct ledger *l;
+	struct raw *r;
+	struct cert_record rec;
+	struct stat st;
+	char path[700], dev[40];
+	long long seen;
+	unsigned i, n = 1500;
+
+	(void)state;
+	if (g_pg)
+		skip();
+	l = open_fresh("wal.db", NULL);
+	r = raw_open("wal.db");
+	for (i = 0; i < n; i++) {
+		snprintf(dev, sizeof(dev), "wal-device-%u", i);
+		make_rec(&rec, 9, i, dev, "nrf-cloud-mqtt", "line-01", 1700000000 + i);
+		issue(l, &rec);
+		cert_record_clear(&rec);
+		seen = raw_int(r, "SELECT count(*) FROM certificates");
+		if (seen != (long long)i + 1)
+			fail_msg("after commit %u another connection sees %lld certificates", i + 1, seen);
+	}
+	snprintf(path, sizeof(path), "%s/wal.db-wal", g_dir);
+	assert_int_equal(stat(path, &st), 0);
+	/* ~10 frames of 4 KiB a commit: 60 MB without checkpoints */
+	if (st.st_size > 24LL * 1024 * 1024)
+		fail_msg("the WAL grew to %lld bytes over %u commits: checkpoints did not keep up",
+		         (long long)st.st_size, n);
+	raw_close(r);
+	assert_int_equal(verify_ok(l), (long long)n);
+	ledger_close(l);
+	db_remove("wal.db");
+}
+
 static void test_ping(void **state)
 {
 	struct nrfca_err err = { 0 };
@@ -1175,6 +1216,7 @@ const struct CMUnitTest ledger_core_tests[] = {
 	cmocka_unit_test(test_readonly),
 	cmocka_unit_test(test_readonly_dir),
 	cmocka_unit_test(test_ping),
+	cmocka_unit_test(test_wal_visible_and_bounded),
 };
 const size_t ledger_core_n = sizeof(ledger_core_tests) / sizeof(ledger_core_tests[0]);
 
