@@ -442,6 +442,15 @@ static int s_connect(struct leng *e, enum lconn_role role, struct lconn **out, s
 	if (role != LC_WRITER && (pragma(e, db, "PRAGMA query_only=1", err) ||
 	                          pragma(e, db, "PRAGMA cache_size=-8192", err)))
 		goto out;
+	/* the writer: each change of a batch runs in a SAVEPOINT, whose undo
+	 * copies of pages SQLite keeps in a temporary file once they pass
+	 * 64 KiB (a write(2) per page, every batch of more than a few
+	 * enrollments); in memory they cost no system call.  And 32 MiB of
+	 * pages, so that the index pages a random serial, CSR hash and device
+	 * id land on are mostly at hand in a large ledger. */
+	if (role == LC_WRITER && (pragma(e, db, "PRAGMA temp_store=MEMORY", err) ||
+	                          pragma(e, db, "PRAGMA cache_size=-32768", err)))
+		goto out;
 	if (role == LC_WRITER && !e->cfg->memory && ckpt_start(e) == 0) {
 		char lim[64];
 
