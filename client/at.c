@@ -12,6 +12,8 @@
 #define RX_CHUNK 1024
 #define CSI_MAX 64                 /* bytes of one escape sequence we swallow */
 #define PROBE_TIMEOUT_MS 2000
+#define SETTLE_QUIET_MS 150
+#define SETTLE_MAX_MS 1500
 #define SHELL_UNESCAPED "AT%CMNG=0"   /* lib/at_shell turns \n into CR LF only here */
 
 enum esc_state { ESC_NONE, ESC_SEEN, ESC_CSI, ESC_OSC };
@@ -744,21 +746,51 @@ static int probe(struct nrfca_at *at, enum nrfca_at_prefix mode, int timeout_ms)
 	 * caller to name, not a reason to call the modem silent */
 	if (run(at, "AT+CGSN", &call, &r, NULL) == 0 && r.final == NRFCA_AT_FINAL_OK)
 		for (i = 0; i < r.nlines; i++)
-			if (is_imei_line(r.lines[i]) || r.nlines == 1)
+			if (is_imei_line(r.lines[i]) ||
+			    (r.nlines == 1 && r.lines[i][0] != '%' && r.lines[i][0] != '+'))
 				found = 1;
 	nrfca_at_result_clear(&r);
 	return found;
 }
 
+/* Read and drop what the modem still sends until it has been quiet for
+ * SETTLE_QUIET_MS (at most SETTLE_MAX_MS): the answer to a command of a
+ * station that stopped while the modem worked (a %KEYGEN released after the
+ * process died) or to a probe of the other form would otherwise be taken
+ * as the answer to the next probe. */
+static void settle(struct nrfca_at *at)
+{
+	long long until = now_ms() + SETTLE_MAX_MS;
+	size_t got;
+
+	drain(at);
+	while (now_ms() < until &&
+	       nrfca_serial_read(at->port, at->rx, sizeof(at->rx), SETTLE_QUIET_MS, &got, NULL) ==
+		       NRFCA_SERIAL_DATA) {
+		at->rx_off = 0;
+		at->rx_len = got;
+		drain(at);
+	}
+}
+
 int nrfca_at_detect_prefix(struct nrfca_at *at, struct nrfca_err *e)
 {
-	if (probe(at, NRFCA_AT_PREFIX_SHELL, PROBE_TIMEOUT_MS)) {
-		at->mode = NRFCA_AT_PREFIX_SHELL;
-		return 0;
-	}
-	if (probe(at, NRFCA_AT_PREFIX_NONE, NRFCA_AT_TIMEOUT_MS)) {
-		at->mode = NRFCA_AT_PREFIX_NONE;
-		return 0;
+	int attempt;
+
+	/* a probe that meets another command's answer (a line starting with
+	 * '%' or '+') finds nothing; the modem is then let settle and both
+	 * forms are tried again once */
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (probe(at, NRFCA_AT_PREFIX_SHELL, PROBE_TIMEOUT_MS)) {
+			at->mode = NRFCA_AT_PREFIX_SHELL;
+			return 0;
+		}
+		settle(at);
+		if (probe(at, NRFCA_AT_PREFIX_NONE, NRFCA_AT_TIMEOUT_MS)) {
+			at->mode = NRFCA_AT_PREFIX_NONE;
+			return 0;
+		}
+		settle(at);
 	}
 	at->mode = NRFCA_AT_PREFIX_AUTO;
 	return nrfca_err_set(e, NRFCA_E_IO,
