@@ -351,6 +351,39 @@ static void test_spki(void **state)
 	free(der);
 }
 
+/* A modem's CSR whose P-256 point is moved off the curve (its last byte
+ * changed) is refused at the key, before its signature: the point must be
+ * checked wherever the key is imported (ec_pkey: the P-256 template copy,
+ * or EVP_PKEY_fromdata for other curves).  The same CSR intact is read. */
+static void test_point_off_curve(void **state)
+{
+	struct nrfca_err err = { 0 };
+	struct nrfca_csr *c = NULL;
+	unsigned char *der;
+	size_t len, i, at = 0;
+
+	(void)state;
+	der = vector_part1("keygen-csr-sectag17.txt", &len);
+	assert_int_equal(nrfca_csr_from_der(der, len, &c, &err), 0);
+	nrfca_csr_free(c);
+	c = NULL;
+	/* the point: BIT STRING of 66 bytes (03 42 00 04 X Y) */
+	for (i = 0; i + 4 + 64 < len; i++)
+		if (der[i] == 0x03 && der[i + 1] == 0x42 && der[i + 2] == 0x00 && der[i + 3] == 0x04) {
+			at = i + 4 + 63;
+			break;
+		}
+	assert_true(at != 0);
+	for (i = 1; i < 4; i++) {
+		der[at] ^= (unsigned char)i;
+		assert_int_equal(nrfca_csr_from_der(der, len, &c, &err), -1);
+		assert_null(c);
+		assert_non_null(strstr(err.msg, "public key cannot be decoded"));
+		der[at] ^= (unsigned char)i;
+	}
+	free(der);
+}
+
 /* A CSR over `key` signed with `md` (RSA-PSS padding when pss). */
 static unsigned char *make_csr_md(EVP_PKEY *key, const EVP_MD *md, int pss, size_t *len)
 {
@@ -437,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_pem_intake),
 		cmocka_unit_test(test_other_keys),
 		cmocka_unit_test(test_spki),
+		cmocka_unit_test(test_point_off_curve),
 		cmocka_unit_test(test_weak_signatures),
 	};
 
