@@ -792,12 +792,6 @@ static int ledger_facts(struct enrollment *en)
 		f->existing_serial = en->old.serial;
 		return holder_groups(en);
 	}
-	if (rc == 0 && memcmp(en->old.csr_sha256, en->csr_hash, 32) == 0) {
-		/* the holder for this very CSR (its record would have come first: a
-		 * guard) is a replay, in the same scope rule */
-		en->csr_seen = 1;
-		f->csr_replay = 1;
-	}
 	if (rc == 0) {
 		f->existing = memcmp(en->old.pubkey_sha256, en->spki_hash, 32) == 0 ?
 			      NRFCA_EXISTING_SAME_KEY : NRFCA_EXISTING_OTHER_KEY;

@@ -412,8 +412,10 @@ int ledger_count(struct ledger *l, long long *certs, long long *revoked, struct 
 /* ---- reads ---- */
 
 /* One record by a key (k1, k2 as fmt says) on a pool connection. */
-static int lookup(struct ledger *l, enum qid id, const char *fmt, const void *k1, const void *k2,
-                  struct cert_record *out, struct nrfca_err *err)
+/* One record by up to three keys (fmt says how many).  which: NULL, or the
+ * query's column after the record's columns (Q_CSR_OR_HOLDER's "which"). */
+static int lookup3(struct ledger *l, enum qid id, const char *fmt, const void *k1, const void *k2,
+                   const void *k3, struct cert_record *out, int *which, struct nrfca_err *err)
 {
 	struct lconn *c = pool_get(l, err);
 	struct lq q;
@@ -421,8 +423,10 @@ static int lookup(struct ledger *l, enum qid id, const char *fmt, const void *k1
 
 	if (c == NULL)
 		return -1;
-	rc = lq_one(&q, l, c, id, err, fmt, k1, k2);
+	rc = lq_one(&q, l, c, id, err, fmt, k1, k2, k3);
 	if (rc == 1) {
+		if (which != NULL)
+			*which = (int)lq_int(&q, LEDGER_CERT_NCOLS);
 		rc = row_record(&q, out, err) == 0 ? 0 : -1;
 		lq_end(&q);
 	} else if (rc == 0) {
@@ -430,6 +434,12 @@ static int lookup(struct ledger *l, enum qid id, const char *fmt, const void *k1
 	}
 	pool_put(l, c);
 	return rc;
+}
+
+static int lookup(struct ledger *l, enum qid id, const char *fmt, const void *k1, const void *k2,
+                  struct cert_record *out, struct nrfca_err *err)
+{
+	return lookup3(l, id, fmt, k1, k2, NULL, out, NULL, err);
 }
 
 int ledger_get(struct ledger *l, const char *serial, struct cert_record *out, struct nrfca_err *err)
@@ -469,28 +479,14 @@ int ledger_find_csr_or_holder(struct ledger *l, const unsigned char csr_sha256[3
                               enum cert_kind kind, struct cert_record *out, int *holder,
                               struct nrfca_err *err)
 {
-	struct lconn *c;
-	struct lq q;
-	int rc;
-
 	if (csr_sha256 == NULL)
 		return nrfca_err_set(err, NRFCA_E_INPUT, "no CSR hash given");
 	if (device_id == NULL || device_id[0] == '\0')
 		return nrfca_err_set(err, NRFCA_E_INPUT, "no device id given");
 	if (cert_kind_name(kind) == NULL)
 		return nrfca_err_set(err, NRFCA_E_INPUT, "unknown record kind %d", (int)kind);
-	if ((c = pool_get(l, err)) == NULL)
-		return -1;
-	rc = lq_one(&q, l, c, Q_CSR_OR_HOLDER, err, "htt", csr_sha256, device_id, cert_kind_name(kind));
-	if (rc == 1) {
-		*holder = lq_int(&q, 21) != 0;
-		rc = row_record(&q, out, err) == 0 ? 0 : -1;
-		lq_end(&q);
-	} else if (rc == 0) {
-		rc = 1;
-	}
-	pool_put(l, c);
-	return rc;
+	return lookup3(l, Q_CSR_OR_HOLDER, "htt", csr_sha256, device_id, cert_kind_name(kind), out, holder,
+	               err);
 }
 
 int ledger_serial_exists(struct ledger *l, const char *serial, int *exists, struct nrfca_err *err)

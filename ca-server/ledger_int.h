@@ -36,6 +36,10 @@
 
 /* ---- queries (ledger_sql.c) ---- */
 
+/* The columns of a certificate row (CERT_COLS in ledger_sql.c); a query may
+ * add its own after them. */
+#define LEDGER_CERT_NCOLS 21
+
 enum qid {
 	Q_SCHEMA_VERSION, Q_SCHEMA_CREATE, Q_SCHEMA_INSERT,
 	/* certificates */

@@ -206,7 +206,8 @@ const char *const ledger_sql[Q_MAX] = {
 	[Q_HOLDER] = "SELECT " CERT_COLS " FROM certificates"
 		" WHERE device_id = $1 AND kind = $2 AND status = 'active' AND one_active = 1",
 	/* both of an enrollment's facts in one snapshot: the record of its CSR
-	 * (0) before the device's holder (1); column 22 says which */
+	 * (0) before the device's holder (1); column 22, the first after
+	 * CERT_COLS' LEDGER_CERT_NCOLS, says which */
 	[Q_CSR_OR_HOLDER] = "SELECT " CERT_COLS ", 0 FROM certificates WHERE csr_sha256 = $1"
 		" UNION ALL SELECT " CERT_COLS ", 1 FROM certificates"
 		" WHERE device_id = $2 AND kind = $3 AND status = 'active' AND one_active = 1"

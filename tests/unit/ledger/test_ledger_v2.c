@@ -75,6 +75,31 @@ static void test_one_active_rules(void **state)
 	assert_non_null(strstr(err.msg, b.serial));
 	assert_int_equal(ledger_get(l, c.serial, &got, &err), 1);
 	assert_int_equal(count_active(l, "dev-1"), 1);
+	/* an enrollment's facts in one read: the CSR's own record first (in any
+	 * status, before the holder), else the device's holder, else nothing */
+	{
+		int holder = -1;
+
+		assert_int_equal(ledger_find_csr_or_holder(l, a.csr_sha256, "dev-1", CERT_KIND_CERTIFICATE,
+		                                           &got, &holder, &err), 0);
+		assert_string_equal(got.serial, a.serial);
+		assert_int_equal(holder, 0);
+		cert_record_clear(&got);
+		assert_int_equal(ledger_find_csr_or_holder(l, b.csr_sha256, "dev-1", CERT_KIND_CERTIFICATE,
+		                                           &got, &holder, &err), 0);
+		assert_string_equal(got.serial, b.serial);
+		assert_int_equal(holder, 0);
+		cert_record_clear(&got);
+		assert_int_equal(ledger_find_csr_or_holder(l, c.csr_sha256, "dev-1", CERT_KIND_CERTIFICATE,
+		                                           &got, &holder, &err), 0);
+		assert_string_equal(got.serial, b.serial);
+		assert_int_equal(holder, 1);
+		cert_record_clear(&got);
+		assert_int_equal(ledger_find_csr_or_holder(l, c.csr_sha256, "dev-9", CERT_KIND_CERTIFICATE,
+		                                           &got, &holder, &err), 1);
+		assert_int_equal(ledger_find_csr_or_holder(l, c.csr_sha256, "dev-1", CERT_KIND_PUBLIC_KEY,
+		                                           &got, &holder, &err), 1);
+	}
 	/* a record without the mark may sit beside the holder */
 	assert_int_equal(ledger_record_issuance(l, &d, "s1", NULL, &err), 0);
 	assert_int_equal(count_active(l, "dev-1"), 2);

@@ -16,20 +16,6 @@
 #include "pol_helpers.h"
 #include "policy.h"
 
-static int setup(void **state)
-{
-	(void)state;
-	scratch_new();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	scratch_free();
-	return 0;
-}
-
 /* Load text as <scratch>/bad.json; expect refusal "<file>: <path>: <reason...>". */
 static void expect_refusal(const char *text, enum nrfca_errc code, const char *path,
 			   const char *reason)
@@ -351,5 +337,5 @@ int main(void)
 		cmocka_unit_test(test_check_file_report),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_group_setup, scratch_group_teardown);
 }

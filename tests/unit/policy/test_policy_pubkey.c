@@ -20,20 +20,6 @@
 #define UUID_UPPER "50363154-3931-44F0-8022-121B6401627D"
 #define UUID_LOWER "50363154-3931-44f0-8022-121b6401627d"
 
-static int setup(void **state)
-{
-	(void)state;
-	scratch_new();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	scratch_free();
-	return 0;
-}
-
 static struct nrfca_policy *load(const char *const *overrides, struct nrfca_err *e)
 {
 	char *text = profile_policy(overrides);
@@ -199,5 +185,5 @@ int main(void)
 		cmocka_unit_test(decide),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_group_setup, scratch_group_teardown);
 }
