@@ -180,6 +180,9 @@ done
 
 setup_sample "$var"
 q() { printf '%q' "$1"; }
+# the banner is printed in one write: whoever watches the output (a person,
+# a test waiting for the last line) sees it whole or not at all
+{
 cat <<MSG
 
 nrfca cluster is running: HAProxy on $url   (Ctrl-C stops everything)
@@ -207,6 +210,8 @@ In another terminal, from any directory:
   others go on; the cluster keeps one ledger, one audit chain and one CRL.
 
 MSG
+} >"$var/run/banner.txt"
+cat "$var/run/banner.txt"
 # until HAProxy ends or a signal arrives (the instances may come and go)
 wait "$hap" || true
 echo "cluster: HAProxy ended (log: $var/log/haproxy.log)" >&2

@@ -41,7 +41,8 @@ os.setsid()
 os.execvp("bash", ["bash", sys.argv[1]])' "$SRC/deploy/cluster.sh" >"$DIR/out.txt" 2>&1 &
 PID=$!
 for i in $(seq 1 600); do
-	grep -q 'nrfca cluster is running' "$DIR/out.txt" && break
+	# the banner's last line: the instances are named above it
+	grep -q 'one audit chain and one CRL' "$DIR/out.txt" && break
 	kill -0 "$PID" 2>/dev/null || break
 	sleep 0.1
 done
