@@ -38,6 +38,7 @@ static const struct field fields[] = {
 	{ "token", "pin_env", F_STR, O(token_pin_env), 0, 0 },
 	{ "token", "pool_size", F_INT, O(token_pool_size), 1, 64 },
 	{ "token", "allow_insecure_pin_file", F_BOOL, O(token_allow_insecure_pin_file), 0, 1 },
+	{ "token", "session_copy", F_BOOL, O(token_session_copy), 0, 1 },
 	{ "token", "env", F_ENV, O(token_env), 0, 0 },
 	{ "ca", "chain", F_PATH, O(ca_chain), 0, 0 },
 	{ NULL, "database", F_DB, O(database), 0, 0 },
@@ -301,6 +302,7 @@ int nrfca_config_load(const char *path, struct nrfca_config **out, struct nrfca_
 	c->listen_address = strdup("127.0.0.1");
 	c->listen_port = 8080;
 	c->token_pool_size = 4;
+	c->token_session_copy = 1;
 	c->crl_next_update_hours = 24;
 	c->max_body = 65536;
 	c->max_json_depth = 8;

@@ -34,6 +34,7 @@ struct nrfca_config {
 	char *token_pin_env;
 	int token_pool_size;
 	int token_allow_insecure_pin_file;
+	int token_session_copy;
 	char **token_env;          /* token.env as "NAME=VALUE", NULL-terminated (or NULL):
 	                              the module's environment, set before it is loaded */
 	/* ca */

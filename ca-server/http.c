@@ -1001,6 +1001,9 @@ static void h_metrics(struct request *rq)
 		    (double)ss.sign_failures);
 	metrics_put(f, "nrfca_token_recoveries_total", "counter",
 		    "Times the token was re-initialised", (double)ss.recoveries);
+	metrics_put(f, "nrfca_token_session_copy", "gauge",
+		    "1 when signing uses a session copy of the key made in the token "
+		    "(token.session_copy)", ss.session_copy);
 	metrics_put(f, "nrfca_token_sessions", "gauge",
 		    "Sessions in the token's pool (0 while the token is down)", ss.pool_size);
 	metrics_put(f, "nrfca_token_sessions_in_use", "gauge", "Sessions signing right now",

@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 	sc.uri = cfg->token_uri;
 	sc.pin_env = cfg->token_pin_env;
 	sc.pool_size = (unsigned)cfg->token_pool_size;
+	sc.session_copy = cfg->token_session_copy;
 	sc.allow_insecure_pin_file = cfg->token_allow_insecure_pin_file;
 	sc.base_dir = cfg->dir;
 	sc.env = (const char *const *)cfg->token_env;
@@ -207,7 +208,9 @@ int main(int argc, char **argv)
 		goto fail;
 	{
 		char port[16], url[300];
+		struct signer_stats ss;
 
+		signer_get_stats(signer, &ss);
 		snprintf(port, sizeof(port), "%d", http_port(http));
 		snprintf(url, sizeof(url), "%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http",
 			 strchr(cfg->listen_address, ':') ? "[" : "", cfg->listen_address,
@@ -232,6 +235,8 @@ int main(int argc, char **argv)
 				NLOG_INT("port", http_port(http)),
 				NLOG_INT("admin_port", http_admin_port(http)),
 				NLOG_STR("key", signer_key_desc(signer)),
+				NLOG_STR("key_copy", ss.session_copy ? "session object" :
+					 ss.copy_why),
 				NLOG_STR("tls", cfg->tls_cert ? "on" : "off"),
 				NLOG_STR("client_certs", cfg->tls_client_ca ?
 					 (cfg->tls_client_crl ? "verified, with CRL" : "verified") :

@@ -73,8 +73,11 @@ struct signer {
 	CK_SESSION_HANDLE login_sess;
 	CK_SESSION_HANDLE all_sess[POOL_MAX];
 	unsigned nall;
-	CK_OBJECT_HANDLE key;
+	CK_OBJECT_HANDLE key;       /* the token object */
+	CK_OBJECT_HANDLE sign_key;  /* what C_SignInit uses: key or its session copy */
 	CK_KEY_TYPE ktype;
+	int want_copy;              /* signer_config.session_copy */
+	char copy_why[96];          /* why the copy was not made ("" when it was) */
 	unsigned char tok_label[33], tok_serial[17];
 
 	/* tests only (signer_int.h): signs instead of the token; NULL for a token */
@@ -570,9 +573,60 @@ static void teardown(struct signer *s)
 	s->nall = 0;
 	s->login_sess = 0;
 	s->key = 0;
+	s->sign_key = 0;
 	pthread_mutex_lock(&s->mu);
 	s->nfree = 0;
 	pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * Make the key to sign with.  SoftHSM2 re-reads a token object's file (open,
+ * lock, read, close) at every C_SignInit; a session object lives in the
+ * module's memory.  The copy is made in the token by the token
+ * (C_CopyObject): CKA_TOKEN false, sensitive, never extractable, so the key
+ * stays exactly as unreachable as before.  Session objects belong to the
+ * login session and go with it (teardown, logout, exit).  The copy is kept
+ * only when the token reports those attributes back; otherwise, or if the
+ * token refuses to copy (CKA_COPYABLE false, a policy of the HSM), the token
+ * object is used and copy_why says why.
+ */
+static void make_sign_key(struct signer *s)
+{
+	CK_BBOOL no = CK_FALSE;
+	CK_BBOOL tok = CK_TRUE, sens = CK_FALSE, extr = CK_TRUE;
+	/* only CKA_TOKEN changes: SoftHSM2 refuses CKA_SENSITIVE and
+	 * CKA_EXTRACTABLE in a copy's template (CKR_ATTRIBUTE_READ_ONLY) even
+	 * where the standard allows tightening them; they are checked below */
+	CK_ATTRIBUTE t[] = {
+		{ CKA_TOKEN, &no, sizeof(no) },
+	};
+	CK_ATTRIBUTE q[] = {
+		{ CKA_TOKEN, &tok, sizeof(tok) },
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
+	};
+	CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+	CK_RV rv;
+
+	s->sign_key = s->key;
+	s->copy_why[0] = '\0';
+	if (!s->want_copy) {
+		snprintf(s->copy_why, sizeof(s->copy_why), "session_copy is off");
+		return;
+	}
+	rv = s->f->C_CopyObject(s->login_sess, s->key, t, sizeof(t) / sizeof(t[0]), &copy);
+	if (rv != CKR_OK) {
+		snprintf(s->copy_why, sizeof(s->copy_why), "C_CopyObject: %s", rv_name(rv));
+		return;
+	}
+	rv = s->f->C_GetAttributeValue(s->login_sess, copy, q, sizeof(q) / sizeof(q[0]));
+	if (rv != CKR_OK || tok != CK_FALSE || sens != CK_TRUE || extr != CK_FALSE) {
+		snprintf(s->copy_why, sizeof(s->copy_why), "the copy is not a sensitive session "
+			 "object (%s)", rv == CKR_OK ? "attributes" : rv_name(rv));
+		s->f->C_DestroyObject(s->login_sess, copy);
+		return;
+	}
+	s->sign_key = copy;
 }
 
 /* Bring the module, token, login, key and sessions up; life write-held. */
@@ -646,6 +700,7 @@ static int bring_up(struct signer *s, struct nrfca_err *err)
 			goto fail;
 		}
 	}
+	make_sign_key(s);
 	for (i = 0; i < s->pool_size; i++) {
 		rv = s->f->C_OpenSession(s->slot, CKF_SERIAL_SESSION, NULL, NULL, &sess);
 		if (rv != CKR_OK) {
@@ -707,13 +762,25 @@ static void *monitor_main(void *arg)
 						: CKR_CRYPTOKI_NOT_INITIALIZED;
 				CK_TOKEN_INFO ti;
 
+				int key_gone = 0;
+
 				if (rv == CKR_OK)
 					rv = s->f->C_GetTokenInfo(s->slot, &ti);
+				if (rv == CKR_OK && s->sign_key != s->key) {
+					/* signing never touches the token object now:
+					 * ask for it, as C_SignInit did */
+					CK_KEY_TYPE kt;
+					CK_ATTRIBUTE a = { CKA_KEY_TYPE, &kt, sizeof(kt) };
+
+					rv = s->f->C_GetAttributeValue(s->login_sess, s->key, &a, 1);
+					key_gone = rv != CKR_OK;
+				}
 				pthread_mutex_lock(&s->mu);
-				if (rv != CKR_OK && rv_is_gone(rv)) {
+				if (rv != CKR_OK && (rv_is_gone(rv) || key_gone)) {
 					char why[128];
 
-					snprintf(why, sizeof(why), "token probe: %s", rv_name(rv));
+					snprintf(why, sizeof(why), "token probe%s: %s",
+						 key_gone ? " of the key object" : "", rv_name(rv));
 					mark_down_locked(s, why);
 				}
 				pthread_mutex_unlock(&s->mu);
@@ -829,7 +896,7 @@ int signer_token_op(struct signer *s, enum signer_mech mech, const unsigned char
 		rc = s->backend->sign(s->backend_ctx, mech, in, inlen, out, outmax);
 		rv = rc >= 0 ? CKR_OK : CKR_FUNCTION_FAILED;
 	} else {
-		rv = s->f->C_SignInit(sess, &m, s->key);
+		rv = s->f->C_SignInit(sess, &m, s->sign_key);
 		if (rv == CKR_OK)
 			rv = s->f->C_Sign(sess, (CK_BYTE_PTR)in, (CK_ULONG)inlen, out, &outlen);
 		if (rv == CKR_OK)
@@ -965,6 +1032,7 @@ static int signer_alloc(const struct signer_config *cfg, struct signer **out,
 	}
 	s->pin_env = cfg->pin_env ? strdup(cfg->pin_env) : NULL;
 	s->allow_insecure_pin = cfg->allow_insecure_pin_file;
+	s->want_copy = cfg->session_copy;
 	s->pool_size = cfg->pool_size ? cfg->pool_size : 4;
 	if (s->pool_size > POOL_MAX)
 		s->pool_size = POOL_MAX;
@@ -1101,6 +1169,8 @@ void signer_get_stats(struct signer *s, struct signer_stats *out)
 	out->in_use = s->state == ST_READY && s->nall >= s->nfree ? s->nall - s->nfree : 0;
 	out->waits = s->waits;
 	out->wait_seconds = s->wait_seconds;
+	out->session_copy = s->state == ST_READY && s->sign_key != s->key;
+	memcpy(out->copy_why, s->state == ST_READY ? s->copy_why : "", sizeof(out->copy_why));
 	pthread_mutex_unlock(&s->mu);
 }
 

@@ -39,6 +39,12 @@ struct signer_config {
 	const char *uri;            /* pkcs11:token=...;object=...?module-path=... */
 	const char *pin_env;        /* env variable holding the PIN when the URI has no pin-source */
 	unsigned pool_size;         /* sessions; 0 = 4 */
+	/* 1: sign with a copy of the key made in the token as a session object
+	 * (C_CopyObject, CKA_TOKEN false, sensitive, not extractable), kept
+	 * while the signer is logged in; the token object is probed every
+	 * second and its loss takes the signer down as before.  A token that
+	 * refuses the copy is used as it is.  0: sign with the token object. */
+	int session_copy;
 	int allow_insecure_pin_file;/* accept a PIN file readable by group/others */
 	/* The configuration's folder (absolute): a relative pin-source file and a
 	 * module-path holding a '/' resolve here.  NULL: they must be absolute
@@ -76,6 +82,8 @@ struct signer_stats {
 	unsigned in_use;            /* sessions signing right now */
 	unsigned long long waits;   /* signing calls that found every session busy */
 	double wait_seconds;        /* total time those calls waited */
+	int session_copy;           /* 1: signing with the session copy of the key */
+	char copy_why[96];          /* else why not ("" while the token is down) */
 };
 void signer_get_stats(struct signer *s, struct signer_stats *out);
 

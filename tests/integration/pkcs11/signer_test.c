@@ -3,7 +3,12 @@
  * SoftHSM2 token (made by run.sh): concurrent signing, recovery after the
  * token's files disappear and come back, and the PIN rules.
  *
- * usage: signer_test URI TOKENDIR
+ * usage: signer_test URI TOKENDIR copy|token [DELETE-COMMAND]
+ *   copy: sign with the session copy of the key (the server's default); the
+ *   test fails unless the copy is made and made again after recovery.
+ *   token: sign with the token object.
+ *   DELETE-COMMAND (a shell command): run at the end, it deletes the key
+ *   object from the token; the signer must stop signing within 10 s.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -159,15 +164,25 @@ int main(int argc, char **argv)
 	char moved[4096], why[320];
 	int i, r, total = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: signer_test URI TOKENDIR\n");
+	if ((argc != 4 && argc != 5) || (strcmp(argv[3], "copy") != 0 && strcmp(argv[3], "token") != 0)) {
+		fprintf(stderr, "usage: signer_test URI TOKENDIR copy|token [DELETE-COMMAND]\n");
 		return 2;
 	}
 	sc.uri = argv[1];
 	sc.pool_size = 4;
+	sc.session_copy = strcmp(argv[3], "copy") == 0;
 	if (signer_open(&sc, &sgn, &e) != 0) {
 		fprintf(stderr, "FAIL cannot open the signer: %s\n", e.msg);
 		return 1;
+	}
+	{
+		struct signer_stats st;
+
+		signer_get_stats(sgn, &st);
+		CHECK(st.session_copy == sc.session_copy, "signing with %s, want %s (%s)",
+		      st.session_copy ? "a session copy" : "the token object", argv[3], st.copy_why);
+		printf("signing with %s%s%s\n", st.session_copy ? "a session copy of the key" :
+		       "the token object", st.copy_why[0] ? ": " : "", st.copy_why);
 	}
 	pub = public_copy(signer_pkey(sgn));
 	CHECK(strcmp(signer_key_desc(sgn), "EC P-256") == 0, "key is %s", signer_key_desc(sgn));
@@ -217,8 +232,20 @@ int main(int argc, char **argv)
 
 		signer_get_stats(sgn, &st);
 		CHECK(st.recoveries >= 1, "no recovery counted");
+		CHECK(st.session_copy == sc.session_copy, "after recovery signing with %s (%s)",
+		      st.session_copy ? "a session copy" : "the token object", st.copy_why);
 		printf("recovered: %llu recoveries, %llu signatures, %llu failures\n", st.recoveries,
 		       st.signs, st.sign_failures);
+	}
+	/* 4. the key object is deleted from the token (the token stays): the
+	 * signer stops, whether it signs with the object or with its copy */
+	if (argc == 5) {
+		CHECK(system(argv[4]) == 0, "the delete command failed: %s", argv[4]);
+		CHECK(wait_ready(0, 10), "signer still ready 10 s after its key left the token");
+		r = sign_and_verify(pub);
+		CHECK(r == 0, "signing succeeded after the key was deleted from the token");
+		signer_ready(sgn, why, sizeof(why));
+		printf("key deleted: not ready (%s)\n", why);
 	}
 	EVP_PKEY_free(pub);
 	signer_free(sgn);

@@ -9,6 +9,9 @@ setup_with_policy || exit 1
 cd "$DIR"
 server_start "$DIR" || exit 1
 pid=$SERVER_PID
+# the server signs with a copy of the key made in the token (token.session_copy)
+curl -s "$SERVER_URL/metrics" | grep -q '^nrfca_token_session_copy 1$' || fail "not signing with the session copy: $(curl -s "$SERVER_URL/metrics" | grep session_copy)"
+grep -q '"key_copy":"session object"' server.log || fail "the start-up line does not say key_copy: $(grep listening server.log)"
 load_start 4 8 3000 50
 load=$LOAD_PID
 mv tokens tokens.away
@@ -29,6 +32,7 @@ enroll_until 201 10 || fail "no certificate within 10 s of the token's return: $
 t2=$(date +%s.%N)
 echo "token away for $(echo "$t1 - $t0" | bc | cut -c1-4) s; recovered $(echo "$t2 - $t1" | bc | cut -c1-4) s after the return"
 [ "$(req GET /v1/ready "" "")" = 200 ] || fail "/v1/ready after the return: $(cat out.json)"
+curl -s "$SERVER_URL/metrics" | grep -q '^nrfca_token_session_copy 1$' || fail "no session copy after the return"
 wait $load || fail "bench_enroll failed"
 cat load.txt | tail -1
 kill -0 "$pid" 2>/dev/null && [ "$SERVER_PID" = "$pid" ] || fail "the server process did not survive"
