@@ -225,7 +225,9 @@ abort:
  * two alternating half-size batches (one commits while the other queues).
  * So when fewer requests are queued than callers were recently active, wait
  * for the rest - at most half a commit's time, at most 2 ms.  With one
- * caller there is no wait. */
+ * caller there is no wait.  Only on engines that ask for it (commit_wait):
+ * measured side by side on 2 CPUs, the wait gave PostgreSQL 10-40% more
+ * enrollments/s and took 14% from SQLite at 8 clients (same at 32). */
 static void commit_delay(struct ledger *l)
 {
 	struct timespec until;
@@ -233,6 +235,8 @@ static void commit_delay(struct ledger *l)
 	long long ns;
 	int want = (int)(l->conc_est + 0.5);
 
+	if (!l->eng->commit_wait)
+		return;
 	if (want > l->cfg.max_batch)
 		want = l->cfg.max_batch;
 	if (l->q_len >= want || l->stopping)

@@ -71,6 +71,12 @@ struct ledger_engine {
 	 * then runs un-audited small writes (rate windows, last-used) on pool
 	 * connections instead of queueing them to the writer */
 	int concurrent_writers;
+	/* 1: before a batch the writer waits briefly for callers that were
+	 * answered with the last batch (commit_delay in ledger_core.c).  Worth
+	 * it where a commit costs a round trip and the server's own CPU
+	 * (PostgreSQL); where it is a local fdatasync (SQLite) the batches that
+	 * queue during a commit are as large, and the wait only adds idle time. */
+	int commit_wait;
 	const char *const *dialect; /* indexed by enum ldialect */
 
 	/* Parse the target (what follows "sqlite:" or the whole PostgreSQL

@@ -500,6 +500,7 @@ static const char *const pg_dialect[LD_MAX] = {
 const struct ledger_engine ledger_engine_pg = {
 	.name = "postgresql",
 	.concurrent_writers = 1,
+	.commit_wait = 1,
 	.dialect = pg_dialect,
 	.open = pg_open,
 	.close = pg_close,

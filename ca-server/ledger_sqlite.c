@@ -756,6 +756,7 @@ static const char *const s_dialect[LD_MAX] = {
 const struct ledger_engine ledger_engine_sqlite = {
 	.name = "sqlite",
 	.concurrent_writers = 0,
+	.commit_wait = 0,
 	.dialect = s_dialect,
 	.open = s_open,
 	.close = s_close,
