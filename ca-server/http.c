@@ -1456,8 +1456,10 @@ static struct MHD_Daemon *start_daemon(struct http_server *h, const char *addr, 
 	const struct nrfca_config *c = h->cfg;
 	struct sockaddr_storage ss;
 	socklen_t sl;
+	/* poll(), not select(): select cannot watch a socket numbered 1024 or
+	 * more (FD_SETSIZE), and limits.max_connections goes far above that */
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
+			 MHD_USE_POLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	struct MHD_OptionItem o[16];
 	struct MHD_Daemon *d;
 	int loopback = 0, n = 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,33 @@ static void log_trust(void)
 			     warn, NULL);
 	}
 	policy_release(p);
+}
+
+/*
+ * Every connection is a socket: make room for limits.max_connections plus
+ * what the server keeps open itself (ledger, token, logs, listeners).  The
+ * soft limit is raised up to the hard one (a service manager often starts
+ * processes at 1024); when even the hard limit is short, the server starts
+ * and says so: connections past it are refused by accept().
+ */
+#define FD_RESERVE 128
+static void fit_open_files(int max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + FD_RESERVE;
+	char detail[200];
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		snprintf(detail, sizeof(detail), "limits.max_connections is %d but this process "
+			 "may open only %llu files (ulimit -Hn); raise it, e.g. LimitNOFILE= in "
+			 "the service unit", max_connections, (unsigned long long)rl.rlim_max);
+		nlog(NLOG_WARN, "open_files_limit", "detail", detail, NULL);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 static void on_token_event(void *arg, const char *event, const char *detail)
@@ -151,6 +179,7 @@ int main(int argc, char **argv)
 
 	if (nrfca_config_load(cfgpath, &cfg, &e) != 0)
 		goto fail;
+	fit_open_files(cfg->max_connections);
 	if (cfg->policy == NULL) {
 		nrfca_err_set(&e, NRFCA_E_CONFIG, "%s: $.policy (the policy file) is required",
 			      cfgpath);

@@ -16,6 +16,9 @@ connection tests of nrfca-server (connections.sh).  Loopback only.
       send the file's bytes (nothing more), then print what the server
       answers within WAIT seconds: the status line, "closed" when it closed
       the connection, the elapsed seconds, and the body
+  many PORT N PATH
+      open N connections at once and keep them open, then send GET PATH on
+      every one; prints how many were answered 200, and the first problem
 """
 import select
 import socket
@@ -142,12 +145,51 @@ def request(port, path, wait):
     s.close()
 
 
+def many(port, n, path):
+    socks = []
+    problem = ""
+    for i in range(n):
+        try:
+            s = connect(port, "127.0.0.1")
+        except OSError as e:
+            problem = problem or "connection %d: %s" % (i + 1, e)
+            break
+        socks.append(s)
+    time.sleep(0.5)  # every connection accepted (or dropped) by now
+    ok = 0
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+    for i, s in enumerate(socks):
+        s.setblocking(True)
+        s.settimeout(5)
+        try:
+            s.sendall(req)
+            got = b""
+            while b"\r\n" not in got:
+                d = s.recv(4096)
+                if d == b"":
+                    break
+                got += d
+            if got.startswith(b"HTTP/1.1 200"):
+                ok += 1
+            else:
+                problem = problem or "connection %d: %s" % (
+                    i + 1, got.split(b"\r\n")[0].decode("latin-1") or "closed without an answer")
+        except OSError as e:
+            problem = problem or "connection %d: %s" % (i + 1, e)
+    print(ok)
+    print(problem or "none")
+    for s in socks:
+        s.close()
+
+
 def main(a):
     if len(a) >= 6 and a[0] == "slowloris":
         slowloris(int(a[1]), a[2], int(a[3]), float(a[4]), float(a[5]))
     elif len(a) >= 6 and a[0] == "deadline":
         deadline(int(a[1]), a[2], int(a[3]), float(a[4]), float(a[5]),
                  len(a) > 6 and a[6] == "body")
+    elif len(a) == 4 and a[0] == "many":
+        many(int(a[1]), int(a[2]), a[3])
     elif len(a) == 4 and a[0] == "request":
         request(int(a[1]), a[2], float(a[3]))
     else:
