@@ -292,14 +292,14 @@ static void *writer_main(void *arg)
 		}
 		t0 = (ledger_mono_s() - t0) * 1e6;
 
-		pthread_mutex_lock(&l->mu);
-		l->commit_us = l->commit_us == 0 ? t0 : 0.9 * l->commit_us + 0.1 * t0;
-		/* each caller waits on its own condition: no thundering herd */
+		/* each caller waits on its own semaphore: no thundering herd, no
+		 * lock taken; r may be gone once it is posted */
 		for (r = batch; r != NULL; r = next) {
 			next = r->next;
-			r->done = 1;
-			pthread_cond_signal(&r->cv);
+			sem_post(&r->done);
 		}
+		pthread_mutex_lock(&l->mu);
+		l->commit_us = l->commit_us == 0 ? t0 : 0.9 * l->commit_us + 0.1 * t0;
 		l->last_progress = time(NULL);
 		if (l->eng->idle != NULL && l->wc != NULL) {
 			pthread_mutex_unlock(&l->mu);
@@ -319,12 +319,12 @@ int ledger_submit(struct ledger *l, apply_fn fn, void *arg, unsigned flags, stru
 	r.arg = arg;
 	r.flags = flags;
 	r.rc = 1;
-	if (pthread_cond_init(&r.cv, NULL) != 0)
-		return nrfca_err_set(err, NRFCA_E_INTERNAL, "cannot create a condition variable");
+	if (sem_init(&r.done, 0, 0) != 0)
+		return nrfca_err_set(err, NRFCA_E_INTERNAL, "cannot create a semaphore");
 	pthread_mutex_lock(&l->mu);
 	if (l->stopping) {
 		pthread_mutex_unlock(&l->mu);
-		pthread_cond_destroy(&r.cv);
+		sem_destroy(&r.done);
 		return nrfca_err_set(err, NRFCA_E_INTERNAL, "the ledger is closing");
 	}
 	if (l->q_tail != NULL)
@@ -335,17 +335,20 @@ int ledger_submit(struct ledger *l, apply_fn fn, void *arg, unsigned flags, stru
 	}
 	l->q_tail = &r;
 	l->q_len++;
-	l->inflight++;
-	if (l->inflight > l->conc_est)
-		l->conc_est = l->inflight;
-	else
-		l->conc_est -= (l->conc_est - l->inflight) / 64;
+	{
+		int in = atomic_fetch_add(&l->inflight, 1) + 1;
+
+		if (in > l->conc_est)
+			l->conc_est = in;
+		else
+			l->conc_est -= (l->conc_est - in) / 64;
+	}
 	pthread_cond_signal(&l->q_cv);
-	while (!r.done)
-		pthread_cond_wait(&r.cv, &l->mu);
-	l->inflight--;
 	pthread_mutex_unlock(&l->mu);
-	pthread_cond_destroy(&r.cv);
+	while (sem_wait(&r.done) != 0)
+		;  /* EINTR: a signal handler ran; the writer has not answered yet */
+	atomic_fetch_sub(&l->inflight, 1);
+	sem_destroy(&r.done);
 	if (r.rc != 0) {
 		if (err != NULL)
 			*err = r.err;

@@ -20,6 +20,8 @@
 #define NRFCA_LEDGER_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -119,8 +121,11 @@ struct wreq {
 	unsigned flags;
 	int rc;                          /* 1 pending, 0 done, -1 failed */
 	struct nrfca_err err;
-	int done;
-	pthread_cond_t cv;               /* signalled when done */
+	/* posted once by the writer when rc and err are final; the caller may
+	 * free the request as soon as its sem_wait returns (glibc >= 2.21).
+	 * A semaphore, not a condition under the ledger's mu: a woken caller
+	 * does not then queue for the lock the writer and new callers take. */
+	sem_t done;
 	struct wreq *next;
 };
 
@@ -160,7 +165,7 @@ struct ledger {
 	time_t last_progress;
 	struct ledger_stats stats;
 	int q_len;                  /* requests queued */
-	int inflight;               /* callers inside submit() */
+	atomic_int inflight;        /* callers inside submit() */
 	double conc_est;            /* recent peak of inflight, decaying */
 	double commit_us;           /* moving average of a transaction's time */
 	double retry_at;            /* writer: no reconnect before (monotonic s) */

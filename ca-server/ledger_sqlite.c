@@ -180,10 +180,21 @@ static int file_modes(struct leng *e, struct nrfca_err *err)
 	return 0;
 }
 
+/* SQLite counts every allocation in global statistics under one mutex
+ * (SQLITE_CONFIG_MEMSTATUS, on by default), which every connection of every
+ * thread takes; nrfca reads none of those statistics.  Must come before
+ * SQLite initialises; later it is refused (SQLITE_MISUSE) and harmless. */
+static void s_config_once(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int s_open(const char *target, const struct ledger_config *cfg, struct leng **out, struct nrfca_err *err)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct leng *e;
 
+	pthread_once(&once, s_config_once);
 	if (sqlite3_threadsafe() == 0)
 		return nrfca_err_set(err, NRFCA_E_CONFIG, "the SQLite library is built without thread support");
 	e = calloc(1, sizeof(*e));
