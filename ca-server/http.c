@@ -1022,6 +1022,12 @@ static void h_metrics(struct request *rq)
 		    (double)ls.commits);
 	metrics_put(f, "nrfca_ledger_changes_total", "counter",
 		    "Changes carried by those transactions", (double)ls.changes);
+	fprintf(f, "# HELP nrfca_ledger_checkpoint_pages_total WAL pages copied into the SQLite "
+		   "database, by the background checkpointer or by the writer thread (callers "
+		   "wait meanwhile)\n# TYPE nrfca_ledger_checkpoint_pages_total counter\n"
+		   "nrfca_ledger_checkpoint_pages_total{by=\"background\"} %lld\n"
+		   "nrfca_ledger_checkpoint_pages_total{by=\"writer\"} %lld\n",
+		ls.checkpoint_pages_background, ls.checkpoint_pages_writer);
 	metrics_put(f, "nrfca_policy_generation", "gauge",
 		    "Successful policy loads and reloads (a generation number)",
 		    (double)policy_store_generation());

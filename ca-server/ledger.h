@@ -97,6 +97,10 @@ int ledger_ping(struct ledger *l, struct nrfca_err *err);
 struct ledger_stats {
 	long long commits;
 	long long changes;
+	/* SQLite: WAL pages copied into the database by the background
+	 * checkpointer and by the writer thread itself (which holds up every
+	 * caller while it copies); 0 on PostgreSQL */
+	long long checkpoint_pages_background, checkpoint_pages_writer;
 };
 void ledger_get_stats(struct ledger *l, struct ledger_stats *out);
 /* 1 when several processes may write this ledger at the same time

@@ -643,6 +643,10 @@ void ledger_get_stats(struct ledger *l, struct ledger_stats *out)
 	pthread_mutex_lock(&l->mu);
 	*out = l->stats;
 	pthread_mutex_unlock(&l->mu);
+	out->checkpoint_pages_background = out->checkpoint_pages_writer = 0;
+	if (l->eng->checkpoint_stats != NULL)
+		l->eng->checkpoint_stats(l->e, &out->checkpoint_pages_background,
+					 &out->checkpoint_pages_writer);
 }
 
 int ledger_info(struct ledger *l, struct ledger_info *out, struct nrfca_err *err)

@@ -107,6 +107,9 @@ struct ledger_engine {
 	 * transaction; upkeep that must not delay an answer (SQLite: the tail
 	 * of a background checkpoint). */
 	void (*idle)(struct lconn *writer);
+	/* Optional: WAL pages checkpointed in the background and by the
+	 * writer (ledger_stats). */
+	void (*checkpoint_stats)(struct leng *e, long long *background, long long *writer);
 
 	/* Run a script of statements without parameters or rows (DDL). */
 	int (*exec)(struct lconn *c, const char *sql, const char *what, struct nrfca_err *err);

@@ -1148,7 +1148,10 @@ static void test_readonly_dir(void **state)
  * (sqlite_walbuf.c) and checkpoints run on a thread of their own.  Every
  * answered commit must be in the file for another connection at once, and
  * the WAL must stay bounded while commits keep coming (a checkpointer that
- * never ran would let it grow by every frame). */
+ * never ran would let it grow by every frame), and the copying must be the
+ * background checkpointer's: in round 3 its connection had never read the
+ * database, so its checkpoints copied nothing and the writer copied every
+ * page itself while all callers waited. */
 static void test_wal_visible_and_bounded(void **state)
 {
 	struct ledger *l;
@@ -1179,6 +1182,18 @@ static void test_wal_visible_and_bounded(void **state)
 	if (st.st_size > 24LL * 1024 * 1024)
 		fail_msg("the WAL grew to %lld bytes over %u commits: checkpoints did not keep up",
 		         (long long)st.st_size, n);
+	{
+		struct ledger_stats ls;
+
+		ledger_get_stats(l, &ls);
+		if (ls.checkpoint_pages_background == 0 ||
+		    ls.checkpoint_pages_background <= ls.checkpoint_pages_writer)
+			fail_msg("WAL pages checkpointed: %lld by the background checkpointer, %lld "
+				 "by the writer", ls.checkpoint_pages_background,
+				 ls.checkpoint_pages_writer);
+		print_message("WAL pages checkpointed: %lld in the background, %lld by the writer\n",
+			      ls.checkpoint_pages_background, ls.checkpoint_pages_writer);
+	}
 	raw_close(r);
 	assert_int_equal(verify_ok(l), (long long)n);
 	ledger_close(l);
