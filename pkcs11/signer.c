@@ -1170,7 +1170,7 @@ void signer_get_stats(struct signer *s, struct signer_stats *out)
 	out->waits = s->waits;
 	out->wait_seconds = s->wait_seconds;
 	out->session_copy = s->state == ST_READY && s->sign_key != s->key;
-	memcpy(out->copy_why, s->state == ST_READY ? s->copy_why : "", sizeof(out->copy_why));
+	snprintf(out->copy_why, sizeof(out->copy_why), "%s", s->state == ST_READY ? s->copy_why : "");
 	pthread_mutex_unlock(&s->mu);
 }
 

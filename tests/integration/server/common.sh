@@ -33,7 +33,13 @@ command -v jq >/dev/null || { echo "SKIP: jq is not installed" >&2; exit 77; }
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 finish() {
-	[ $fails -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+	if [ $fails -ne 0 ]; then
+		# what the server said last (a sanitizer's report, an error) before
+		# the folder is removed
+		[ ! -s "$DIR/server.log" ] || { echo "--- the end of server.log (without request lines):"; grep -vE '"(msg|event)":"(request|error_detail)"' "$DIR/server.log" | tail -n 40; } >&2
+		echo "$fails failure(s)"
+		exit 1
+	fi
 	echo "$(basename "$0" .sh): all checks passed"
 	exit 0
 }
