@@ -761,7 +761,6 @@ static void *monitor_main(void *arg)
 				CK_RV rv = s->f ? s->f->C_GetSessionInfo(s->login_sess, &si)
 						: CKR_CRYPTOKI_NOT_INITIALIZED;
 				CK_TOKEN_INFO ti;
-
 				int key_gone = 0;
 
 				if (rv == CKR_OK)
