@@ -53,22 +53,29 @@ struct ckpt {
 	/* WAL pages copied into the database by the checkpointer, and by the
 	 * writer itself (the tail after a pass, or inline at CKPT_PAGES_MAX) */
 	atomic_llong pages_bg, pages_writer;
-	long long last_log, last_backfill;  /* the last checkpoint's result (under mu) */
+	/* the WAL starts over after a full checkpoint: the writer's WAL hook
+	 * sees fewer frames than after its last commit and counts a new
+	 * generation (wal_pages is the writer's alone) */
+	int wal_pages;
+	atomic_long wal_gen;
+	long last_gen;                      /* of the last checkpoint counted (under mu) */
+	long long last_backfill;            /* its result (under mu) */
 };
 
-/* A checkpoint returned (log, backfill): the WAL's frames and how many of
- * them are in the database now.  The pages this call copied are the
- * backfill less the last call's, unless the WAL started over since. */
-static void count_ckpt(struct ckpt *k, int log, int backfill, atomic_llong *to)
+/* A checkpoint left `backfill` of the WAL's frames in the database.  It
+ * copied that less what the last checkpoint of the same WAL generation had
+ * left; in a new generation, all of it. */
+static void count_ckpt(struct ckpt *k, int backfill, atomic_llong *to)
 {
+	long gen = atomic_load(&k->wal_gen);
 	long long copied;
 
-	if (log < 0 || backfill < 0)
+	if (backfill < 0)
 		return;
 	pthread_mutex_lock(&k->mu);
-	copied = log < k->last_log || backfill < k->last_backfill ? backfill
-								  : backfill - k->last_backfill;
-	k->last_log = log;
+	copied = gen != k->last_gen || backfill < k->last_backfill ? backfill
+								   : backfill - k->last_backfill;
+	k->last_gen = gen;
 	k->last_backfill = backfill;
 	pthread_mutex_unlock(&k->mu);
 	atomic_fetch_add(to, copied);
@@ -344,12 +351,12 @@ static void *ckpt_main(void *arg)
 						   NULL, NULL) == SQLITE_OK;
 		/* BUSY (another checkpoint running) or an I/O error: the next
 		 * wake-up or the writer's inline checkpoint tries again */
-		int log = -1, backfill = -1;
+		int backfill = -1;
 
-		if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log,
+		if (sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
 					      &backfill) == SQLITE_OK) {
 			atomic_fetch_add(&k->passes, 1);
-			count_ckpt(k, log, backfill, &k->pages_bg);
+			count_ckpt(k, backfill, &k->pages_bg);
 			atomic_store(&k->done, 1);
 		}
 		pthread_mutex_lock(&k->mu);
@@ -415,12 +422,15 @@ static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct ckpt *k = &((struct leng *)arg)->ck;
 
+	if (pages < k->wal_pages)
+		atomic_fetch_add(&k->wal_gen, 1);
+	k->wal_pages = pages;
 	if (pages >= CKPT_PAGES_MAX) {
-		int log = -1, backfill = -1;
+		int backfill = -1;
 
-		if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &backfill) ==
+		if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, &backfill) ==
 		    SQLITE_OK)
-			count_ckpt(k, log, backfill, &k->pages_writer);
+			count_ckpt(k, backfill, &k->pages_writer);
 		return SQLITE_OK;
 	}
 	if (pages >= CKPT_PAGES) {
@@ -557,13 +567,13 @@ static void s_checkpoint_stats(struct leng *e, long long *background, long long 
 static void s_idle(struct lconn *c)
 {
 	struct ckpt *k = &c->e->ck;
-	int log = -1, backfill = -1;
+	int backfill = -1;
 
 	if (!atomic_exchange(&k->done, 0))
 		return;
-	if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &backfill) ==
+	if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, &backfill) ==
 	    SQLITE_OK)
-		count_ckpt(k, log, backfill, &k->pages_writer);
+		count_ckpt(k, backfill, &k->pages_writer);
 }
 
 static int s_exec(struct lconn *c, const char *sql, const char *what, struct nrfca_err *err)
