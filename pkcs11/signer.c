@@ -38,6 +38,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define PROBE_MS 1000
+#define COPY_TRIES 5
 
 enum sstate { ST_DOWN, ST_READY, ST_PIN_FAILED, ST_CLOSING };
 
@@ -77,6 +78,7 @@ struct signer {
 	CK_OBJECT_HANDLE sign_key;  /* what C_SignInit uses: key or its session copy */
 	CK_KEY_TYPE ktype;
 	int want_copy;              /* signer_config.session_copy */
+	int copy_tries;             /* copies tried since bring_up (make_sign_key) */
 	char copy_why[96];          /* why the copy was not made ("" when it was) */
 	unsigned char tok_label[33], tok_serial[17];
 
@@ -610,6 +612,7 @@ static void make_sign_key(struct signer *s)
 
 	s->sign_key = s->key;
 	s->copy_why[0] = '\0';
+	s->copy_tries++;
 	if (!s->want_copy) {
 		snprintf(s->copy_why, sizeof(s->copy_why), "session_copy is off");
 		return;
@@ -700,6 +703,7 @@ static int bring_up(struct signer *s, struct nrfca_err *err)
 			goto fail;
 		}
 	}
+	s->copy_tries = 0;
 	make_sign_key(s);
 	for (i = 0; i < s->pool_size; i++) {
 		rv = s->f->C_OpenSession(s->slot, CKF_SERIAL_SESSION, NULL, NULL, &sess);
@@ -785,6 +789,18 @@ static void *monitor_main(void *arg)
 				pthread_mutex_unlock(&s->mu);
 			}
 			pthread_rwlock_unlock(&s->life);
+			/* a copy that failed right after a recovery (the token's files
+			 * just back) is tried again on the next probes, a few times:
+			 * a token that refuses copies keeps refusing */
+			if (s->want_copy && s->copy_tries < COPY_TRIES) {
+				/* no signature in flight (life), stats see it whole (mu) */
+				pthread_rwlock_wrlock(&s->life);
+				pthread_mutex_lock(&s->mu);
+				if (s->state == ST_READY && s->f != NULL && s->sign_key == s->key)
+					make_sign_key(s);
+				pthread_mutex_unlock(&s->mu);
+				pthread_rwlock_unlock(&s->life);
+			}
 			pthread_mutex_lock(&s->mu);
 			if (s->state == ST_DOWN) {
 				char why[NRFCA_ERR_MSG_MAX];
