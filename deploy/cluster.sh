@@ -117,7 +117,7 @@ as_pg "$pgbin/pg_ctl" -D "$pgdata" -l "$pg_log" -w -t 60 \
 	-o "-c listen_addresses='' -k $pgsock -c unix_socket_permissions=0700 -c max_connections=100" \
 	start >/dev/null || { tail -5 "$pg_log" >&2; die "PostgreSQL did not start (log: $pg_log)"; }
 if ! "$pgbin/psql" -X -q -A -t -h "$pgsock" -U nrfca -d postgres \
-	-c "SELECT 1 FROM pg_database WHERE datname = 'nrfca'" | grep -q 1; then
+	-c "SELECT 1 FROM pg_database WHERE datname = 'nrfca'" | grep 1 >/dev/null; then
 	"$pgbin/psql" -X -q -h "$pgsock" -U nrfca -d postgres -c "CREATE DATABASE nrfca" >/dev/null ||
 		die "cannot create the database nrfca"
 fi

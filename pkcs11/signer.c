@@ -794,12 +794,23 @@ static void *monitor_main(void *arg)
 			 * a token that refuses copies keeps refusing */
 			if (s->want_copy && s->copy_tries < COPY_TRIES) {
 				/* no signature in flight (life), stats see it whole (mu) */
+				int made = 0;
+
 				pthread_rwlock_wrlock(&s->life);
 				pthread_mutex_lock(&s->mu);
-				if (s->state == ST_READY && s->f != NULL && s->sign_key == s->key)
+				if (s->state == ST_READY && s->f != NULL && s->sign_key == s->key) {
 					make_sign_key(s);
+					made = s->sign_key != s->key ? s->copy_tries : 0;
+				}
 				pthread_mutex_unlock(&s->mu);
 				pthread_rwlock_unlock(&s->life);
+				if (made > 0) {
+					char d[96];
+
+					snprintf(d, sizeof(d), "key_copy: session object (try %d "
+						 "since the token came up)", made);
+					notify(s, "token_ready", d);
+				}
 			}
 			pthread_mutex_lock(&s->mu);
 			if (s->state == ST_DOWN) {
@@ -839,8 +850,14 @@ static void *monitor_main(void *arg)
 				s->recoveries++;
 				backoff = BACKOFF_MIN_MS;
 				pthread_cond_broadcast(&s->cv);
-				pthread_mutex_unlock(&s->mu);
-				notify(s, "token_ready", "the token answers again");
+				{
+					char d[160];
+
+					snprintf(d, sizeof(d), "the token answers again; key_copy: %s",
+						 s->sign_key != s->key ? "session object" : s->copy_why);
+					pthread_mutex_unlock(&s->mu);
+					notify(s, "token_ready", d);
+				}
 				pthread_mutex_lock(&s->mu);
 			} else {
 				memcpy(s->why, e.msg, sizeof(s->why));

@@ -84,7 +84,7 @@ rec=$(op "$SERVER_URL/v1/certificates?kind=public_key&device_id=$uuid1" | jq '.c
 	ok "ledger: GET /v1/certificates/{serial} gives the key" || fail "GET one"
 code=$(op -o /dev/null -w '%{http_code}' -H 'Accept: application/pem-certificate-chain' "$SERVER_URL/v1/certificates/$serial")
 [ "$code" = 406 ] && ok "ledger: a certificate chain of a registration is refused (406)" || fail "PEM accept: $code"
-sqlite3 "$srv/nrfca.db" "SELECT detail FROM audit_log WHERE event = 'issue'" | grep -q "\"kind\":\"public_key\".*\"serial\":\"$serial\"\|\"serial\":\"$serial\".*\"kind\":\"public_key\"" &&
+sqlite3 "$srv/nrfca.db" "SELECT detail FROM audit_log WHERE event = 'issue'" | grep "\"kind\":\"public_key\".*\"serial\":\"$serial\"\|\"serial\":\"$serial\".*\"kind\":\"public_key\"" >/dev/null &&
 	ok "ledger: the registration is audited (issue, kind public_key)" || fail "audit: $(sqlite3 "$srv/nrfca.db" "SELECT detail FROM audit_log WHERE event = 'issue'" | tail -1)"
 code=$(enroll "$dir/reg.json")
 [ "$code" = 200 ] && [ "$(jq -r .serial "$dir/out.json")" = "$serial" ] &&

@@ -152,8 +152,8 @@ fakecloud_ctl '{"slow": 8}'
 pid=$!
 sleep 0.5
 seen=0
-tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null | grep -q "$key" && seen=1
-tr '\0' '\n' </proc/$pid/environ 2>/dev/null | grep -q "$key" && seen=1
+tr '\0' ' ' </proc/$pid/cmdline 2>/dev/null | grep "$key" >/dev/null && seen=1
+tr '\0' '\n' </proc/$pid/environ 2>/dev/null | grep "$key" >/dev/null && seen=1
 wait $pid
 rc=$?
 [ $rc = 0 ] && [ $seen = 0 ] && ! grep -q "$key" "$dir/s.out" "$dir/s.err" "$dir/secret.res" &&

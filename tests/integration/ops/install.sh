@@ -36,7 +36,7 @@ unit=$root/usr/lib/systemd/system/nrfca-server.service
 grep -q '^ExecStart=/usr/sbin/nrfca-server --config /etc/nrfca/nrfca.json$' "$unit" ||
 	fail "the unit's ExecStart does not match the installed paths: $(grep ExecStart "$unit")"
 [ -x "$root/$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$unit")" ] || fail "ExecStart names a program that is not installed"
-"$root/usr/sbin/nrfca-admin" --version | grep -q "^nrfca-admin " || fail "installed nrfca-admin --version"
+"$root/usr/sbin/nrfca-admin" --version | grep "^nrfca-admin " >/dev/null || fail "installed nrfca-admin --version"
 echo "ok: installed $(find "$root" -type f | wc -l) files"
 
 # the installed example configuration, pointed at this test's token and files

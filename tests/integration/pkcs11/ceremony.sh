@@ -26,7 +26,7 @@ expect_error() {
 	out=$("$admin" --config "$cfg" check 2>&1 >/dev/null); rc=$?
 	if [ $rc -eq 0 ]; then fail "$what: check succeeded"; return; fi
 	if [ "$(printf '%s\n' "$out" | wc -l)" -ne 1 ]; then fail "$what: expected one line, got: $out"; fi
-	if ! printf '%s' "$out" | grep -qiE "$pattern"; then fail "$what: '$out' does not match /$pattern/"; fi
+	if ! printf '%s' "$out" | grep -iE "$pattern" >/dev/null; then fail "$what: '$out' does not match /$pattern/"; fi
 	echo "ok: $what -> $out"
 }
 
@@ -35,8 +35,8 @@ expect_error() {
 	|| fail "init failed"
 openssl verify -CAfile "$dir/ca-chain.pem" "$dir/ca-chain.pem" >/dev/null || fail "openssl verify rejects the root"
 text=$(openssl x509 -in "$dir/ca-chain.pem" -noout -text)
-grep -A1 "Basic Constraints: critical" <<<"$text" | grep -q "CA:TRUE, pathlen:0" || fail "basicConstraints wrong"
-grep -A1 "Key Usage: critical" <<<"$text" | grep -q "Certificate Sign, CRL Sign" || fail "keyUsage wrong"
+grep -A1 "Basic Constraints: critical" <<<"$text" | grep "CA:TRUE, pathlen:0" >/dev/null || fail "basicConstraints wrong"
+grep -A1 "Key Usage: critical" <<<"$text" | grep "Certificate Sign, CRL Sign" >/dev/null || fail "keyUsage wrong"
 grep -q "Subject Key Identifier" <<<"$text" || fail "no SKI"
 grep -q "Subject: CN = Ceremony Root, O = nrfca tests" <<<"$text" || fail "subject wrong"
 "$admin" --config "$dir/nrfca.json" check >/dev/null || fail "check fails after init"
@@ -76,7 +76,7 @@ CONF
 "$admin" --config "$dir/p384.json" init --curve P-384 --subject "CN=Issuing CA" --csr-out "$dir/p384.csr" >/dev/null \
 	|| fail "init --csr-out failed"
 openssl req -in "$dir/p384.csr" -verify -noout 2>/dev/null || fail "the CA CSR does not verify"
-openssl req -in "$dir/p384.csr" -noout -text | grep -q "P-384" || fail "the CA CSR is not P-384"
+openssl req -in "$dir/p384.csr" -noout -text | grep "P-384" >/dev/null || fail "the CA CSR is not P-384"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ext.key" -out "$dir/ext.pem" \
 	-subj "/CN=External Root" -days 30 -addext "basicConstraints=critical,CA:TRUE" 2>/dev/null
 printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$dir/ext.cnf"

@@ -297,11 +297,11 @@ TABLE
 
 # the refusal sentence names the values compared
 row "custom-CN message" nrf-cloud-mqtt station "$cn_vec" '{}' real 403 cn_uuid &&
-	{ jq -r .detail resp.json | grep -qF "CN 'nrf-355025930000000' is not the attested device UUID '50343956-3037-4738-800d-1f29e0a0f7bf'" &&
+	{ jq -r .detail resp.json | grep -F "CN 'nrf-355025930000000' is not the attested device UUID '50343956-3037-4738-800d-1f29e0a0f7bf'" >/dev/null &&
 	  [ "$(jq -r .error resp.json)" = policy_denied ] && ok ||
 	  fail "custom-CN refusal: $resp"; }
 row "luhn message" imei station "$cn_vec" '{}' dry 403 luhn &&
-	{ jq -r .detail resp.json | grep -q "355025930000000.*Luhn" && ok || fail "luhn refusal: $resp"; }
+	{ jq -r .detail resp.json | grep "355025930000000.*Luhn" >/dev/null && ok || fail "luhn refusal: $resp"; }
 row "dry 30 days" nrf-cloud-mqtt station "$V/keygen-csr-sectag17.txt" '{"validity_days":30}' dry 200 "" &&
 	{ [ "$(jq -r '.validity_days, .profile, .device_id' resp.json | tr '\n' ' ')" = "30 nrf-cloud-mqtt 50363154-3931-44f0-8022-121b6401627d " ] &&
 	  ok || fail "dry run answer: $resp"; }
@@ -362,9 +362,9 @@ row "supersede: new key" nrf-cloud-mqtt station a_uuid.3 '{}' real 201 "" && new
 # the certificate is built from the profile: subject, extensions, validity, trust bundle
 jq -r .certificate resp.json >new.pem
 txt=$(openssl x509 -in new.pem -noout -text -nameopt RFC2253 2>&1)
-grep -q "Subject: CN=$UA\$" <<<"$txt" && grep -A1 'X509v3 Key Usage: critical' <<<"$txt" | grep -qx ' *Digital Signature' &&
-	grep -A1 'X509v3 Extended Key Usage' <<<"$txt" | grep -qx ' *TLS Web Client Authentication' &&
-	grep -A1 'X509v3 Basic Constraints: critical' <<<"$txt" | grep -qx ' *CA:FALSE' && ok ||
+grep -q "Subject: CN=$UA\$" <<<"$txt" && grep -A1 'X509v3 Key Usage: critical' <<<"$txt" | grep -x ' *Digital Signature' >/dev/null &&
+	grep -A1 'X509v3 Extended Key Usage' <<<"$txt" | grep -x ' *TLS Web Client Authentication' >/dev/null &&
+	grep -A1 'X509v3 Basic Constraints: critical' <<<"$txt" | grep -x ' *CA:FALSE' >/dev/null && ok ||
 	fail "the nrf-cloud-mqtt certificate does not follow the profile: $txt"
 nb=$(date -d "$(openssl x509 -in new.pem -noout -startdate | cut -d= -f2)" +%s)
 na=$(date -d "$(openssl x509 -in new.pem -noout -enddate | cut -d= -f2)" +%s)
@@ -377,10 +377,10 @@ openssl verify -CAfile ca-chain.pem new.pem >/dev/null 2>&1 && ok || fail "the c
 # imei: the accepted nrf-<IMEI> is issued with that CN
 row "imei: real issuance" imei station a_imei.2 "{\"imei\":\"$IA\"}" real 201 "" &&
 	{ [ "$(jq -r .device_id resp.json)" = "nrf-$IA" ] &&
-	  jq -r .certificate resp.json | openssl x509 -noout -subject -nameopt RFC2253 | grep -qx "subject=CN=nrf-$IA" &&
+	  jq -r .certificate resp.json | openssl x509 -noout -subject -nameopt RFC2253 | grep -x "subject=CN=nrf-$IA" >/dev/null &&
 	  ok || fail "imei issuance: $resp"; }
 rec=$(curl -s -H "Authorization: Bearer $(cat operator.token)" "$SERVER_URL/v1/certificates/$old")
-[ "$(jq -r .status <<<"$rec")" = revoked ] && jq -r '.. | strings' <<<"$rec" | grep -qx superseded && ok ||
+[ "$(jq -r .status <<<"$rec")" = revoked ] && jq -r '.. | strings' <<<"$rec" | grep -x superseded >/dev/null && ok ||
 	fail "the superseded certificate $old: $rec"
 rec=$(curl -s -H "Authorization: Bearer $(cat operator.token)" "$SERVER_URL/v1/certificates/$new")
 [ "$(jq -r .status <<<"$rec")" = active ] && ok || fail "the new certificate $new: $rec"
@@ -392,10 +392,10 @@ crl_reasons() {
 	     s != "" && /CRL Reason Code/ { getline; gsub(/^ +| +$/, ""); print s, $0; s = "" }' <<<"$crl"
 }
 norm() { tr a-f A-F <<<"$1" | sed 's/^0*//'; }
-crl_reasons | grep -qx "$(norm "$old") Superseded" && ok ||
+crl_reasons | grep -x "$(norm "$old") Superseded" >/dev/null && ok ||
 	fail "the CRL does not list $old as superseded: $crl"
 grep -q "Serial Number: 0*$(norm "$new")\$" <<<"$crl" && fail "the CRL lists the new certificate $new" || ok
-openssl crl -inform DER -in crl.der -noout -CAfile ca-chain.pem 2>&1 | grep -q 'verify OK' && ok ||
+openssl crl -inform DER -in crl.der -noout -CAfile ca-chain.pem 2>&1 | grep 'verify OK' >/dev/null && ok ||
 	fail "the CRL does not verify with the CA chain"
 
 # ---------------------------------------------------------------- rate limit
