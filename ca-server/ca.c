@@ -22,6 +22,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "answer_json.h"
 #include "b64url.h"
 #include "ceremony.h"
 #include "csr.h"
@@ -257,6 +258,7 @@ json_t *ca_chain_json(const struct ca *ca)
 void ca_result_clear(struct ca_result *r)
 {
 	json_decref(r->body);
+	free(r->raw);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -338,41 +340,26 @@ json_t *ca_record_json(struct ca *ca, const struct cert_record *r)
 	return o;
 }
 
-/* The enrollment answer for a recorded certificate; the trust bundle comes
- * from the record's profile in `pol`, the policy the request holds. */
-static json_t *enroll_body(struct ca *ca, const struct nrfca_policy *pol,
-			   const struct cert_record *r)
+/* The enrollment answer for a recorded certificate into res (201 issued,
+ * 200 replay); the trust bundle comes from the record's profile in `pol`,
+ * the policy the request holds.  0, or -1 when it cannot be encoded. */
+static int enroll_answer(struct ca *ca, const struct nrfca_policy *pol,
+			 const struct cert_record *r, int status, struct ca_result *res)
 {
 	const struct nrfca_profile *pr = nrfca_policy_profile_find(pol, r->profile);
 	const char *tb = NULL;
-	char nb[32], na[32], *pem = record_pem(r);
-	json_t *o;
 	size_t tbl = 0;
 
-	if (pem == NULL)
-		return NULL;
-	iso_time(r->not_before, nb);
-	iso_time(r->not_after, na);
 	if (pr != NULL)
 		tb = nrfca_profile_trust_bundle(pr, &tbl);
-	if (r->kind == CERT_KIND_PUBLIC_KEY)
-		/* a registration: no certificate, no chain; the device gets the trust
-		 * bundle and the station the key nrfca recorded */
-		o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "registration", 1,
-			      "kind", "public_key", "serial", r->serial, "device_id",
-			      r->device_id, "profile", r->profile, "public_key", pem,
-			      "not_before", nb, "not_after", na);
-	else
-		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "serial", r->serial,
-			      "device_id", r->device_id, "profile", r->profile, "certificate",
-			      pem, "chain", ca->chain_pem, "not_before", nb, "not_after", na);
-	if (o != NULL) {
-		json_object_set_new(o, "sec_tag",
-				    r->sec_tag >= 0 ? json_integer(r->sec_tag) : json_null());
-		json_object_set_new(o, "trust_bundle", tb ? json_stringn(tb, tbl) : json_null());
+	if (answer_json_write(ca->chain_pem, tb, tbl, r, &res->raw, &res->raw_len) < 0) {
+		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
+		return -1;
 	}
-	free(pem);
-	return o;
+	res->status = status;
+	snprintf(res->serial, sizeof(res->serial), "%s", r->serial);
+	snprintf(res->device_id, sizeof(res->device_id), "%s", r->device_id);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1114,20 +1101,14 @@ static enum enroll_step step_answer(struct enrollment *en)
 		res->body = dry_run_body(&en->d);
 		return E_END;
 	case OUT_REPLAY:
-		res->status = 200;
-		res->body = enroll_body(en->ca, en->pol, &en->old);
-		if (res->body == NULL)
-			fail_res(res, 500, "internal", NULL, "cannot encode the answer");
-		else
+		if (enroll_answer(en->ca, en->pol, &en->old, 200, res) == 0)
 			metrics_inc(M_REPLAYS, en->old.profile, NULL);
 		return E_END;
 	case OUT_ISSUED:
 		break;
 	}
-	res->status = 201;
-	res->body = enroll_body(en->ca, en->pol, &en->rec);
-	if (res->body == NULL)
-		fail_res(res, 500, "internal", NULL, "cannot encode the answer");
+	if (enroll_answer(en->ca, en->pol, &en->rec, 201, res) != 0)
+		return E_END;
 	metrics_inc(en->rec.kind == CERT_KIND_PUBLIC_KEY ? M_KEYS_REGISTERED : M_CERTS_ISSUED,
 		    en->rec.profile, en->rec.station);
 	if (en->d.action == NRFCA_ACTION_SUPERSEDE) {

@@ -60,6 +60,10 @@ struct enroll_req {
 struct ca_result {
 	int status;                   /* 200, 201, 400, 403, 404, 409, 429, 503 ... */
 	json_t *body;                 /* success body (owned by the result) */
+	char *raw;                    /* or the success body as JSON text (owned) */
+	size_t raw_len;
+	char serial[LEDGER_SERIAL_MAX + 1]; /* of a raw body, for the request log */
+	char device_id[65];
 	const char *error;            /* error code, e.g. "invalid_keygen" */
 	const char *rule;             /* policy rule name on 403/409/429 */
 	unsigned retry_after;         /* seconds for 429 / 503 */

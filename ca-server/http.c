@@ -303,7 +303,12 @@ static void respond_result(struct request *rq, struct ca_result *res)
 {
 	const char *v;
 
-	if (res->body != NULL && res->status < 400) {
+	if (res->raw != NULL && res->status < 400) {
+		snprintf(rq->log.serial, sizeof(rq->log.serial), "%s", res->serial);
+		snprintf(rq->log.device_id, sizeof(rq->log.device_id), "%s", res->device_id);
+		respond_owned(rq, res->status, "application/json", res->raw, res->raw_len);
+		res->raw = NULL;
+	} else if (res->body != NULL && res->status < 400) {
 		if ((v = json_string_value(json_object_get(res->body, "serial"))) != NULL)
 			snprintf(rq->log.serial, sizeof(rq->log.serial), "%s", v);
 		if ((v = json_string_value(json_object_get(res->body, "device_id"))) != NULL)
