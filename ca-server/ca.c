@@ -365,58 +365,17 @@ static int enroll_answer(struct ca *ca, const struct nrfca_policy *pol,
 /* ------------------------------------------------------------------ */
 /* certificate building */
 
-struct ku_name {
-	unsigned bit;
-	const char *name;
-};
-
-static const struct ku_name ku_names[] = {
-	{ X509v3_KU_DIGITAL_SIGNATURE, "digitalSignature" },
-	{ X509v3_KU_NON_REPUDIATION, "nonRepudiation" },
-	{ X509v3_KU_KEY_ENCIPHERMENT, "keyEncipherment" },
-	{ X509v3_KU_DATA_ENCIPHERMENT, "dataEncipherment" },
-	{ X509v3_KU_KEY_AGREEMENT, "keyAgreement" },
-	{ X509v3_KU_KEY_CERT_SIGN, "keyCertSign" },
-	{ X509v3_KU_CRL_SIGN, "cRLSign" },
-	{ X509v3_KU_ENCIPHER_ONLY, "encipherOnly" },
-	{ X509v3_KU_DECIPHER_ONLY, "decipherOnly" },
-};
-
 /* The profile's extensions, never the ones the CSR asks for. */
 static int add_profile_extensions(struct ca *ca, X509 *x, const struct nrfca_policy_ext *ext)
 {
-	X509V3_CTX ctx;
-	char buf[512];
-	size_t i, n;
-
-	X509V3_set_ctx(&ctx, ca->cert, x, NULL, NULL, 0);
-	if (ext->basic_constraints &&
-	    !nrfca_x509_add_ext(x, &ctx, NID_basic_constraints,
-		     ext->basic_constraints_critical ? "critical,CA:FALSE" : "CA:FALSE"))
-		return 0;
-	if (ext->key_usage != 0) {
-		n = (size_t)snprintf(buf, sizeof(buf), "%s", ext->key_usage_critical ? "critical" : "");
-		for (i = 0; i < sizeof(ku_names) / sizeof(ku_names[0]); i++)
-			if (ext->key_usage & ku_names[i].bit)
-				n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
-						      ku_names[i].name);
-		if (!nrfca_x509_add_ext(x, &ctx, NID_key_usage, buf))
-			return 0;
-	}
-	if (ext->n_eku > 0) {
-		n = (size_t)snprintf(buf, sizeof(buf), "%s", ext->eku_critical ? "critical" : "");
-		for (i = 0; i < ext->n_eku && n < sizeof(buf); i++)
-			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "," : "",
-					      ext->eku[i]);
-		if (n >= sizeof(buf) || !nrfca_x509_add_ext(x, &ctx, NID_ext_key_usage, buf))
-			return 0;
-	}
-	if (ext->subject_key_id && !nrfca_x509_add_ext(x, &ctx, NID_subject_key_identifier, "hash"))
-		return 0;
-	if (ext->authority_key_id &&
-	    !nrfca_x509_add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always"))
-		return 0;
-	return 1;
+	return (!ext->basic_constraints ||
+		nrfca_x509_add_basic_constraints_ee(x, ext->basic_constraints_critical)) &&
+	       (ext->key_usage == 0 ||
+		nrfca_x509_add_key_usage(x, ext->key_usage, ext->key_usage_critical)) &&
+	       (ext->n_eku == 0 ||
+		nrfca_x509_add_eku(x, ext->eku, ext->n_eku, ext->eku_critical)) &&
+	       (!ext->subject_key_id || nrfca_x509_add_ski(x)) &&
+	       (!ext->authority_key_id || nrfca_x509_add_aki(x, ca->cert));
 }
 
 /* The unsigned certificate: a new random serial, the subject, the validity

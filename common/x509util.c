@@ -5,6 +5,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "b64url.h"
 
@@ -165,4 +166,103 @@ fail:
 	else
 		ASN1_STRING_free(param);
 	return 0;
+}
+
+int nrfca_x509_add_basic_constraints_ee(X509 *x, int critical)
+{
+	BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+	int ok;
+
+	if (bc == NULL)
+		return 0;
+	bc->ca = 0;   /* DEFAULT FALSE: the empty SEQUENCE, as "CA:FALSE" */
+	ok = X509_add1_ext_i2d(x, NID_basic_constraints, bc, critical, X509V3_ADD_DEFAULT) == 1;
+	BASIC_CONSTRAINTS_free(bc);
+	return ok;
+}
+
+int nrfca_x509_add_key_usage(X509 *x, unsigned ku, int critical)
+{
+	/* the mask's bits in the BIT STRING's order (RFC 5280 4.2.1.3) */
+	static const unsigned order[] = {
+		X509v3_KU_DIGITAL_SIGNATURE, X509v3_KU_NON_REPUDIATION, X509v3_KU_KEY_ENCIPHERMENT,
+		X509v3_KU_DATA_ENCIPHERMENT, X509v3_KU_KEY_AGREEMENT, X509v3_KU_KEY_CERT_SIGN,
+		X509v3_KU_CRL_SIGN, X509v3_KU_ENCIPHER_ONLY, X509v3_KU_DECIPHER_ONLY,
+	};
+	ASN1_BIT_STRING *bs = ASN1_BIT_STRING_new();
+	size_t i;
+	int ok = bs != NULL;
+
+	for (i = 0; ok && i < sizeof(order) / sizeof(order[0]); i++)
+		if (ku & order[i])
+			ok = ASN1_BIT_STRING_set_bit(bs, (int)i, 1) == 1;
+	ok = ok && X509_add1_ext_i2d(x, NID_key_usage, bs, critical, X509V3_ADD_DEFAULT) == 1;
+	ASN1_BIT_STRING_free(bs);
+	return ok;
+}
+
+int nrfca_x509_add_eku(X509 *x, const char *const *eku, size_t n, int critical)
+{
+	EXTENDED_KEY_USAGE *e = sk_ASN1_OBJECT_new_null();
+	ASN1_OBJECT *o;
+	size_t i;
+	int ok = e != NULL;
+
+	for (i = 0; ok && i < n; i++) {
+		/* names and dotted OIDs, as the configuration syntax takes them */
+		ok = (o = OBJ_txt2obj(eku[i], 0)) != NULL;
+		if (ok && sk_ASN1_OBJECT_push(e, o) == 0) {
+			ASN1_OBJECT_free(o);
+			ok = 0;
+		}
+	}
+	ok = ok && X509_add1_ext_i2d(x, NID_ext_key_usage, e, critical, X509V3_ADD_DEFAULT) == 1;
+	sk_ASN1_OBJECT_pop_free(e, ASN1_OBJECT_free);
+	return ok;
+}
+
+/* SHA-1 of the subjectPublicKey BIT STRING's bytes (RFC 5280 4.2.1.2 (1)) */
+static ASN1_OCTET_STRING *key_hash(const X509 *x)
+{
+	unsigned char md[SHA_DIGEST_LENGTH];
+	const unsigned char *pk;
+	ASN1_OCTET_STRING *o;
+	X509_PUBKEY *xpk = X509_get_X509_PUBKEY(x);
+	int pklen;
+
+	if (xpk == NULL || X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, xpk) != 1 ||
+	    SHA1(pk, (size_t)pklen, md) == NULL || (o = ASN1_OCTET_STRING_new()) == NULL)
+		return NULL;
+	if (ASN1_OCTET_STRING_set(o, md, sizeof(md)) != 1) {
+		ASN1_OCTET_STRING_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+int nrfca_x509_add_ski(X509 *x)
+{
+	ASN1_OCTET_STRING *o = key_hash(x);
+	int ok = o != NULL &&
+		 X509_add1_ext_i2d(x, NID_subject_key_identifier, o, 0, X509V3_ADD_DEFAULT) == 1;
+
+	ASN1_OCTET_STRING_free(o);
+	return ok;
+}
+
+int nrfca_x509_add_aki(X509 *x, const X509 *issuer)
+{
+	/* the issuer's first subjectKeyIdentifier, as "keyid" takes it */
+	int i = X509_get_ext_by_NID(issuer, NID_subject_key_identifier, -1);
+	X509_EXTENSION *e = i >= 0 ? X509_get_ext(issuer, i) : NULL;
+	AUTHORITY_KEYID *aki;
+	int ok;
+
+	if (e == NULL || (aki = AUTHORITY_KEYID_new()) == NULL)
+		return 0;
+	aki->keyid = X509V3_EXT_d2i(e);
+	ok = aki->keyid != NULL &&
+	     X509_add1_ext_i2d(x, NID_authority_key_identifier, aki, 0, X509V3_ADD_DEFAULT) == 1;
+	AUTHORITY_KEYID_free(aki);
+	return ok;
 }

@@ -27,6 +27,23 @@ int nrfca_random_serial(unsigned char b[16], char hex[33]);
 int nrfca_x509_add_crl_dp(X509 *x, const char *const *urls, size_t n);
 int nrfca_x509_add_ca_issuers(X509 *x, const char *const *urls, size_t n);
 
+/* The extensions of an end-entity certificate, built as structures and
+ * encoded once (X509_add1_ext_i2d) instead of parsed from configuration
+ * text (nrfca_x509_add_ext): the same DER as "CA:FALSE", "digitalSignature,
+ * ...", "clientAuth,...", "hash" and "keyid:always" (tests/unit/formats/
+ * test_x509util.c holds each to its configuration form).  That text parser
+ * was a third of building a certificate.  1 on success.
+ *
+ * ku is a mask of X509v3_KU_* bits; eku holds names or dotted OIDs as the
+ * configuration syntax takes them; add_ski hashes the key x already holds;
+ * add_aki names the issuer's subjectKeyIdentifier and fails (as "always"
+ * does) when the issuer has none. */
+int nrfca_x509_add_basic_constraints_ee(X509 *x, int critical);
+int nrfca_x509_add_key_usage(X509 *x, unsigned ku, int critical);
+int nrfca_x509_add_eku(X509 *x, const char *const *eku, size_t n, int critical);
+int nrfca_x509_add_ski(X509 *x);
+int nrfca_x509_add_aki(X509 *x, const X509 *issuer);
+
 /* Give x the SubjectPublicKeyInfo (algorithm, parameters and key bits) of a
  * request as received, copied: no EVP_PKEY is made (X509_set_pubkey would
  * encode a key and decode it again).  1 on success. */
