@@ -271,7 +271,7 @@ static void test_list_filters_paging(void **state)
 	(void)state;
 	/* 12 certificates: devices d0..d3, profiles pa/pb, stations s1/s2, issued 100..1200 */
 	for (i = 0; i < 12; i++) {
-		char dev[8];
+		char dev[16];
 		snprintf(dev, sizeof(dev), "d%d", i % 4);
 		make_rec(&r, 7, (unsigned)(12 - i), dev, i % 2 ? "pb" : "pa", i < 6 ? "s1" : "s2", 100LL * (i + 1));
 		issue(l, &r);
@@ -389,7 +389,7 @@ static void test_list_filter_combinations(void **state)
 
 	(void)state;
 	for (i = 0; i < COMBO_N; i++) {
-		char dev[8];
+		char dev[16];
 
 		snprintf(dev, sizeof(dev), "c%d", i);
 		/* serial order is not issuing order */

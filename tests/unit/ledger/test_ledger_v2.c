@@ -265,7 +265,7 @@ static void test_same_csr_two_handles(void **state)
 	c[0].l = open_fresh("csr.db", NULL);
 	c[1].l = open_again("csr.db", NULL);
 	for (round = 0; round < 10; round++) {
-		char dev[16];
+		char dev[24];
 
 		snprintf(dev, sizeof(dev), "dev-c%d", round);
 		for (i = 0; i < 2; i++) {
