@@ -63,7 +63,8 @@ static int put_answer(struct jw *w, const char *chain, const char *tb, size_t tb
 	    jw_key(w, r->kind == CERT_KIND_PUBLIC_KEY ? "public_key" : "certificate") ||
 	    jw_pem(w, pem_label(r), r->der, r->der_len))
 		return -1;
-	if (r->kind != CERT_KIND_PUBLIC_KEY && (jw_key(w, "chain") || jw_str(w, chain)))
+	if (r->kind != CERT_KIND_PUBLIC_KEY &&
+	    (chain == NULL || jw_key(w, "chain") || jw_str(w, chain)))
 		return -1;
 	if (jw_time(w, "not_before", r->not_before) || jw_time(w, "not_after", r->not_after) ||
 	    jw_key(w, "sec_tag") ||

@@ -1066,8 +1066,9 @@ static enum enroll_step step_answer(struct enrollment *en)
 	case OUT_ISSUED:
 		break;
 	}
-	if (enroll_answer(en->ca, en->pol, &en->rec, 201, res) != 0)
-		return E_END;
+	/* recorded: counted, and a supersede's revocation signed into the CRL,
+	 * even if the answer cannot be encoded */
+	(void)enroll_answer(en->ca, en->pol, &en->rec, 201, res);
 	metrics_inc(en->rec.kind == CERT_KIND_PUBLIC_KEY ? M_KEYS_REGISTERED : M_CERTS_ISSUED,
 		    en->rec.profile, en->rec.station);
 	if (en->d.action == NRFCA_ACTION_SUPERSEDE) {

@@ -131,6 +131,12 @@ static void texts(void **state)
 			snprintf(r.serial, sizeof(r.serial), "%s", odd[i]);
 			same(chain, NULL, 0, &r, direct(odd[i]));
 		}
+		/* no chain: a certificate has no answer, a registration needs none */
+		plain(&r, kind, 300);
+		if (kind == CERT_KIND_PUBLIC_KEY)
+			same(NULL, NULL, 0, &r, 0);
+		else
+			same(NULL, NULL, 0, &r, -1);
 		/* a trust bundle with a NUL inside: jansson writes \u0000 */
 		plain(&r, kind, 300);
 		same(chain, "a\0b\r\n", 5, &r, 1);
