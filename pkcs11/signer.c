@@ -791,8 +791,10 @@ static void *monitor_main(void *arg)
 			pthread_rwlock_unlock(&s->life);
 			/* a copy that failed right after a recovery (the token's files
 			 * just back) is tried again on the next probes, a few times:
-			 * a token that refuses copies keeps refusing */
-			if (s->want_copy && s->copy_tries < COPY_TRIES) {
+			 * a token that refuses copies keeps refusing.  sign_key and
+			 * copy_tries change only on this thread: once the copy is
+			 * made, signing is never held up here */
+			if (s->want_copy && s->sign_key == s->key && s->copy_tries < COPY_TRIES) {
 				/* no signature in flight (life), stats see it whole (mu) */
 				int made = 0;
 
